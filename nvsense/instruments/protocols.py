@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "CoilLimits",
     "CoilSupply",
     "Counter",
     "Laser",
@@ -48,6 +49,18 @@ class LaserLimits:
 
     power_min: float
     power_max: float
+
+
+@dataclass(frozen=True)
+class CoilLimits:
+    """Output current range of a coil supply in A (negative for a bipolar supply).
+
+    Optional: a :class:`CoilSupply` may expose it as a ``limits`` property; the bench then
+    checks every current against it before sending.
+    """
+
+    current_min: float
+    current_max: float
 
 
 @runtime_checkable

@@ -1,0 +1,236 @@
+"""``nvsense instruments``: the drivers nvsense knows, and a check of a bench.
+
+``nvsense instruments list``
+    Every driver, what it drives, the options it needs and whether it can be loaded here.
+``nvsense instruments check [BENCH]``
+    Load the bench file (default: the built-in simulated bench), connect to each instrument,
+    identify it, read its state back, compare the bench limits with the instrument's, take a
+    short test reading from the counter (laser and RF stay off), then leave everything safe and
+    disconnect.  Exit code 0 when all is well, 1 when an instrument cannot be reached or fails,
+    2 for a bad bench file or limits that leave nothing allowed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ..instruments import (
+    BUILTIN_BENCHES,
+    Bench,
+    BenchConfigError,
+    InstrumentError,
+    load_bench,
+)
+from ..instruments.registry import DRIVERS, KINDS, DriverUnavailableError
+from ..units import format_quantity
+from . import EXIT_BAD_INPUT, EXIT_FAULT, EXIT_OK
+
+__all__ = ["register", "run_check", "run_list"]
+
+#: Bins × bin time of the counter's test reading.
+TEST_BINS, TEST_BIN_TIME = 10, 10e-3
+
+
+def register(subparsers: Any) -> None:
+    """Add ``nvsense instruments list`` and ``nvsense instruments check``."""
+    parser = subparsers.add_parser(
+        "instruments", help="list instrument drivers; check a bench",
+        description="Instrument drivers and bench checks.")
+    actions = parser.add_subparsers(dest="instruments_action", metavar="ACTION")
+    listing = actions.add_parser("list", help="the drivers nvsense knows and what they drive")
+    listing.set_defaults(func=run_list)
+    check = actions.add_parser(
+        "check", help="connect to a bench, identify and read back every instrument, check "
+                      "limits, leave it safe",
+        description="Connect to every instrument of a bench, identify it, read its state back, "
+                    "check the limits, then leave the bench safe and disconnect.")
+    check.add_argument("bench", nargs="?", default=None,
+                       help="bench file (YAML) or built-in bench "
+                            f"({', '.join(BUILTIN_BENCHES)}); default: the simulated bench")
+    check.set_defaults(func=run_check)
+    parser.set_defaults(func=lambda args: _usage(parser))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return EXIT_BAD_INPUT
+
+
+def _console() -> Console:
+    # wide enough for identities and addresses when the output is a file or a pipe
+    return Console(width=120) if not sys.stdout.isatty() else Console()
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print the driver table."""
+    table = Table(title="nvsense instrument drivers")
+    for column in ("slot", "driver", "instrument", "bus", "needs", "status"):
+        table.add_column(column, overflow="fold")
+    for info in DRIVERS:
+        try:
+            info.load()
+            status = "[green]ready[/]"
+        except DriverUnavailableError as exc:
+            cause = exc.__cause__
+            status = f"[red]unavailable[/]: {cause or exc}"
+        table.add_row(info.kind, info.name, info.description, info.bus,
+                      ", ".join(info.requires) or "-", status)
+    console = _console()
+    console.print(table)
+    console.print("Slots: " + "; ".join(f"{k} = {v}" for k, v in KINDS.items()) + ". "
+                  "A bench file may also name your own class as driver: 'package.module:Class'.")
+    return EXIT_OK
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Check the bench ``args.bench``; return the exit code."""
+    console = _console()
+    try:
+        bench = load_bench(args.bench)
+    except BenchConfigError as exc:
+        print(f"nvsense instruments check: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    console.print(f"Bench: [bold]{bench.label}[/]"
+                  + (f" ({bench.source})" if bench.source and bench.config.name else ""))
+    try:
+        bench.connect()
+    except InstrumentError as exc:
+        print(f"nvsense instruments check: {exc}", file=sys.stderr)
+        return EXIT_FAULT
+    faults: list[str] = []
+    try:
+        console.print(_instrument_table(bench, faults))
+        limits_table, limit_problems = _limits_table(bench, faults)
+        console.print(limits_table)
+    finally:
+        report = bench.safe()
+        bench.close()
+    console.print("Left safe: " + "; ".join(report))
+    for problem in limit_problems:
+        print(f"nvsense instruments check: {problem}", file=sys.stderr)
+    if faults or bench.safe_errors:
+        for fault in faults:
+            print(f"nvsense instruments check: {fault}", file=sys.stderr)
+        return EXIT_FAULT
+    if limit_problems:
+        return EXIT_BAD_INPUT
+    console.print("[green]All instruments answered.[/]")
+    return EXIT_OK
+
+
+def _instrument_table(bench: Bench, faults: list[str]) -> Table:
+    table = Table(title="Instruments")
+    for column in ("slot", "driver", "identity", "state (read back)"):
+        table.add_column(column, overflow="fold")
+    for slot, instrument in bench.instruments.items():
+        identity = _attempt(lambda inst=instrument: str(inst.identity), slot, faults)
+        state = _attempt(lambda s=slot, inst=instrument: _state(s, inst), slot, faults)
+        table.add_row(slot, bench.driver_of(slot), identity, state)
+    return table
+
+
+def _attempt(read: Any, slot: str, faults: list[str]) -> str:
+    try:
+        return read()
+    except Exception as exc:  # report and go on: the other instruments still get checked
+        faults.append(f"{slot}: {exc}")
+        return f"[red]failed: {exc}[/]"
+
+
+def _state(slot: str, instrument: Any) -> str:
+    if slot == "mw":
+        return (f"{format_quantity(instrument.frequency, 'Hz')}, {instrument.power:g} dBm, "
+                f"RF {_on(instrument.output)}")
+    if slot == "laser":
+        return f"{format_quantity(instrument.power, 'W')}, emission {_on(instrument.on)}"
+    if slot == "coil":
+        return f"{format_quantity(instrument.current, 'A')}, output {_on(instrument.output)}"
+    instrument.configure(TEST_BINS, TEST_BIN_TIME)
+    values = instrument.acquire()
+    test = f"test read {TEST_BINS} × {format_quantity(TEST_BIN_TIME, 's')}"
+    if instrument.kind == "volts":
+        return f"{values.mean():.4g} V, laser off ({test})"
+    rate = values.sum() / (TEST_BINS * TEST_BIN_TIME)
+    return f"{rate:.3g} counts/s, laser off ({test})"
+
+
+def _on(value: bool) -> str:
+    return "on" if value else "off"
+
+
+def _span(low: float | None, high: float | None, unit: str) -> str:
+    if low is None and high is None:
+        return "-"
+    if low is None:
+        return f"≤ {_q(high, unit)}"  # type: ignore[arg-type]
+    return f"{_q(low, unit)} to {_q(high, unit)}"  # type: ignore[arg-type]
+
+
+def _q(value: float, unit: str) -> str:
+    return f"{value:g} dBm" if unit == "dBm" else format_quantity(value, unit)
+
+
+def _limits_table(bench: Bench, faults: list[str]) -> tuple[Table, list[str]]:
+    """Bench limits next to the instruments'; problems that leave nothing allowed."""
+    table = Table(title=f"Limits ({bench.limits.origin})")
+    for column in ("setting", "bench", "instrument", "allowed", "note"):
+        table.add_column(column, overflow="fold")
+    problems: list[str] = []
+    b = bench.limits
+    rows: list[tuple[str, tuple[float | None, float | None], tuple[float, float] | None,
+                     tuple[float, float] | None, str, Any]] = []
+    try:
+        inst, eff = bench.mw.instrument_limits, bench.mw.limits
+        rows.append(("mw frequency", b.frequency or (None, None),
+                     (inst.frequency_min, inst.frequency_max),
+                     (eff.frequency_min, eff.frequency_max), "Hz", lambda: bench.mw.frequency))
+        rows.append(("mw power", (None, b.max_mw_power), (inst.power_min, inst.power_max),
+                     (eff.power_min, eff.power_max), "dBm", lambda: bench.mw.power))
+    except Exception as exc:
+        faults.append(f"mw: limits unknown: {exc}")
+    try:
+        inst, eff = bench.laser.instrument_limits, bench.laser.limits
+        rows.append(("laser power", (None, b.max_laser_power), (inst.power_min, inst.power_max),
+                     (eff.power_min, eff.power_max), "W", lambda: bench.laser.power))
+    except Exception as exc:
+        faults.append(f"laser: limits unknown: {exc}")
+    if bench.coil is not None:
+        coil_inst, coil_eff = bench.coil.instrument_limits, bench.coil.limits
+        bench_coil = b.max_coil_current
+        rows.append(("coil current",
+                     (-bench_coil if bench_coil is not None else None, bench_coil),
+                     (coil_inst.current_min, coil_inst.current_max) if coil_inst else None,
+                     (coil_eff.current_min, coil_eff.current_max) if coil_eff else None,
+                     "A", lambda: bench.coil.current))  # type: ignore[union-attr]
+    for name, bench_span, inst_span, allowed, unit, read in rows:
+        note = "ok"
+        if allowed is not None and allowed[0] > allowed[1]:
+            note = "[red]nothing allowed[/]"
+            problems.append(f"{name}: the bench limits ({_span(*bench_span, unit)}) and the "
+                            f"instrument's ({_span(*inst_span, unit)}) leave no value; fix the "
+                            f"limits in {bench.source or 'the bench'}")
+        elif inst_span is not None and _wider(bench_span, inst_span):
+            note = "the instrument's limit is the tighter one"
+        if allowed is not None and note == "ok":
+            try:
+                value = read()
+                if not allowed[0] <= value <= allowed[1]:
+                    note = (f"set-point {_q(value, unit)} is outside: set a value inside "
+                            f"before switching on")
+            except Exception as exc:
+                faults.append(f"{name}: read back failed: {exc}")
+        table.add_row(name, _span(*bench_span, unit),
+                      _span(*inst_span, unit) if inst_span else "-",
+                      _span(*allowed, unit) if allowed else "-", note)
+    return table, problems
+
+
+def _wider(bench_span: tuple[float | None, float | None],
+           inst_span: tuple[float, float]) -> bool:
+    low, high = bench_span
+    return (low is not None and low < inst_span[0]) or (high is not None and high > inst_span[1])

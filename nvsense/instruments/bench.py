@@ -1,0 +1,353 @@
+"""The Bench: the instruments of one set-up, their limits, and leaving them safe.
+
+>>> from nvsense.instruments import load_bench
+>>> with load_bench() as bench:          # the built-in simulated bench
+...     bench.mw.frequency = 2.87e9
+...     bench.mw.power = -10.0
+...     bench.laser.on = True
+...     bench.mw.output = True
+...     bench.counter.configure(10, 1e-3)
+...     counts = bench.counter.acquire()
+>>> bench.safe_report
+['mw: RF off, list stopped', 'laser: off', 'counter: stopped', 'coil: output off']
+
+Using the bench as a context manager connects every instrument, and on the way out (normal
+end, exception or Ctrl-C) turns the RF off, stops any list, turns the laser off (or puts it
+in standby), stops the counter and switches the coil off, then closes the connections.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from .config import BenchConfig, load_bench_config
+from .errors import BenchConfigError, InstrumentError, LimitError
+from .guarded import GuardedCoil, GuardedLaser, GuardedMicrowave
+from .limits import (
+    BenchLimits,
+    check_coil_current,
+    check_frequencies,
+    check_laser_power,
+    check_mw_power,
+)
+from .registry import build_instrument
+from .simulated.sample import SimulatedSample
+
+__all__ = ["Bench", "load_bench"]
+
+log = logging.getLogger("nvsense.instruments")
+
+#: Order in which instruments are connected and made safe (RF first: it can heat or damage).
+SLOT_ORDER = ("mw", "laser", "counter", "coil")
+
+
+def load_bench(
+    path_or_mapping: str | Path | Mapping[str, Any] | BenchConfig | None = None,
+    *,
+    pace: Literal["fast", "realtime"] | None = None,
+) -> Bench:
+    """Read a bench file (or mapping) and build its instruments, without connecting.
+
+    Parameters
+    ----------
+    path_or_mapping
+        A bench file, the name of a built-in bench (``"simulated"``, ``"single_nv"``,
+        ``"example_real"``), a mapping with the file's content, a validated
+        :class:`~nvsense.instruments.config.BenchConfig`, or ``None`` for the built-in
+        simulated bench.
+    pace
+        For simulated instruments: ``"fast"`` or ``"realtime"`` (overrides ``sample.pace``).
+
+    Raises
+    ------
+    BenchConfigError
+        The bench file is invalid, names an unknown driver or option, or a driver cannot be
+        imported (:class:`~nvsense.instruments.registry.DriverUnavailableError`).
+    """
+    config, source = load_bench_config(path_or_mapping)
+    return Bench(config, source=source, pace=pace)
+
+
+class Bench:
+    """The instruments of one bench, guarded by its limits.
+
+    Parameters
+    ----------
+    config
+        A validated bench configuration.
+    source
+        The bench file it came from (``None`` for a mapping).
+    pace
+        Pace of the simulated sample, if any (overrides ``config.sample.pace``).
+
+    Attributes
+    ----------
+    mw, laser : guarded instruments
+        Settings outside the limits raise ``LimitError`` and send nothing.
+    counter
+        The counter / DAQ.
+    coil
+        The guarded coil supply, or ``None``.
+    config : BenchConfig
+    source : Path or None
+    limits : BenchLimits
+    sample : SimulatedSample or None
+        The simulated sample shared by the simulated instruments (``None`` on a real bench).
+    safe_report : list of str
+        What the last :meth:`safe` did, one line per action (``"mw: RF off, list stopped"``),
+        including failures; stored in run files.
+    safe_errors : dict
+        Slot -> exception for instruments that could not be made safe.
+    """
+
+    def __init__(self, config: BenchConfig, *, source: Path | None = None,
+                 pace: Literal["fast", "realtime"] | None = None) -> None:
+        self.config = config
+        self.source = source
+        self.limits = BenchLimits.from_config(config.limits, source)
+        self.sample: SimulatedSample | None = (
+            SimulatedSample(config.sample, pace=pace) if config.simulated_slots else None)
+        raw = {}
+        for slot, entry in config.instruments.entries().items():
+            try:
+                raw[slot] = build_instrument(slot, entry.driver, entry.options,
+                                             sample=self.sample)
+            except BenchConfigError as exc:
+                if source is None:
+                    raise
+                raise type(exc)(f"{source}: {exc}") from exc.__cause__
+        self.mw = GuardedMicrowave(raw["mw"], self.limits)
+        self.laser = GuardedLaser(raw["laser"], self.limits)
+        self.counter = raw["counter"]
+        self.coil = GuardedCoil(raw["coil"], self.limits) if "coil" in raw else None
+        self.safe_report: list[str] = []
+        self.safe_errors: dict[str, BaseException] = {}
+        self._connected: list[str] = []
+        self._atexit_registered = False
+
+    # --- description ---------------------------------------------------------------------
+
+    @property
+    def instruments(self) -> dict[str, Any]:
+        """Slot -> instrument (guarded where limits apply), in connection order."""
+        slots = {"mw": self.mw, "laser": self.laser, "counter": self.counter, "coil": self.coil}
+        return {slot: slots[slot] for slot in SLOT_ORDER if slots[slot] is not None}
+
+    @property
+    def connected(self) -> bool:
+        """Whether :meth:`connect` succeeded and :meth:`close` has not been called."""
+        return bool(self._connected)
+
+    @property
+    def label(self) -> str:
+        """The bench's name, its file, or ``"bench mapping"``."""
+        return self.config.name or (str(self.source) if self.source else "bench mapping")
+
+    def driver_of(self, slot: str) -> str:
+        """The driver name of ``slot`` (``"sg384"``)."""
+        return self.config.instruments.entries()[slot].driver
+
+    def identities(self) -> dict[str, str]:
+        """Slot -> identity string as each instrument reports it (needs a connection)."""
+        return {slot: str(inst.identity) for slot, inst in self.instruments.items()}
+
+    def metadata(self) -> dict[str, Any]:
+        """What a run file records about the bench (JSON-serialisable)."""
+        data: dict[str, Any] = {
+            "bench_name": self.config.name or "",
+            "bench_source": str(self.source) if self.source else "",
+            "bench_config": self.config.model_dump(mode="json"),
+            "drivers": {slot: self.driver_of(slot) for slot in self.instruments},
+        }
+        if self.connected:
+            data["identities"] = self.identities()
+        if self.safe_report:
+            data["safe_report"] = list(self.safe_report)
+        return data
+
+    # --- connection ------------------------------------------------------------------------
+
+    def connect(self) -> Bench:
+        """Connect every instrument (in :data:`SLOT_ORDER`).
+
+        Raises
+        ------
+        InstrumentError
+            Naming the instrument that could not be reached and how to fix it; the ones
+            already connected are made safe and closed first.
+        """
+        if self._connected:
+            return self
+        for slot, instrument in self.instruments.items():
+            try:
+                instrument.connect()
+            except BaseException as exc:
+                self.safe()
+                self.close()
+                if isinstance(exc, Exception):
+                    raise self._connect_error(slot, exc) from exc
+                raise
+            self._connected.append(slot)
+        if not self._atexit_registered:
+            atexit.register(self._at_exit)
+            self._atexit_registered = True
+        return self
+
+    def _connect_error(self, slot: str, exc: Exception) -> InstrumentError:
+        entry = self.config.instruments.entries()[slot]
+        where = entry.options.get("address") or entry.options.get("device")
+        what = f"{slot} ({entry.driver}{f' at {where}' if where else ''})"
+        cause = exc.cause if isinstance(exc, InstrumentError) else f"{type(exc).__name__}: {exc}"
+        hint = ("check that it is switched on, connected and at that address "
+                f"(instruments.{slot} in {self.source or 'the bench'}), or run on the "
+                "simulated bench")
+        if entry.info.simulated:
+            hint = "the simulated bench was asked to fail (sample.faults)"
+        return InstrumentError(what, "connect", f"{cause}; {hint}")
+
+    def close(self) -> None:
+        """Close every connection (idempotent; errors are logged, not raised)."""
+        for slot, instrument in self.instruments.items():
+            try:
+                instrument.close()
+            except Exception as exc:  # closing must go on for the others
+                log.warning("%s: close failed: %s", slot, exc)
+        self._connected = []
+        if self._atexit_registered:
+            atexit.unregister(self._at_exit)
+            self._atexit_registered = False
+
+    def _at_exit(self) -> None:
+        """Interpreter exit with the bench still connected: make it safe."""
+        if self._connected:
+            self.safe()
+            self.close()
+
+    def __enter__(self) -> Bench:
+        return self.connect()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.safe()
+        finally:
+            self.close()
+
+    # --- safety ----------------------------------------------------------------------------
+
+    def safe(self) -> list[str]:
+        """Leave every connected instrument safe; never raises for a failing instrument.
+
+        RF off and list stopped, laser off or standby (``safe_state.laser``), counter stopped,
+        coil output off.  Failures are logged and collected in :attr:`safe_errors` so that one
+        dead instrument does not keep the others unsafe.  Ctrl-C is held back until all are
+        done (then raised).
+
+        Returns
+        -------
+        list of str
+            :attr:`safe_report`: one line per action, e.g. ``"laser: off"`` or
+            ``"mw: NOT made safe: ..."``.
+        """
+        report: list[str] = []
+        errors: dict[str, BaseException] = {}
+        mode = self.config.safe_state.laser
+        actions = {
+            "mw": (lambda: self._mw_safe(), "RF off, list stopped"),
+            "laser": (lambda: self.laser.safe(mode), mode),
+            "counter": (lambda: self.counter.safe(), "stopped"),
+            "coil": (lambda: self.coil.safe() if self.coil else None, "output off"),
+        }
+        with _sigint_deferred():
+            for slot in SLOT_ORDER:
+                if slot not in self._connected:
+                    continue
+                action, done = actions[slot]
+                try:
+                    action()
+                    report.append(f"{slot}: {done}")
+                except Exception as exc:
+                    errors[slot] = exc
+                    report.append(f"{slot}: NOT made safe: {exc}")
+                    log.error("%s could not be made safe: %s", slot, exc)
+            self.safe_report, self.safe_errors = report, errors  # before a held Ctrl-C
+        return report
+
+    def _mw_safe(self) -> None:
+        self.mw.safe()
+        if self.mw.output:  # read back: a source that ignored the command must not pass
+            raise InstrumentError("mw", "RF off", "the output still reads on after safe()")
+
+    def check_settings(
+        self,
+        *,
+        frequencies: Any = None,
+        mw_power: float | None = None,
+        laser_power: float | None = None,
+        coil_current: float | None = None,
+    ) -> None:
+        """Check planned settings against the instruments' and the bench's limits.
+
+        Sends nothing; works before :meth:`connect`.
+
+        Raises
+        ------
+        LimitError
+            Naming the value, the limit and where it comes from.
+        """
+        if frequencies is not None:
+            check_frequencies(frequencies, instrument=self._instrument_limits("mw"),
+                              bench=self.limits, who="mw")
+        if mw_power is not None:
+            check_mw_power(mw_power, instrument=self._instrument_limits("mw"),
+                           bench=self.limits, who="mw")
+        if laser_power is not None:
+            check_laser_power(laser_power, instrument=self._instrument_limits("laser"),
+                              bench=self.limits, who="laser")
+        if coil_current is not None:
+            if self.coil is None:
+                raise LimitError("coil current given, but this bench has no coil "
+                                 "(add instruments.coil to the bench file)")
+            check_coil_current(coil_current, instrument=self._instrument_limits("coil"),
+                               bench=self.limits, who="coil")
+
+    def _instrument_limits(self, slot: str) -> Any:
+        inner = getattr(self.instruments[slot], "inner", self.instruments[slot])
+        try:
+            return getattr(inner, "limits", None) if slot == "coil" else inner.limits
+        except Exception as exc:  # a driver may know its limits only once connected
+            log.warning("%s: instrument limits unknown (%s); checking the bench limits only",
+                        slot, exc)
+            return None
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "not connected"
+        return f"<Bench {self.label!r} ({state})>"
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back while the bench is made safe, then raise it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    except ValueError:  # not in the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt

@@ -1,0 +1,1 @@
+"""Bench files shipped with nvsense (``load_bench("single_nv")``); see ``BUILTIN_BENCHES``."""

@@ -1,0 +1,575 @@
+"""The bench file: what instruments a bench has, its safety limits, and the simulated sample.
+
+A bench file is YAML (see ``docs/readme/bench.md`` for the full reference)::
+
+    sample:                       # used by simulated instruments only
+      field: ["0.4 mT", "1.1 mT", "1.9 mT"]
+      linewidth: "1 MHz"
+      contrast: 0.02
+    instruments:
+      mw:      {driver: sg384, address: "TCPIP0::10.0.0.11::5025::SOCKET", visa_library: "@py"}
+      laser:   {driver: simulated}
+      counter: {driver: simulated}
+    limits: {max_mw_power: "0 dBm", frequency: ["2.5 GHz", "3.3 GHz"], max_laser_power: "0.5 W"}
+    safe_state: {laser: off}
+
+:func:`load_bench_config` validates it into a :class:`BenchConfig` (SI floats inside) or
+raises one :class:`~nvsense.instruments.errors.BenchConfigError` that names the file, the line,
+the key path (``sample.linewidth``) and the fix, for every problem found.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ..physics.temperature import ZFS_MODELS
+from ..units import QuantityError, parse_quantity
+from .errors import BenchConfigError
+from .registry import DriverInfo, find_driver
+
+__all__ = [
+    "BUILTIN_BENCHES",
+    "BenchConfig",
+    "FaultsConfig",
+    "FieldACConfig",
+    "InstrumentEntry",
+    "InstrumentsConfig",
+    "LimitsConfig",
+    "SafeStateConfig",
+    "SampleConfig",
+    "builtin_bench_path",
+    "load_bench_config",
+]
+
+#: Bench files shipped with nvsense, usable by name (``nvsense instruments check single_nv``).
+BUILTIN_BENCHES: dict[str, str] = {
+    "simulated": "the default: an NV ensemble in a 2.4 mT field, with a simulated bias coil",
+    "single_nv": "one NV (axis 0) with 14N hyperfine lines, 100 kcounts/s",
+    "example_real": "a real bench (SG384, OBIS, NI DAQ, DP800): edit the addresses",
+}
+
+
+# --- value types ----------------------------------------------------------------------------
+
+def _quantity(unit: str, example: str, *, positive: bool = False,
+              non_negative: bool = False) -> Any:
+    """A float field read with :func:`~nvsense.units.parse_quantity` in ``unit``."""
+
+    def parse(value: Any) -> float:
+        try:
+            result = parse_quantity(value, unit)
+        except QuantityError as exc:
+            reason = str(exc).split("; write e.g.")[0]
+            raise ValueError(f"{reason}; write e.g. {example}") from None
+        if positive and not result > 0:
+            raise ValueError(f"must be positive, got {value!r}; write e.g. {example}")
+        if non_negative and result < 0:
+            raise ValueError(f"must not be negative, got {value!r}; write e.g. {example}")
+        return result
+
+    return Annotated[float, BeforeValidator(parse)]
+
+
+def _vector(unit: str | None, example: str) -> Any:
+    """Three components: a list (``["1 mT", 0, "2 mT"]``) or ``"1 mT, 0 mT, 2 mT"``."""
+
+    def parse(value: Any) -> tuple[float, float, float]:
+        items = value.split(",") if isinstance(value, str) else value
+        if isinstance(items, np.ndarray):
+            items = items.tolist()
+        if not isinstance(items, list | tuple) or len(items) != 3:
+            raise ValueError(f"expected three components (x, y, z), got {value!r}; "
+                             f"write e.g. {example}")
+        try:
+            if unit is None:
+                return tuple(float(v) for v in items)  # type: ignore[return-value]
+            return tuple(parse_quantity(v, unit) for v in items)  # type: ignore[return-value]
+        except (QuantityError, TypeError, ValueError) as exc:
+            reason = str(exc).split("; write e.g.")[0]
+            raise ValueError(f"{reason}; write e.g. {example}") from None
+
+    return Annotated[tuple[float, float, float], BeforeValidator(parse)]
+
+
+def _as_tuple(value: Any) -> Any:
+    """One item or a list of them, as a tuple (so errors keep a simple key path)."""
+    if value is None:
+        return ()
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    return (value,)
+
+
+Frequency = _quantity("Hz", '"1 MHz"')
+Time = _quantity("s", '"2 s"', non_negative=True)
+Direction = _vector(None, "[1, 1, 1]")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- sample ---------------------------------------------------------------------------------
+
+class FieldACConfig(_Model):
+    """An AC field tone: ``amplitude · sin(2π frequency t + phase)`` along ``direction``."""
+
+    amplitude: _quantity("T", '"50 nT"', non_negative=True)  # type: ignore[valid-type]
+    frequency: _quantity("Hz", '"10 Hz"', non_negative=True)  # type: ignore[valid-type]
+    direction: Direction = (1.0, 1.0, 1.0)  # type: ignore[valid-type]
+    phase: _quantity("rad", '"90 deg"') = 0.0  # type: ignore[valid-type]
+
+    @field_validator("direction")
+    @classmethod
+    def _unit_direction(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        return _normalised(v)
+
+
+def _normalised(v: tuple[float, float, float]) -> tuple[float, float, float]:
+    norm = float(np.linalg.norm(v))
+    if norm == 0:
+        raise ValueError("direction must not be zero; write e.g. [1, 1, 1]")
+    return tuple(float(x) / norm for x in v)  # type: ignore[return-value]
+
+
+def _fault_sweep() -> Any:
+    return Field(default=None, ge=1)
+
+
+class FaultsConfig(_Model):
+    """Faults the simulated instruments inject, for testing error handling.
+
+    A *sweep* is one ``counter.acquire()`` of more than one bin, counted from 1 for the life of
+    the sample; a *time* is simulated time (seconds since the sample was made).  A *timeout*
+    fails one acquisition (its data is lost, the next one works); a *disconnect* makes every
+    later call to that instrument raise until it is connected again; *unreachable* makes
+    ``connect()`` fail.
+    """
+
+    counter_timeout_at_sweep: int | None = _fault_sweep()
+    counter_timeout_at_time: Time | None = None  # type: ignore[valid-type]
+    mw_disconnect_at_sweep: int | None = _fault_sweep()
+    mw_disconnect_at_time: Time | None = None  # type: ignore[valid-type]
+    laser_disconnect_at_sweep: int | None = _fault_sweep()
+    laser_disconnect_at_time: Time | None = None  # type: ignore[valid-type]
+    counter_disconnect_at_sweep: int | None = _fault_sweep()
+    counter_disconnect_at_time: Time | None = None  # type: ignore[valid-type]
+    coil_disconnect_at_sweep: int | None = _fault_sweep()
+    coil_disconnect_at_time: Time | None = None  # type: ignore[valid-type]
+    mw_unreachable: bool = False
+    laser_unreachable: bool = False
+    counter_unreachable: bool = False
+    coil_unreachable: bool = False
+
+
+def _axes(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() == "all":
+        return (0, 1, 2, 3)
+    return _as_tuple(value)
+
+
+def _nucleus(value: Any) -> Any:
+    if value is None:
+        return "none"
+    text = str(value).strip()
+    return {"none": "none", "14n": "14N", "15n": "15N"}.get(text.lower(), text)
+
+
+class SampleConfig(_Model):
+    """The NV sample and optics the simulated instruments model (SI floats, dBm).
+
+    ``linewidth`` (FWHM) and ``contrast`` hold at ``mw_reference_power``; with RF power P
+    (in mW) the saturation parameter is ``s = P / P_sat`` and each line has contrast
+    ``C_sat·s/(1+s)`` and width ``Γ0·sqrt(1+s)`` (power broadening).  ``count_rate`` (off
+    resonance) holds at ``laser_reference_power``; the rate follows the laser power as
+    ``R_sat·p/(1+p)``, ``p = P_laser / laser_saturation_power``.  D follows ``temperature``
+    through the D(T) model ``zfs_model`` (:data:`nvsense.physics.temperature.ZFS_MODELS`).
+    ``contrast`` is the depth of each electron-spin line of one axis; with a nucleus, each
+    line's hyperfine components share it equally (each 14N component has ``contrast/3``).  A
+    list gives one contrast per axis.
+    """
+
+    field: _vector("T", '["0.4 mT", "1.1 mT", "1.9 mT"]') = (  # type: ignore[valid-type]
+        0.4e-3, 1.1e-3, 1.9e-3)
+    field_ac: Annotated[tuple[FieldACConfig, ...], BeforeValidator(_as_tuple)] = ()
+    temperature: _quantity("K", '"300 K"', positive=True) = 300.0  # type: ignore[valid-type]
+    zfs_model: str = "acosta2010"
+    strain: _quantity("Hz", '"3 MHz"', non_negative=True) = 0.0  # type: ignore[valid-type]
+    nucleus: Annotated[Literal["none", "14N", "15N"], BeforeValidator(_nucleus)] = "none"
+    axes: Annotated[tuple[Annotated[int, Field(ge=0, le=3)], ...],
+                    BeforeValidator(_axes)] = (0, 1, 2, 3)
+    linewidth: _quantity("Hz", '"1 MHz"', positive=True) = 1e6  # type: ignore[valid-type]
+    contrast: Annotated[tuple[Annotated[float, Field(gt=0, lt=1)], ...],
+                        BeforeValidator(_as_tuple)] = (0.02,)
+    count_rate: _quantity("1/s", '"1e7 /s"', positive=True) = 1e7  # type: ignore[valid-type]
+    dark_count_rate: _quantity(  # type: ignore[valid-type]
+        "1/s", '"200 /s"', non_negative=True) = 200.0
+    mw_reference_power: _quantity("dBm", '"-10 dBm"') = -10.0  # type: ignore[valid-type]
+    mw_saturation_power: _quantity("dBm", '"-10 dBm"') = -10.0  # type: ignore[valid-type]
+    laser_reference_power: _quantity(  # type: ignore[valid-type]
+        "W", '"100 mW"', positive=True) = 0.1
+    laser_saturation_power: _quantity(  # type: ignore[valid-type]
+        "W", '"1 W"', positive=True) = 1.0
+    laser_noise: Annotated[float, Field(ge=0)] = 0.0
+    coil_constant: _quantity("T/A", '"1 mT/A"') = 1e-3  # type: ignore[valid-type]
+    coil_direction: Direction = (0.0, 0.0, 1.0)  # type: ignore[valid-type]
+    seed: int | None = None
+    pace: Literal["fast", "realtime"] = "fast"
+    faults: FaultsConfig = FaultsConfig()
+
+    @field_validator("axes")
+    @classmethod
+    def _distinct_axes(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v:
+            raise ValueError("give at least one axis (0-3), or all")
+        if len(set(v)) != len(v):
+            raise ValueError(f"axes {list(v)} repeats an axis; list each of 0-3 at most once")
+        return v
+
+    @field_validator("coil_direction")
+    @classmethod
+    def _unit_coil(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        return _normalised(v)
+
+    @field_validator("zfs_model")
+    @classmethod
+    def _known_zfs_model(cls, v: str) -> str:
+        if v not in ZFS_MODELS:
+            raise ValueError(f"unknown D(T) model {v!r}; use one of {', '.join(ZFS_MODELS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SampleConfig:
+        model = ZFS_MODELS[self.zfs_model]
+        if not model.t_min <= self.temperature <= model.t_max:
+            others = [name for name, m in ZFS_MODELS.items()
+                      if m.t_min <= self.temperature <= m.t_max]
+            fix = f"set zfs_model: {others[0]}" if others else "no D(T) model covers it"
+            raise ValueError(f"temperature {self.temperature:g} K is outside the D(T) model "
+                             f"{model.name} ({model.t_min:g}-{model.t_max:g} K); {fix}")
+        if len(self.contrast) not in (1, len(self.axes)):
+            raise ValueError(f"contrast: give one value or one per axis ({len(self.axes)} "
+                             f"axes), not {len(self.contrast)}")
+        s_ref = 10 ** ((self.mw_reference_power - self.mw_saturation_power) / 10)
+        if max(self.contrast) * (1 + s_ref) / s_ref >= 1:
+            raise ValueError(
+                f"contrast {max(self.contrast)} at mw_reference_power implies a saturated "
+                f"contrast above 1; lower contrast or raise mw_reference_power")
+        return self
+
+    def axis_contrasts(self) -> tuple[float, ...]:
+        """The contrast of each configured axis (at ``mw_reference_power``)."""
+        return self.contrast * len(self.axes) if len(self.contrast) == 1 else self.contrast
+
+
+# --- instruments ----------------------------------------------------------------------------
+
+class InstrumentEntry(BaseModel):
+    """One instrument: ``driver`` and the driver's own options (passed to it unchanged)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: ClassVar[str] = ""
+
+    driver: str
+
+    @field_validator("driver", mode="before")
+    @classmethod
+    def _known_driver(cls, v: Any) -> str:
+        if not isinstance(v, str) or not v.strip():
+            raise ValueError(f"expected a driver name, got {v!r}")
+        try:
+            find_driver(cls.kind, v)
+        except BenchConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return v if ":" in v else v.strip().lower()
+
+    @model_validator(mode="after")
+    def _required_options(self) -> InstrumentEntry:
+        info = self.info
+        missing = [key for key in info.requires if key not in self.options]
+        if missing:
+            raise ValueError(f"driver {info.name} needs {' and '.join(missing)}; "
+                             f"e.g. {info.example_text()}")
+        return self
+
+    @property
+    def info(self) -> DriverInfo:
+        """The registry entry of the driver."""
+        return find_driver(self.kind, self.driver)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Everything but ``driver``: the driver's keyword arguments."""
+        return dict(self.model_extra or {})
+
+
+class MicrowaveEntry(InstrumentEntry):
+    kind: ClassVar[str] = "mw"
+
+
+class LaserEntry(InstrumentEntry):
+    kind: ClassVar[str] = "laser"
+
+
+class CounterEntry(InstrumentEntry):
+    kind: ClassVar[str] = "counter"
+
+
+class CoilEntry(InstrumentEntry):
+    kind: ClassVar[str] = "coil"
+
+
+class InstrumentsConfig(_Model):
+    """The bench's instruments by slot; ``coil`` is optional."""
+
+    mw: MicrowaveEntry
+    laser: LaserEntry
+    counter: CounterEntry
+    coil: CoilEntry | None = None
+
+    def entries(self) -> dict[str, InstrumentEntry]:
+        """Slot -> entry, for the slots that are filled."""
+        slots = {"mw": self.mw, "laser": self.laser, "counter": self.counter, "coil": self.coil}
+        return {k: v for k, v in slots.items() if v is not None}
+
+
+def _all_simulated() -> InstrumentsConfig:
+    return InstrumentsConfig(mw={"driver": "simulated"}, laser={"driver": "simulated"},
+                             counter={"driver": "simulated"})
+
+
+# --- limits and safe state ------------------------------------------------------------------
+
+class LimitsConfig(_Model):
+    """Bench limits, on top of each instrument's own; a missing one means no bench limit."""
+
+    frequency: tuple[Frequency, Frequency] | None = None  # type: ignore[valid-type]
+    max_mw_power: _quantity("dBm", '"0 dBm"') | None = None  # type: ignore[valid-type]
+    max_laser_power: _quantity(  # type: ignore[valid-type]
+        "W", '"0.5 W"', non_negative=True) | None = None
+    max_coil_current: _quantity(  # type: ignore[valid-type]
+        "A", '"2 A"', non_negative=True) | None = None
+
+    @field_validator("frequency")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not v[0] < v[1]:
+            raise ValueError(f"give [lowest, highest], e.g. [\"2.5 GHz\", \"3.3 GHz\"]; "
+                             f"got {v[0]:.6g} Hz to {v[1]:.6g} Hz")
+        return v
+
+
+def _off_standby(value: Any) -> Any:
+    # YAML 1.1 reads a bare `off` as False.
+    return "off" if value is False else value
+
+
+class SafeStateConfig(_Model):
+    """What the bench is left in on every exit: RF is always off; the laser off or standby."""
+
+    laser: Annotated[Literal["off", "standby"], BeforeValidator(_off_standby)] = "off"
+
+
+class BenchConfig(_Model):
+    """A validated bench file."""
+
+    name: str | None = None
+    sample: SampleConfig = SampleConfig()
+    instruments: InstrumentsConfig = Field(default_factory=_all_simulated)
+    limits: LimitsConfig = LimitsConfig()
+    safe_state: SafeStateConfig = SafeStateConfig()
+
+    @property
+    def simulated_slots(self) -> list[str]:
+        """Slots filled by simulated instruments (they share one sample)."""
+        return [slot for slot, e in self.instruments.entries().items() if e.info.simulated]
+
+
+# --- loading --------------------------------------------------------------------------------
+
+def builtin_bench_path(name: str) -> Path:
+    """Path of a built-in bench file (``"simulated"``, ``"single_nv"``, ``"example_real"``)."""
+    if name not in BUILTIN_BENCHES:
+        raise BenchConfigError(f"no built-in bench {name!r}; built-in benches: "
+                               f"{', '.join(BUILTIN_BENCHES)}")
+    return Path(str(resources.files("nvsense.instruments.benches") / f"{name}.yaml"))
+
+
+def load_bench_config(
+    source: str | Path | Mapping[str, Any] | BenchConfig | None = None,
+) -> tuple[BenchConfig, Path | None]:
+    """Read and validate a bench.
+
+    Parameters
+    ----------
+    source
+        A bench file path, the name of a built-in bench (:data:`BUILTIN_BENCHES`), a mapping
+        with the file's content, a :class:`BenchConfig`, or ``None`` for the built-in
+        simulated bench.
+
+    Returns
+    -------
+    (BenchConfig, Path or None)
+        The configuration and the file it came from (``None`` for a mapping).
+
+    Raises
+    ------
+    BenchConfigError
+        Naming the file, line and key path of every problem, and how to fix it.
+    """
+    if isinstance(source, BenchConfig):
+        return source, None
+    if source is None:
+        source = builtin_bench_path("simulated")
+    if isinstance(source, Mapping):
+        return _validate(dict(source), label="bench mapping", root=None), None
+    path = Path(source)
+    if not path.is_file():
+        if isinstance(source, str) and source in BUILTIN_BENCHES:
+            path = builtin_bench_path(source)
+        else:
+            raise BenchConfigError(
+                f"bench file {str(source)!r} not found; give the path of a YAML bench file, "
+                f"or a built-in bench: {', '.join(BUILTIN_BENCHES)}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchConfigError(f"cannot read bench file {path}: {exc}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise BenchConfigError(f"{path}{where}: not valid YAML ({problem}); check the "
+                               f"indentation and quoting there") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BenchConfigError(f"{path}: a bench file is a mapping (sample:, instruments:, "
+                               f"limits:, safe_state:), not a {type(data).__name__}")
+    return _validate(data, label=str(path), root=root), path
+
+
+def _validate(data: dict[str, Any], *, label: str, root: yaml.Node | None) -> BenchConfig:
+    try:
+        return BenchConfig.model_validate(data)
+    except ValidationError as exc:
+        found = [_describe_error(err, data, root) for err in exc.errors()]
+        problems = [text for _, text in sorted(found, key=lambda item: item[0])]
+        head = f"{label}: " if len(problems) == 1 else f"{label}: {len(problems)} problems:\n  "
+        raise BenchConfigError(head + "\n  ".join(problems)) from None
+
+
+def _describe_error(err: Mapping[str, Any], data: Any,
+                    root: yaml.Node | None) -> tuple[int, str]:
+    """(line or 0, message) for one pydantic error."""
+    loc = tuple(err["loc"])
+    line = _line_of(root, loc)
+    return line or 0, _message(err, loc, data, f"line {line}, " if line else "")
+
+
+def _message(err: Mapping[str, Any], loc: tuple[Any, ...], data: Any, where: str) -> str:
+    path = _key_path(loc, data)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        key = str(loc[-1])
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"{where}{path}: unknown key; {hint}allowed here: {', '.join(allowed)}"
+    if kind == "missing":
+        if len(loc) == 2 and loc[0] == "instruments":
+            return (f"{where}{path}: missing; every bench has mw, laser and counter, e.g. "
+                    f"{loc[1]}: {{driver: simulated}}")
+        return f"{where}{path}: missing; add it (see docs/readme/bench.md)"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if kind in ("literal_error", "int_parsing", "float_parsing", "bool_parsing",
+                "greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        message = f"{message}, got {err.get('input')!r}"
+    return f"{where}{path}: {message}"
+
+
+def _key_path(loc: tuple[Any, ...], data: Any) -> str:
+    """``sample.field_ac[0].amplitude``; an index is shown only where the file has a list."""
+    text = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            if isinstance(node, list | tuple):
+                text += f"[{part}]"
+                node = node[part] if part < len(node) else None
+            continue
+        text += ("." if text else "") + str(part)
+        node = node.get(part) if isinstance(node, dict) else None
+    return text or "bench"
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the deepest node of ``loc`` found in the YAML tree."""
+    if root is None:
+        return None
+    node, line = root, root.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(part):
+                    node, line = value, key.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return line
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        elif not isinstance(part, int):
+            return line
+    return line
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Keys the model at ``loc`` accepts (for 'did you mean' and the list of allowed keys)."""
+    model: Any = BenchConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            return []
+        model = _model_in(fields[part].annotation)
+        if model is None:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``annotation`` (through Optional, tuple, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, tuple, list, Annotated):
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None

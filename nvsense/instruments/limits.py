@@ -1,0 +1,180 @@
+"""Safety limits: the checks every setting passes before anything is sent.
+
+Two sets of limits apply to each setting: the instrument's own (what it accepts) and the
+bench's (what this set-up tolerates: an amplifier's band, the power an antenna or a sample
+survives, the laser power the optics take).  Each check raises
+:class:`~nvsense.instruments.errors.LimitError` naming the value, the limit and where the limit
+comes from; nothing is sent when it does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..units import format_quantity
+from .errors import LimitError
+from .protocols import CoilLimits, LaserLimits, MicrowaveLimits
+
+if TYPE_CHECKING:
+    from .config import LimitsConfig
+
+__all__ = [
+    "BenchLimits",
+    "check_coil_current",
+    "check_frequencies",
+    "check_laser_power",
+    "check_mw_power",
+    "effective_coil_limits",
+    "effective_laser_limits",
+    "effective_mw_limits",
+]
+
+
+@dataclass(frozen=True)
+class BenchLimits:
+    """The bench's own limits (``None``: no bench limit, the instrument's alone apply).
+
+    Attributes
+    ----------
+    frequency
+        (lowest, highest) microwave frequency in Hz.
+    max_mw_power
+        Highest RF power in dBm.
+    max_laser_power
+        Highest laser power in W.
+    max_coil_current
+        Highest coil current magnitude in A.
+    origin
+        Where they come from, for messages (``"limits in /lab/bench.yaml"``).
+    """
+
+    frequency: tuple[float, float] | None = None
+    max_mw_power: float | None = None
+    max_laser_power: float | None = None
+    max_coil_current: float | None = None
+    origin: str = "the bench limits"
+
+    @classmethod
+    def from_config(cls, config: LimitsConfig, source: Path | None = None) -> BenchLimits:
+        """From the ``limits:`` section of a bench file found at ``source``."""
+        origin = f"limits in {source}" if source is not None else "the bench limits"
+        return cls(config.frequency, config.max_mw_power, config.max_laser_power,
+                   config.max_coil_current, origin)
+
+
+def _fmt(value: float, unit: str) -> str:
+    return format_quantity(value, unit, digits=9) if unit != "dBm" else f"{value:g} dBm"
+
+
+def _check_range(values: Iterable[float] | float, low: float | None, high: float | None,
+                 *, what: str, unit: str, source: str) -> None:
+    """Raise if any value is outside [low, high]; ``source`` says whose limit it is."""
+    if isinstance(values, float | int) and math.isfinite(values) and (
+            (low is None or values >= low) and (high is None or values <= high)):
+        return  # the common case, without numpy's overhead
+    array = np.atleast_1d(np.asarray(values, dtype=float))
+    bad = ~np.isfinite(array)
+    if low is not None:
+        bad |= array < low
+    if high is not None:
+        bad |= array > high
+    if not bad.any():
+        return
+    first = float(array[np.argmax(bad)])
+    if not math.isfinite(first):
+        problem = f"{first} is not a finite number"
+    elif high is not None and first > high:
+        problem = f"{_fmt(first, unit)} is above {_fmt(high, unit)}, the upper limit of {source}"
+    else:
+        problem = f"{_fmt(first, unit)} is below {_fmt(low, unit)}, the lower limit of {source}"
+    count = int(bad.sum())
+    prefix = f"{count} of {array.size} {what} values are out of range: " if array.size > 1 else ""
+    raise LimitError(f"{prefix}{what} {problem}; nothing was sent")
+
+
+def check_frequencies(values: Iterable[float] | float, *, instrument: MicrowaveLimits | None,
+                      bench: BenchLimits | None, who: str = "mw") -> None:
+    """Check microwave frequencies (Hz) against the instrument's and the bench's range."""
+    what = f"{who} frequency"
+    if instrument is not None:
+        _check_range(values, instrument.frequency_min, instrument.frequency_max, what=what,
+                     unit="Hz", source=f"the {who} instrument")
+    if bench is not None and bench.frequency is not None:
+        _check_range(values, *bench.frequency, what=what, unit="Hz",
+                     source=f"the bench ({bench.origin}, frequency)")
+    elif instrument is None:
+        _check_range(values, None, None, what=what, unit="Hz", source="")
+
+
+def check_mw_power(value: float, *, instrument: MicrowaveLimits | None,
+                   bench: BenchLimits | None, who: str = "mw") -> None:
+    """Check an RF power (dBm) against the instrument's range and the bench's maximum."""
+    what = f"{who} power"
+    if instrument is not None:
+        _check_range(value, instrument.power_min, instrument.power_max, what=what,
+                     unit="dBm", source=f"the {who} instrument")
+    high = bench.max_mw_power if bench is not None else None
+    origin = bench.origin if bench is not None else ""
+    _check_range(value, None, high, what=what, unit="dBm",
+                 source=f"the bench ({origin}, max_mw_power)")
+
+
+def check_laser_power(value: float, *, instrument: LaserLimits | None,
+                      bench: BenchLimits | None, who: str = "laser") -> None:
+    """Check a laser power (W) against the instrument's range and the bench's maximum."""
+    what = f"{who} power"
+    if instrument is not None:
+        _check_range(value, instrument.power_min, instrument.power_max, what=what, unit="W",
+                     source=f"the {who} instrument")
+    high = bench.max_laser_power if bench is not None else None
+    origin = bench.origin if bench is not None else ""
+    _check_range(value, 0.0, high, what=what, unit="W",
+                 source=f"the bench ({origin}, max_laser_power)")
+
+
+def check_coil_current(value: float, *, instrument: CoilLimits | None,
+                       bench: BenchLimits | None, who: str = "coil") -> None:
+    """Check a coil current (A) against the supply's range and the bench's maximum |I|."""
+    what = f"{who} current"
+    if instrument is not None:
+        _check_range(value, instrument.current_min, instrument.current_max, what=what,
+                     unit="A", source=f"the {who} instrument")
+    high = bench.max_coil_current if bench is not None else None
+    origin = bench.origin if bench is not None else ""
+    _check_range(value, -high if high is not None else None, high, what=what, unit="A",
+                 source=f"the bench ({origin}, max_coil_current)")
+
+
+def _tighter(low: float, high: float, bench_low: float | None,
+             bench_high: float | None) -> tuple[float, float]:
+    return (max(low, bench_low) if bench_low is not None else low,
+            min(high, bench_high) if bench_high is not None else high)
+
+
+def effective_mw_limits(instrument: MicrowaveLimits, bench: BenchLimits) -> MicrowaveLimits:
+    """What a microwave setting may be: the instrument's range within the bench's."""
+    f_lo, f_hi = bench.frequency if bench.frequency is not None else (None, None)
+    fmin, fmax = _tighter(instrument.frequency_min, instrument.frequency_max, f_lo, f_hi)
+    pmin, pmax = _tighter(instrument.power_min, instrument.power_max, None, bench.max_mw_power)
+    return MicrowaveLimits(fmin, fmax, pmin, pmax)
+
+
+def effective_laser_limits(instrument: LaserLimits, bench: BenchLimits) -> LaserLimits:
+    """What a laser power may be: the instrument's range within the bench's maximum."""
+    return LaserLimits(*_tighter(instrument.power_min, instrument.power_max, None,
+                                 bench.max_laser_power))
+
+
+def effective_coil_limits(instrument: CoilLimits | None, bench: BenchLimits) -> CoilLimits | None:
+    """What a coil current may be, or ``None`` if neither side sets a limit."""
+    high = bench.max_coil_current
+    if instrument is None:
+        return None if high is None else CoilLimits(-high, high)
+    return CoilLimits(*_tighter(instrument.current_min, instrument.current_max,
+                                -high if high is not None else None, high))

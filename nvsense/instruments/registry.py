@@ -1,0 +1,281 @@
+"""Which driver drives what: the table behind ``driver:`` in a bench file.
+
+Each entry maps a driver name to the kind of slot it fills (``mw``, ``laser``, ``counter``,
+``coil``), the class that implements it (``"module:Class"``) and a one-line description.
+Classes are imported only when a bench uses them, so a driver whose module (or vendor library)
+is missing breaks only the benches that name it, with an error naming the module.
+
+Construction contract, for every driver: ``Class(name=<bench key>, **entry)`` where ``entry``
+is the bench-file entry without ``driver``; ``__init__`` does no I/O, ``connect()`` opens the
+connection.  Simulated drivers also receive ``sample=`` (the shared
+:class:`~nvsense.instruments.simulated.SimulatedSample`).
+
+A bench file may also name any importable class as ``driver: "package.module:Class"`` (your own
+instrument); it gets the same keyword arguments.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import BenchConfigError
+
+__all__ = [
+    "DRIVERS",
+    "KINDS",
+    "SLOT_KINDS",
+    "DriverInfo",
+    "DriverUnavailableError",
+    "build_instrument",
+    "driver_names",
+    "drivers",
+    "find_driver",
+]
+
+Kind = Literal["mw", "laser", "counter", "coil"]
+
+#: Bench slots and the kind of instrument each holds (the slot name is the kind).
+SLOT_KINDS: dict[str, Kind] = {"mw": "mw", "laser": "laser", "counter": "counter", "coil": "coil"}
+#: What each kind of slot holds, in words.
+KINDS: dict[str, str] = {
+    "mw": "microwave source",
+    "laser": "laser / AOM",
+    "counter": "photon counter / photodiode DAQ",
+    "coil": "bias-coil current supply",
+}
+
+
+class DriverUnavailableError(BenchConfigError):
+    """A known driver cannot be imported (its module or a library it needs is missing)."""
+
+
+@dataclass(frozen=True)
+class DriverInfo:
+    """One driver of the registry.
+
+    Attributes
+    ----------
+    name
+        The value of ``driver:`` in a bench file.
+    kind
+        The slot kind it fills: ``mw``, ``laser``, ``counter`` or ``coil``.
+    target
+        ``"module:Class"`` import path.
+    description
+        One line: the instrument(s) it drives.
+    bus
+        How it talks: ``VISA``, ``serial``, ``NI-DAQmx`` or ``simulated``.
+    requires
+        Options a bench entry must give (e.g. ``address``).
+    example
+        A typical entry, shown in error messages and ``nvsense instruments list``.
+    """
+
+    name: str
+    kind: Kind
+    target: str
+    description: str
+    bus: str
+    requires: tuple[str, ...] = ()
+    example: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the driver is part of the simulated bench (it then needs the sample)."""
+        return self.bus == "simulated"
+
+    def load(self) -> type:
+        """Import and return the driver class.
+
+        Raises
+        ------
+        DriverUnavailableError
+            If the module or the class cannot be imported; the message names both.
+        """
+        module_name, _, class_name = self.target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            missing = getattr(exc, "name", None) or str(exc)
+            hint = (f"its module {module_name} is missing from this installation"
+                    if missing == module_name
+                    else f"it needs {missing!r}, which cannot be imported ({exc})")
+            raise DriverUnavailableError(
+                f"driver {self.name!r} ({self.target}) is unavailable: {hint}. Install the "
+                f"missing package or choose another driver "
+                f"(`nvsense instruments list` shows them)") from exc
+        try:
+            return getattr(module, class_name)
+        except AttributeError:
+            raise DriverUnavailableError(
+                f"driver {self.name!r}: module {module_name} has no class {class_name!r}"
+            ) from None
+
+    def example_text(self) -> str:
+        """The example entry in bench-file (YAML flow) syntax."""
+        items = [f"driver: {self.name}"] + [f"{k}: {_yaml_scalar(v)}"
+                                            for k, v in self.example.items()]
+        return "{" + ", ".join(items) + "}"
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_yaml_scalar(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+_SIM = "nvsense.instruments.simulated"
+_DRV = "nvsense.instruments.drivers"
+
+#: Every driver nvsense knows, in the order ``nvsense instruments list`` shows them.
+DRIVERS: tuple[DriverInfo, ...] = (
+    DriverInfo("simulated", "mw", f"{_SIM}.microwave:SimulatedMicrowave",
+               "simulated microwave source (SG384-like ranges, list mode, FM)", "simulated"),
+    DriverInfo("sg384", "mw", f"{_DRV}.sg384:SG384",
+               "Stanford Research Systems SG380 series (SG382/SG384/SG386) signal generator",
+               "VISA", ("address",),
+               {"address": "TCPIP0::10.0.0.11::5025::SOCKET", "visa_library": "@py"}),
+    DriverInfo("smb100a", "mw", f"{_DRV}.smb100a:SMB100A",
+               "Rohde & Schwarz SMB100A signal generator", "VISA", ("address",),
+               {"address": "TCPIP0::10.0.0.12::inst0::INSTR", "visa_library": "@py"}),
+    DriverInfo("n5181b", "mw", f"{_DRV}.n5181b:N5181B",
+               "Keysight MXG N5181B / N5182B / N5183B signal generator", "VISA", ("address",),
+               {"address": "TCPIP0::10.0.0.13::inst0::INSTR", "visa_library": "@py"}),
+    DriverInfo("synthhd", "mw", f"{_DRV}.synthhd:SynthHD",
+               "Windfreak SynthHD / SynthHD PRO synthesizer (USB serial)", "serial",
+               ("address",), {"address": "ASRL/dev/ttyACM0::INSTR"}),
+    DriverInfo("simulated", "laser", f"{_SIM}.laser:SimulatedLaser",
+               "simulated laser (power, on/off, standby)", "simulated"),
+    DriverInfo("obis", "laser", f"{_DRV}.obis:OBIS",
+               "Coherent OBIS LX/LS laser (USB or RS-232)", "serial", ("address",),
+               {"address": "ASRL/dev/ttyACM0::INSTR"}),
+    DriverInfo("cobolt", "laser", f"{_DRV}.cobolt:Cobolt",
+               "Cobolt 06-01 / 04-01 series laser (RS-232 or USB)", "serial",
+               ("address", "max_power"),
+               {"address": "ASRL/dev/ttyUSB1::INSTR", "max_power": "100 mW"}),
+    DriverInfo("nidaq_gate", "laser", f"{_DRV}.nidaq:NIDAQGate",
+               "laser or AOM switched by an NI DAQ digital line (on/off, fixed power)",
+               "NI-DAQmx", ("power",), {"device": "Dev1", "line": "port0/line0",
+                                        "power": "50 mW"}),
+    DriverInfo("simulated", "counter", f"{_SIM}.counter:SimulatedCounter",
+               "simulated APD counter (counts) or photodiode (kind: volts)", "simulated"),
+    DriverInfo("nidaq", "counter", f"{_DRV}.nidaq:NIDAQCounter",
+               "NI X-series DAQ: APD edge counting (kind: counts) or photodiode analog input "
+               "(kind: volts), bin clock triggers the MW list", "NI-DAQmx", (),
+               {"device": "Dev1", "kind": "counts", "counter": "ctr0", "clock_counter": "ctr1",
+                "source_terminal": "PFI0", "clock_terminal": "PFI12"}),
+    DriverInfo("simulated", "coil", f"{_SIM}.coil:SimulatedCoil",
+               "simulated bipolar coil supply (field = sample.coil_constant × current)",
+               "simulated"),
+    DriverInfo("dp800", "coil", f"{_DRV}.dp800:DP800",
+               "Rigol DP800-series DC power supply (one channel drives the coil)", "VISA",
+               ("address",), {"address": "TCPIP0::10.0.0.14::inst0::INSTR", "channel": 1}),
+)
+
+
+def drivers(kind: str | None = None) -> list[DriverInfo]:
+    """The registered drivers, all or those of one ``kind``."""
+    return [d for d in DRIVERS if kind is None or d.kind == kind]
+
+
+def driver_names(kind: str) -> list[str]:
+    """Names of the drivers that can fill a ``kind`` slot."""
+    return [d.name for d in drivers(kind)]
+
+
+def find_driver(kind: str, name: str) -> DriverInfo:
+    """The driver ``name`` for a ``kind`` slot.
+
+    ``name`` may also be ``"package.module:Class"``, a driver outside nvsense.
+
+    Raises
+    ------
+    BenchConfigError
+        If no such driver drives that kind of instrument; the message lists the known ones.
+    """
+    if ":" in name:
+        return DriverInfo(name, kind, name, "user driver", "custom")  # type: ignore[arg-type]
+    for info in DRIVERS:
+        if info.kind == kind and info.name == name.strip().lower():
+            return info
+    elsewhere = [d.kind for d in DRIVERS if d.name == name.strip().lower()]
+    note = f" ({name!r} drives a {KINDS[elsewhere[0]]}, not a {KINDS[kind]})" if elsewhere else ""
+    raise BenchConfigError(
+        f"unknown driver {name!r} for {kind}{note}; known {kind} drivers: "
+        f"{', '.join(driver_names(kind))} (or 'package.module:Class' for your own)")
+
+
+def build_instrument(slot: str, driver: str, options: Mapping[str, Any], *,
+                     sample: Any = None) -> Any:
+    """Import the driver of ``slot`` and construct it (no I/O).
+
+    Parameters
+    ----------
+    slot
+        The bench key (``"mw"``); passed as ``name`` and used to choose the kind.
+    driver
+        The driver name (or ``"module:Class"``).
+    options
+        The bench-file entry without ``driver``.
+    sample
+        The shared simulated sample, passed to simulated drivers.
+
+    Raises
+    ------
+    BenchConfigError
+        Unknown driver, an option the driver does not take, a required one missing, or a value
+        the driver rejects; the message names ``instruments.<slot>`` and the fix.
+    DriverUnavailableError
+        The driver's module cannot be imported.
+    """
+    info = find_driver(SLOT_KINDS[slot], driver)
+    try:
+        cls = info.load()
+    except DriverUnavailableError as exc:
+        raise DriverUnavailableError(f"instruments.{slot}: {exc}") from exc.__cause__
+    for reserved in ("name", "sample"):
+        if reserved in options:
+            raise BenchConfigError(f"instruments.{slot}.{reserved}: not an option (the bench "
+                                   f"sets it); remove it")
+    kwargs = dict(options)
+    if info.simulated:
+        kwargs["sample"] = sample
+    _check_arguments(slot, info, cls, kwargs)
+    try:
+        return cls(name=slot, **kwargs)
+    except (ValueError, TypeError) as exc:
+        raise BenchConfigError(f"instruments.{slot} ({info.name}): {exc}") from exc
+
+
+def _check_arguments(slot: str, info: DriverInfo, cls: type, kwargs: dict[str, Any]) -> None:
+    """Report unknown and missing options by name before the constructor sees them."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # builtins or C classes: let the constructor decide
+        return
+    params = signature.parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [n for n, p in params.items()
+                if n not in ("name", "sample") and p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    for key in kwargs:
+        if key not in params:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise BenchConfigError(
+                f"instruments.{slot}.{key}: driver {info.name!r} has no option {key!r}; "
+                f"{hint}its options: {', '.join(accepted) or 'none'}")
+    for pname, p in params.items():
+        if (pname not in kwargs and pname != "name" and p.default is inspect.Parameter.empty
+                and p.kind in (inspect.Parameter.KEYWORD_ONLY,
+                               inspect.Parameter.POSITIONAL_OR_KEYWORD)):
+            example = f"; e.g. {info.example_text()}" if info.example else ""
+            raise BenchConfigError(
+                f"instruments.{slot}: driver {info.name!r} needs {pname!r}{example}")
