@@ -1,0 +1,153 @@
+"""Checking and converting the fitters' inputs: frequencies, spectra and noise (sigma).
+
+Internally the fitters work on ``x = (f − f_ref) / 1 MHz`` with ``f_ref`` the middle of the
+sweep, so that centers and widths are numbers of order 1–100 whatever the absolute frequency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import FitInputError
+
+__all__ = ["MHZ", "Sweep", "check_sweep", "weights_for"]
+
+#: Internal frequency unit.
+MHZ = 1e6
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A checked frequency axis.
+
+    Attributes
+    ----------
+    frequencies
+        The frequencies as given (Hz).
+    x
+        Internal axis: ascending, ``(f − f_ref) / MHZ``.
+    f_ref
+        Reference frequency (middle of the sweep), Hz.
+    reverse
+        True if the given frequencies descend (spectra columns are reversed internally).
+    """
+
+    frequencies: NDArray[np.float64]
+    x: NDArray[np.float64]
+    f_ref: float
+    reverse: bool
+
+    @property
+    def n(self) -> int:
+        return int(self.x.size)
+
+    @property
+    def step_mhz(self) -> float:
+        """Median point spacing in MHz."""
+        return float(np.median(np.diff(self.x)))
+
+    @property
+    def span_mhz(self) -> float:
+        return float(self.x[-1] - self.x[0])
+
+    def to_internal(self, f_hz: Any) -> NDArray[np.float64]:
+        return (np.asarray(f_hz, dtype=float) - self.f_ref) / MHZ
+
+    def to_hz(self, x: Any) -> NDArray[np.float64]:
+        return np.asarray(x, dtype=float) * MHZ + self.f_ref
+
+    def columns(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Spectra (..., n) in internal (ascending) column order."""
+        return values[..., ::-1] if self.reverse else values
+
+
+def check_sweep(frequencies: Any, min_points: int = 4) -> Sweep:
+    """Check the frequency axis: 1-D, finite, strictly monotonic, at least ``min_points``."""
+    try:
+        f = np.asarray(frequencies, dtype=float)
+    except (TypeError, ValueError):
+        raise FitInputError("frequencies must be a 1-D array of numbers in Hz") from None
+    if f.ndim != 1:
+        raise FitInputError(f"frequencies must be 1-D (one value per point, Hz), got shape "
+                            f"{f.shape}")
+    if f.size < min_points:
+        raise FitInputError(f"the sweep has {f.size} points; this model needs at least "
+                            f"{min_points}")
+    if not np.all(np.isfinite(f)):
+        raise FitInputError("frequencies contain NaN or inf; give finite values in Hz")
+    d = np.diff(f)
+    if np.all(d > 0):
+        reverse = False
+    elif np.all(d < 0):
+        reverse = True
+    else:
+        raise FitInputError("frequencies must be strictly increasing or decreasing (no repeated "
+                            "points); sort the sweep and its spectra first")
+    fa = f[::-1] if reverse else f
+    f_ref = 0.5 * (fa[0] + fa[-1])
+    x = (fa - f_ref) / MHZ
+    return Sweep(f, np.ascontiguousarray(x), float(f_ref), reverse)
+
+
+def check_spectra_shape(shape: tuple[int, ...], n_freq: int) -> tuple[int, bool]:
+    """(N, squeezed) for spectra of ``shape``: (n_freq,) or (N, n_freq)."""
+    if len(shape) == 1:
+        if shape[0] != n_freq:
+            raise FitInputError(f"the spectrum has {shape[0]} points but frequencies has "
+                                f"{n_freq}; they must match")
+        return 1, True
+    if len(shape) != 2 or shape[1] != n_freq:
+        raise FitInputError(f"spectra must have shape (N, n_freq) = (N, {n_freq}), got "
+                            f"{tuple(shape)}; reshape an image cube to (pixels, n_freq) first")
+    return int(shape[0]), False
+
+
+def weights_for(sigma: Any, Y: NDArray[np.float64], sweep: Sweep,
+                rows: slice | None = None) -> NDArray[np.float64]:
+    """Weights 1/σ for the spectra ``Y`` (N, n) in internal column order.
+
+    Parameters
+    ----------
+    sigma
+        None (uniform weights), ``"poisson"`` (σ = √max(counts, 1)), a positive number, an
+        array of shape (n_freq,) shared by all spectra, or (N_total, n_freq) per spectrum
+        (``rows`` selects this chunk's rows).  Rows with non-finite or non-positive σ get
+        NaN weights, which the kernel flags as bad input.
+    """
+    N, n = Y.shape
+    if sigma is None:
+        return np.ones((N, n))
+    if isinstance(sigma, str):
+        if sigma.strip().lower() != "poisson":
+            raise FitInputError(f"sigma={sigma!r} is not understood; use None, 'poisson', a "
+                                f"number or an array of standard deviations")
+        with np.errstate(invalid="ignore"):
+            return 1.0 / np.sqrt(np.maximum(Y, 1.0))
+    if np.ndim(sigma) == 0:
+        s = float(sigma)
+        if not (np.isfinite(s) and s > 0):
+            raise FitInputError(f"sigma must be positive and finite, got {sigma!r}")
+        return np.full((N, n), 1.0 / s)
+    shape = getattr(sigma, "shape", None) or np.shape(sigma)
+    if len(shape) == 1:
+        s = np.asarray(sigma, dtype=float)
+        if s.size != n:
+            raise FitInputError(f"sigma has {s.size} values but the sweep has {n} points")
+        if not np.all(np.isfinite(s) & (s > 0)):
+            raise FitInputError("sigma must be positive and finite at every point")
+        return np.ascontiguousarray(np.broadcast_to(1.0 / sweep.columns(s), (N, n)))
+    if len(shape) == 2 and shape[1] == n:
+        block = np.asarray(sigma[rows] if rows is not None else sigma, dtype=float)
+        if block.shape != (N, n):
+            raise FitInputError(f"sigma of shape {tuple(shape)} does not match the spectra "
+                                f"(N, {n})")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = 1.0 / sweep.columns(block)
+        w[~(np.isfinite(w) & (w >= 0))] = np.nan  # σ = inf (w = 0) ignores a point
+        return np.ascontiguousarray(w)
+    raise FitInputError(f"sigma of shape {tuple(shape)} does not fit spectra of shape "
+                        f"(N, {n}); give a number, (n_freq,) or (N, n_freq)")
