@@ -1,0 +1,232 @@
+"""Rohde & Schwarz SMB100A RF and microwave signal generator.
+
+Commands from *R&S SMB100A RF and Microwave Signal Generator Operating Manual* 1407.0806.32,
+chapter 6 "Remote Control Commands" (cross-checked against the Qudi ``mw_source_smbv`` and
+QCoDeS-contrib ``SMB100A`` drivers):
+
+- Interfaces (§5.1): LAN (VXI-11 ``TCPIP0::<ip>::inst0::INSTR`` or raw socket port 5025),
+  USB-TMC, GPIB; messages end in LF.
+- Common commands: ``*IDN?`` -> ``Rohde&Schwarz,SMB100A,1406.6000k03/<serial>,<firmware>``,
+  ``*OPT?`` lists the installed options (the frequency option B101...B140 sets the range),
+  ``*CLS``.
+- §6.13.4 FREQuency: ``FREQ``/``FREQ?`` (Hz, 0.001 Hz resolution), ``FREQ:MODE CW|LIST``.
+- §6.13.12 POWer: ``POW``/``POW?`` (dBm, 0.01 dB resolution).  OUTPut: ``OUTP ON|OFF``.
+- §6.13.7 LIST (pp. 365-376): ``LIST:SEL '<name>'`` selects (creates) a list,
+  ``LIST:FREQ f1,f2,...`` and ``LIST:POW p1,p2,...`` fill it (equal lengths; frequencies
+  300 kHz to RFmax), ``LIST:MODE STEP`` ("each trigger event triggers only one step"),
+  ``LIST:TRIG:SOUR EXT`` (trigger at the [INST TRIG] connector), ``LIST:RES`` back to the
+  first point; ``FREQ:MODE LIST`` runs the list, ``FREQ:MODE CW`` leaves it.
+- §6.13.5 INPut: ``INP:TRIG:SLOP POS|NEG`` (active edge of [INST TRIG], also in List mode).
+- §6.13.3 FM (option SMB-B20): ``FM:DEV``, ``FM:SOUR INT|EXT``, ``FM:EXT:COUP DC``,
+  ``FM:STAT``; ``LFO:FREQ`` sets the internal (LF generator) rate; §6.13.8 ``MOD:STAT``
+  switches all modulations.
+- SYSTem: ``SYST:ERR?`` reads the SCPI error queue (``0,"No error"`` when empty).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import InstrumentError, LimitError
+from ..protocols import MicrowaveLimits
+from .microwave_base import MicrowaveDriver
+from .visa_base import (
+    DriverDescription,
+    ScpiErrorQueue,
+    Setting,
+    format_on_off,
+    parse_bool,
+)
+
+__all__ = ["SMB100A"]
+
+log = logging.getLogger(__name__)
+
+# Frequency options (data sheet): upper limit and lower limit of the RF output.
+_FREQUENCY_OPTIONS = {
+    "B101": (9e3, 1.1e9), "B102": (9e3, 2.2e9), "B103": (9e3, 3.2e9), "B106": (9e3, 6e9),
+    "B112": (100e3, 12.75e9), "B120": (100e3, 20e9), "B140": (100e3, 40e9),
+}
+_WIDEST = (9e3, 40e9)
+_POWER_RANGE = (-145.0, 30.0)
+_LIST_FREQUENCY_MIN = 300e3  # §6.13.7 LIST:FREQ "Range: 300 kHz to RFmax"
+_FM_MAX_DEVIATION = 40e6
+_FM_MAX_RATE = 1e6  # LF generator range
+
+
+def _csv(values: NDArray[np.float64], fmt: str) -> str:
+    return ",".join(fmt.format(v) for v in values)
+
+
+def _parse_csv(reply: str) -> NDArray[np.float64]:
+    return np.array([float(v) for v in reply.split(",")], dtype=np.float64)
+
+
+class SMB100A(ScpiErrorQueue, MicrowaveDriver):
+    """R&S SMB100A.
+
+    Parameters
+    ----------
+    list_name
+        Name of the instrument list file nvsense writes (created if missing).
+    trigger_slope
+        Active edge of the [INST TRIG] input: ``"positive"`` or ``"negative"``.
+
+    Other parameters: see :class:`~nvsense.instruments.drivers.microwave_base.MicrowaveDriver`.
+    """
+
+    description = DriverDescription(
+        kind="mw",
+        summary="Rohde & Schwarz SMB100A RF and microwave signal generator",
+        models=("SMB100A",),
+        manual="R&S SMB100A Operating Manual 1407.0806.32, ch. 6 'Remote Control Commands'",
+        connections=("TCPIP0::10.0.0.12::inst0::INSTR", "TCPIP0::10.0.0.12::5025::SOCKET",
+                     "GPIB0::28::INSTR"))
+    read_termination = "\n"
+    write_termination = "\n"
+    # The manual gives no list length limit; lists are files bounded by memory (LIST:FREE?).
+    default_model = "SMB100A"
+    max_list_points = 10000
+
+    frequency = Setting(
+        "FREQ?", "FREQ {value}", format="{:.3f}".format,
+        check=lambda self, v: self.check_frequency(v),
+        tolerance=lambda self, v: 0.0005 + 1e-15 * abs(v),
+        doc="CW frequency in Hz (``FREQ``).")
+    power = Setting(
+        "POW?", "POW {value}", format="{:.2f}".format,
+        check=lambda self, v: self.check_power(v), tolerance=0.005 + 1e-9,
+        doc="RF level in dBm (``POW``).")
+    output = Setting(
+        "OUTP?", "OUTP {value}", parse=parse_bool, format=format_on_off,
+        doc="RF output on/off (``OUTP``).")
+
+    def __init__(self, name: str, address: str, visa_library: str = "@py", timeout: float = 2.0,
+                 *, model: str | None = None, frequency_min: float | str | None = None,
+                 frequency_max: float | str | None = None, power_min: float | str | None = None,
+                 power_max: float | str | None = None, list_name: str = "nvsense",
+                 trigger_slope: Literal["positive", "negative"] = "positive",
+                 resource_manager: Any = None) -> None:
+        super().__init__(name, address, visa_library, timeout, model=model,
+                         frequency_min=frequency_min, frequency_max=frequency_max,
+                         power_min=power_min, power_max=power_max,
+                         resource_manager=resource_manager)
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,32}", list_name):
+            raise ValueError(f"{name}: list_name must be 1-32 letters, digits or '_'")
+        if trigger_slope not in ("positive", "negative"):
+            raise ValueError(f"{name}: trigger_slope must be 'positive' or 'negative'")
+        self.list_name = list_name
+        self.trigger_slope = trigger_slope
+        self._frequency_range = _WIDEST
+
+    def _model_limits(self, model: str) -> MicrowaveLimits:
+        return MicrowaveLimits(*self._frequency_range, *_POWER_RANGE)
+
+    # --- connection -------------------------------------------------------------------------
+
+    def _identify(self) -> str:
+        self.write("*CLS")
+        idn = self.query("*IDN?")
+        fields = [f.strip() for f in idn.split(",")]
+        if len(fields) < 2 or not fields[0].lower().startswith("rohde") or \
+                fields[1].upper() not in self.description.models:
+            raise InstrumentError(self.name, "*IDN?",
+                                  f"{self.address} answers {idn!r}, not an R&S SMB100A")
+        options = self.query("*OPT?").upper()
+        found = [rng for opt, rng in _FREQUENCY_OPTIONS.items() if re.search(rf"{opt}\b",
+                                                                               options)]
+        if found:
+            self._frequency_range = max(found, key=lambda r: r[1])
+        else:
+            log.warning("%s: no frequency option in *OPT? reply %r; allowing %g-%g Hz",
+                        self.name, options, *_WIDEST)
+        self._set_hardware_limits(self._model_limits(fields[1].upper()))
+        return idn
+
+    def _initialize(self) -> None:
+        self.output = False
+        self.stop_list()
+        self.set_checked("MOD:STAT OFF", "MOD:STAT?", False, parse=parse_bool)
+
+    # --- list mode --------------------------------------------------------------------------
+
+    def check_list(self, frequencies: Sequence[float], power: float) -> NDArray[np.float64]:
+        freqs = super().check_list(frequencies, power)
+        if freqs.min() < _LIST_FREQUENCY_MIN:
+            raise LimitError(f"{self.name}: list frequencies must be at least 300 kHz "
+                             f"(SMB100A list mode); nothing was sent")
+        return freqs
+
+    def load_list(self, frequencies: Sequence[float], power: float) -> None:
+        """Write the list file, step mode on external trigger; check it by reading it back."""
+        freqs = self.check_list(frequencies, power)
+        slope = "POS" if self.trigger_slope == "positive" else "NEG"
+        with self._lock:
+            self.stop_list()
+            self.write(f"LIST:SEL '{self.list_name}'")
+            self.write("LIST:FREQ " + _csv(freqs, "{:.3f}"))
+            self.write("LIST:POW " + _csv(np.full(freqs.size, power), "{:.2f}"))
+            self._check_list_column("LIST:FREQ?", freqs, 0.0005)
+            self._check_list_column("LIST:POW?", np.full(freqs.size, power), 0.005)
+            self.set_checked("LIST:MODE STEP", "LIST:MODE?", "STEP", parse=str.upper)
+            self.set_checked("LIST:TRIG:SOUR EXT", "LIST:TRIG:SOUR?", "EXT",
+                             parse=lambda r: r.upper()[:3])
+            self.set_checked(f"INP:TRIG:SLOP {slope}", "INP:TRIG:SLOP?", slope,
+                             parse=lambda r: r.upper()[:3])
+            self.frequency = float(freqs[0])
+            self.power = float(power)
+            self._list = (freqs, float(power))
+
+    def _check_list_column(self, query: str, expected: NDArray[np.float64],
+                           tolerance: float) -> None:
+        got = self.query_value(query, _parse_csv)
+        if got.shape != expected.shape or np.any(np.abs(got - expected) > tolerance):
+            raise InstrumentError(self.name, query,
+                                  f"the list reads back with {got.size} points that differ "
+                                  f"from the {expected.size} written")
+
+    def start_list(self) -> None:
+        """Switch to list mode at the first point; each [INST TRIG] edge steps once."""
+        self._require_list("start_list")
+        with self._lock:
+            self.set_checked("FREQ:MODE LIST", "FREQ:MODE?", "LIST", parse=str.upper)
+            self.write("LIST:RES")
+
+    def stop_list(self) -> None:
+        """Back to CW (``FREQ:MODE CW``)."""
+        self.set_checked("FREQ:MODE CW", "FREQ:MODE?", "CW",
+                         parse=lambda r: "CW" if r.upper() in ("CW", "FIX", "FIXED") else r)
+
+    # --- modulation -------------------------------------------------------------------------
+
+    def set_fm(self, deviation: float, *, rate: float | None = None,
+               source: Literal["internal", "external"] = "internal",
+               enabled: bool = True) -> None:
+        """FM (option SMB-B20): internal LF generator at ``rate``, or the [MOD EXT] input
+        DC-coupled (``deviation`` at 1 V)."""
+        if not enabled:
+            self.set_checked("FM:STAT OFF", "FM:STAT?", False, parse=parse_bool)
+            return
+        self._check_fm_arguments(self.name, deviation, rate, source, _FM_MAX_DEVIATION,
+                                 _FM_MAX_RATE)
+        with self._lock:
+            self.set_checked(f"FM:SOUR {'INT' if source == 'internal' else 'EXT'}",
+                             "FM:SOUR?", "INT" if source == "internal" else "EXT",
+                             parse=lambda r: r.upper()[:3])
+            if source == "internal":
+                assert rate is not None
+                self.set_checked(f"LFO:FREQ {rate:.3f}", "LFO:FREQ?", rate,
+                                 tolerance=0.0005 + 1e-9 * rate)
+            else:
+                self.set_checked("FM:EXT:COUP DC", "FM:EXT:COUP?", "DC", parse=str.upper)
+            self.set_checked(f"FM:DEV {deviation:.3f}", "FM:DEV?", deviation,
+                             tolerance=0.0005 + 1e-9 * deviation)
+            self.set_checked("FM:STAT ON", "FM:STAT?", True, parse=parse_bool)
+            self.set_checked("MOD:STAT ON", "MOD:STAT?", True, parse=parse_bool)
+
