@@ -180,6 +180,11 @@ class Counter(Protocol):
 
     name: str
     kind: Literal["counts", "volts"]
+    #: Trigger edges the clock sends to the microwave source before the first bin (an NI
+    #: X-series sample clock sends one edge to start bin 0 and one per later bin, so a list
+    #: armed at entry 0 is at entry 1 during bin 0).  The measurement loads the list rotated by
+    #: this number and re-arms it before every acquisition.
+    mw_trigger_lead: int
 
     def connect(self) -> None: ...
 

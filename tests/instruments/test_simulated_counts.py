@@ -32,7 +32,7 @@ def bench(**sample):
     s = SimulatedSample(sample)
     mw = SimulatedMicrowave("mw", s)
     laser = SimulatedLaser("laser", s)
-    counter = SimulatedCounter("counter", s)
+    counter = SimulatedCounter("counter", s, mw_trigger_lead=0)  # bin k sees list[k]
     for inst in (mw, laser, counter):
         inst.connect()
     return s, mw, laser, counter
@@ -191,6 +191,32 @@ def test_each_triggered_bin_steps_the_list_and_the_list_wraps():
     # bin k of the whole record sees list[k % 5]: the resonant entry 1 at bins 1, 6, 11
     record = np.concatenate(dips)
     assert np.flatnonzero(record).tolist() == [1, 6, 11]
+
+
+def test_default_clock_sends_one_edge_before_the_first_bin_like_an_ni_card():
+    s = SimulatedSample({"field": list(1e-3 * AXIS0), "axes": [0], "count_rate": "1e9 /s",
+                         "contrast": 0.2, "seed": 3})
+    mw, laser, counter = (SimulatedMicrowave("mw", s), SimulatedLaser("laser", s),
+                          SimulatedCounter("counter", s))
+    for inst in (mw, laser, counter):
+        inst.connect()
+    assert counter.mw_trigger_lead == 1
+    laser.on = True
+    line = line_of_axis0(s)
+    freqs = [OFF_RESONANCE - 4e6, line, OFF_RESONANCE - 2e6, OFF_RESONANCE, OFF_RESONANCE + 2e6]
+    mw.load_list(freqs, -10.0)
+    mw.output = True
+    counter.configure(5, 1e-3, trigger_mw=True)
+    mw.start_list()
+    first = counter.acquire()
+    # edge 0 moves the list to entry 1 as bin 0 starts: the resonant entry is seen in bin 0
+    assert np.flatnonzero(first < 0.9 * first.max()).tolist() == [0]
+    # 6 edges were sent: without re-arming, the next acquisition starts one entry further on
+    second = counter.acquire()
+    assert np.flatnonzero(second < 0.9 * second.max()).tolist() == [4]
+    mw.start_list()  # re-arming restores the alignment
+    third = counter.acquire()
+    assert np.flatnonzero(third < 0.9 * third.max()).tolist() == [0]
 
 
 def test_without_trigger_the_list_stays_put_and_cw_uses_the_cw_frequency():

@@ -53,7 +53,7 @@ def make_bench(**sample):
     sample.setdefault("seed", 7)
     s = SimulatedSample(sample)
     mw, laser, counter = (SimulatedMicrowave("mw", s), SimulatedLaser("laser", s),
-                          SimulatedCounter("counter", s))
+                          SimulatedCounter("counter", s, mw_trigger_lead=0))
     for inst in (mw, laser, counter):
         inst.connect()
     laser.on = True
@@ -157,7 +157,7 @@ def test_coil_current_adds_its_field_along_the_coil_axis():
     s = SimulatedSample({"field": [0, 0, 0], "axes": [0], "coil_constant": "2 mT/A",
                          "coil_direction": [1, 1, 1], "count_rate": 1e10, "seed": 3})
     mw, laser, counter = (SimulatedMicrowave("mw", s), SimulatedLaser("laser", s),
-                          SimulatedCounter("counter", s))
+                          SimulatedCounter("counter", s, mw_trigger_lead=0))
     coil = SimulatedCoil("coil", s)
     for inst in (mw, laser, counter, coil):
         inst.connect()

@@ -291,6 +291,8 @@ class NIDAQCounter:
 
     name: str
     kind: Literal["counts", "volts"]
+    #: The clock sends one edge before bin 0 (edge k starts bin k): see the module docstring.
+    mw_trigger_lead: int = 1
 
     def __init__(
         self,

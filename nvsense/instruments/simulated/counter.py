@@ -51,8 +51,13 @@ class SimulatedCounter(SimulatedInstrument):
 
     def __init__(self, name: str = "counter", sample: SimulatedSample | None = None, *,
                  kind: Literal["counts", "volts"] = "counts",
-                 volts_at_count_rate: Any = "1 V") -> None:
+                 volts_at_count_rate: Any = "1 V", mw_trigger_lead: int = 1) -> None:
         super().__init__(name, sample)
+        if mw_trigger_lead not in (0, 1):
+            raise ValueError(f"instruments.{name}.mw_trigger_lead must be 0 or 1, "
+                             f"not {mw_trigger_lead!r}")
+        #: Trigger edges sent to the MW list before the first bin (1, like an NI card).
+        self.mw_trigger_lead = int(mw_trigger_lead)
         if kind not in ("counts", "volts"):
             raise ValueError(f"instruments.{name}.kind must be counts or volts, not {kind!r}")
         self.kind: Literal["counts", "volts"] = kind
@@ -115,7 +120,8 @@ class SimulatedCounter(SimulatedInstrument):
                 sample.advance(duration)  # time passed waiting; the list did not step
                 raise InstrumentError(self.name, command, f"timed out waiting for samples "
                                                           f"({reason})")
-            counts = sample.acquire(n, dt, trigger_mw=self._trigger_mw)
+            counts = sample.acquire(n, dt, trigger_mw=self._trigger_mw,
+                                    lead=self.mw_trigger_lead)
         if self.kind == "volts":
             return counts * (self._volts / (dt * sample.config.count_rate))
         return counts

@@ -371,26 +371,31 @@ class SimulatedSample:
 
     # --- acquisition -----------------------------------------------------------------------
 
-    def bin_frequencies(self, n_bins: int, trigger_mw: bool) -> tuple[NDArray[np.float64], float]:
+    def bin_frequencies(self, n_bins: int, trigger_mw: bool, lead: int = 0
+                        ) -> tuple[NDArray[np.float64], float]:
         """RF frequency of each of the next ``n_bins`` bins and the RF power (dBm).
 
         In CW mode every bin sees the CW frequency.  With a list running, bin k sees
-        ``list[(i0 + k) % len]`` when the counter's sample clock triggers the source
-        (``trigger_mw``), else ``list[i0]``.
+        ``list[(i0 + lead + k) % len]`` when the counter's sample clock triggers the source
+        (``trigger_mw``; ``lead`` edges come before the first bin), else ``list[i0]``.
         """
         mw = self.mw
         if mw.list_active and mw.list_frequencies is not None:
             freqs = mw.list_frequencies
             if trigger_mw:
-                idx = (mw.list_index + np.arange(n_bins)) % freqs.size
+                idx = (mw.list_index + lead + np.arange(n_bins)) % freqs.size
             else:
                 idx = np.full(n_bins, mw.list_index)
             return freqs[idx], mw.list_power
         return np.full(n_bins, mw.frequency), mw.power
 
-    def acquire(self, n_bins: int, bin_time: float, *, trigger_mw: bool = False
-                ) -> NDArray[np.float64]:
+    def acquire(self, n_bins: int, bin_time: float, *, trigger_mw: bool = False,
+                lead: int = 0) -> NDArray[np.float64]:
         """Photon counts of the next ``n_bins`` bins; advances the clock and the list.
+
+        With ``trigger_mw`` the clock sends ``lead`` trigger edges before the first bin and one
+        at the start of every later bin, as an NI X-series sample clock does (the list steps
+        ``n_bins + lead`` times in all).
 
         Returns
         -------
@@ -399,14 +404,14 @@ class SimulatedSample:
         """
         with self.lock:
             start = self.now()
-            f, power = self.bin_frequencies(n_bins, trigger_mw)
+            f, power = self.bin_frequencies(n_bins, trigger_mw, lead)
             counts = np.empty(n_bins)
             for lo in range(0, n_bins, _BLOCK):
                 hi = min(n_bins, lo + _BLOCK)
                 centres = start + bin_time * (np.arange(lo, hi) + 0.5)
                 rate = self._rate(f[lo:hi], centres, bin_time, power, noise=True)
                 counts[lo:hi] = self.rng.poisson(rate * bin_time)
-            self.advance(n_bins * bin_time, trigger_mw=trigger_mw, n_bins=n_bins)
+            self.advance(n_bins * bin_time, trigger_mw=trigger_mw, n_bins=n_bins + lead)
             end = self.time
         self._wait_until(end)
         return counts
