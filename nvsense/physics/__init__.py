@@ -1,11 +1,29 @@
-"""NV ground-state physics: constants, axes, Hamiltonian, resonances <-> field.
+"""NV ground-state physics: constants, axes, Hamiltonian, resonances <-> field, temperature,
+sensitivity.
 
-This layer imports nothing else of nvsense.
+All quantities are SI floats (Hz, T, K).  This layer imports nothing else of nvsense.
+
+>>> import numpy as np
+>>> from nvsense.physics import transition_frequencies, field_from_transitions
+>>> lines = transition_frequencies([1e-3, 2e-3, 3e-3])  # (4 axes, 2) in Hz
+>>> np.round(lines[0] / 1e6, 3)
+array([2773.726, 2967.918])
+>>> np.round(field_from_transitions(lines).field * 1e3, 6)
+array([1., 2., 3.])
 """
 
-from .axes import NV_AXES, axis_frame
+from .axes import (
+    AXIS_LABELS,
+    CUTS,
+    NV_AXES,
+    axis_frame,
+    crystal_to_lab,
+    lab_frame,
+    lab_to_crystal,
+    nv_axes_in_lab,
+)
 from .constants import DZFS_DT_HZ_PER_K, G_NV, GAMMA_NV_HZ_PER_T, ZFS_HZ
-from .hamiltonian import spin_hamiltonian, transition_frequencies
+from .hamiltonian import energy_levels, nv_frame_field, spin_hamiltonian, transition_frequencies
 from .hyperfine import (
     A_PARALLEL_14N_HZ,
     A_PARALLEL_15N_HZ,
@@ -13,14 +31,26 @@ from .hyperfine import (
     A_PERP_15N_HZ,
     NUCLEI,
     QUADRUPOLE_14N_HZ,
+    hyperfine_lines,
     hyperfine_offsets,
 )
+from .inversion import (
+    FieldEstimate,
+    axial_field,
+    axis_field_components,
+    field_from_transitions,
+)
+from .sensitivity import shot_noise_sensitivity
+from .symmetry import axis_symmetries
+from .temperature import ZFS_MODELS, temperature_from_zfs, zfs_at
 
 __all__ = [
+    "AXIS_LABELS",
     "A_PARALLEL_14N_HZ",
     "A_PARALLEL_15N_HZ",
     "A_PERP_14N_HZ",
     "A_PERP_15N_HZ",
+    "CUTS",
     "DZFS_DT_HZ_PER_K",
     "GAMMA_NV_HZ_PER_T",
     "G_NV",
@@ -28,8 +58,24 @@ __all__ = [
     "NV_AXES",
     "QUADRUPOLE_14N_HZ",
     "ZFS_HZ",
+    "ZFS_MODELS",
+    "FieldEstimate",
+    "axial_field",
+    "axis_field_components",
     "axis_frame",
+    "axis_symmetries",
+    "crystal_to_lab",
+    "energy_levels",
+    "field_from_transitions",
+    "hyperfine_lines",
     "hyperfine_offsets",
+    "lab_frame",
+    "lab_to_crystal",
+    "nv_axes_in_lab",
+    "nv_frame_field",
+    "shot_noise_sensitivity",
     "spin_hamiltonian",
+    "temperature_from_zfs",
     "transition_frequencies",
+    "zfs_at",
 ]

@@ -8,7 +8,7 @@ temperature (no nuclear polarisation).
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "A_PARALLEL_14N_HZ",
@@ -17,6 +17,7 @@ __all__ = [
     "A_PERP_15N_HZ",
     "NUCLEI",
     "QUADRUPOLE_14N_HZ",
+    "hyperfine_lines",
     "hyperfine_offsets",
 ]
 
@@ -62,3 +63,22 @@ def hyperfine_offsets(nucleus: str | None) -> NDArray[np.float64]:
         a = abs(A_PARALLEL_15N_HZ)
         return np.array([-a / 2, a / 2])
     raise ValueError(f"unknown nucleus {nucleus!r}; use one of {', '.join(NUCLEI)}")
+
+
+def hyperfine_lines(transitions: ArrayLike, nucleus: str | None) -> NDArray[np.float64]:
+    """Every hyperfine component of each transition, in the secular approximation.
+
+    Parameters
+    ----------
+    transitions
+        Electron-spin transition frequencies in Hz, any shape (e.g. the (..., n_axes, 2) output
+        of :func:`transition_frequencies`).
+    nucleus
+        ``"none"``/None, ``"14N"`` or ``"15N"``.
+
+    Returns
+    -------
+    ndarray
+        Shape (*transitions.shape, n_components): the equally weighted component lines, Hz.
+    """
+    return np.asarray(transitions, dtype=float)[..., None] + hyperfine_offsets(nucleus)
