@@ -1,0 +1,240 @@
+"""``nvsense widefield``: simulate, fit and plot widefield ODMR cubes.
+
+Examples::
+
+    nvsense widefield simulate --size 256 --field-map dipole --out cube.zarr
+    nvsense widefield fit cube.zarr --out map.nc --model lorentzian --lines 2 --workers 2
+    nvsense widefield plot map.nc --cube cube.zarr --out field_map.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from ..units import QuantityError, format_quantity, parse_quantity
+from . import EXIT_BAD_INPUT, EXIT_FAULT, EXIT_OK
+
+#: Models ``--model`` accepts (those of nvsense.fitting).
+MODELS = ("lorentzian", "gaussian", "14n", "15n", "hamiltonian")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``nvsense widefield {simulate,fit,plot}``."""
+    parser = subparsers.add_parser(
+        "widefield", help="simulate, fit and plot widefield ODMR cubes",
+        description="Widefield ODMR cubes (image × frequency): simulate one with a known field "
+                    "map, fit every pixel on Dask, plot the field map.")
+    commands = parser.add_subparsers(dest="widefield_command", metavar="COMMAND")
+    parser.set_defaults(func=lambda args: _usage(parser))
+    _register_simulate(commands)
+    _register_fit(commands)
+    _register_plot(commands)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return EXIT_BAD_INPUT
+
+
+# --- simulate -----------------------------------------------------------------------------
+
+
+def _register_simulate(commands: Any) -> None:
+    p = commands.add_parser(
+        "simulate", help="write a simulated cube with a known field map",
+        description="Simulate a widefield ODMR cube from the NV physics model with shot noise. "
+                    "The true field map is stored in the cube (true_field, "
+                    "true_field_parallel) so fits can be checked against it.")
+    p.add_argument("--out", required=True, metavar="CUBE",
+                   help="output file: *.zarr (zarr) or *.nc (NetCDF)")
+    p.add_argument("--size", type=int, default=256, help="image width and height in pixels "
+                   "(default 256)")
+    p.add_argument("--field-map", default="dipole", choices=("dipole", "uniform", "gradient"),
+                   help="field pattern added to the bias (default dipole)")
+    p.add_argument("--amplitude", default="0.4 mT",
+                   help="largest change of the field over the image (default 0.4 mT)")
+    p.add_argument("--bias", default=None, metavar="BX,BY,BZ",
+                   help="bias field, crystal frame, e.g. '0.4 mT, 1.1 mT, 1.9 mT' (default 2 mT "
+                        "along [111] for one axis; 4, 1, 2 mT for four)")
+    p.add_argument("--points", type=int, default=101, help="frequency points (default 101)")
+    p.add_argument("--start", default=None, help="sweep start, e.g. '2.77 GHz' (default: "
+                   "every line with a margin of four linewidths)")
+    p.add_argument("--stop", default=None, help="sweep stop, e.g. '2.97 GHz'")
+    p.add_argument("--photons", type=float, default=None,
+                   help="photons per pixel and frequency point at the spot centre "
+                        "(default 1e5)")
+    p.add_argument("--count-rate", default=None,
+                   help="photon rate per pixel, e.g. '1e8 /s' (with --exposure, instead of "
+                        "--photons)")
+    p.add_argument("--exposure", default="1 ms",
+                   help="exposure per frequency point with --count-rate (default 1 ms)")
+    p.add_argument("--linewidth", default="8 MHz", help="FWHM of each line (default 8 MHz)")
+    p.add_argument("--contrast", type=float, default=0.03,
+                   help="depth of each transition (default 0.03)")
+    p.add_argument("--nucleus", default="none", choices=("none", "14N", "15N"),
+                   help="hyperfine structure (default none)")
+    p.add_argument("--axes", type=int, default=1, choices=(1, 2, 3, 4),
+                   help="NV orientations in the sample: 1 ([111] only) or 4 (ensemble); "
+                        "default 1")
+    p.add_argument("--illumination", default="gaussian", choices=("gaussian", "flat"),
+                   help="laser spot profile (default gaussian)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the shot noise")
+    p.set_defaults(func=_simulate)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from ..analysis import CubeError, simulate_cube, write_cube
+
+    try:
+        photons = _photons(args)
+        cube = simulate_cube(
+            args.size, args.field_map,
+            points=args.points,
+            start=None if args.start is None else parse_quantity(args.start, "Hz", name="--start"),
+            stop=None if args.stop is None else parse_quantity(args.stop, "Hz", name="--stop"),
+            photons=photons,
+            linewidth=parse_quantity(args.linewidth, "Hz", name="--linewidth"),
+            contrast=args.contrast,
+            nucleus=args.nucleus,
+            axes=args.axes,
+            bias=None if args.bias is None else _vector(args.bias, "--bias"),
+            amplitude=parse_quantity(args.amplitude, "T", name="--amplitude"),
+            illumination=args.illumination,
+            seed=args.seed,
+        )
+        write_cube(cube, args.out)
+    except (QuantityError, CubeError, ValueError) as exc:
+        return _bad_input("simulate", exc)
+    f = cube["frequency"].values
+    truth = cube["true_field_parallel"].values
+    print(f"wrote {args.out}: {cube.sizes['y']}×{cube.sizes['x']} pixels × {f.size} points, "
+          f"{format_quantity(f[0], 'Hz', 4)} – {format_quantity(f[-1], 'Hz', 4)}; "
+          f"true B∥ {format_quantity(truth.min(), 'T', 4)} – "
+          f"{format_quantity(truth.max(), 'T', 4)} ({args.field_map})")
+    return EXIT_OK
+
+
+def _photons(args: argparse.Namespace) -> float:
+    if args.count_rate is not None:
+        if args.photons is not None:
+            raise ValueError("give --photons or --count-rate, not both")
+        rate = parse_quantity(args.count_rate, "1/s", name="--count-rate")
+        return rate * parse_quantity(args.exposure, "s", name="--exposure")
+    return 1e5 if args.photons is None else args.photons
+
+
+def _vector(text: str, name: str) -> np.ndarray:
+    parts = [p for p in text.split(",") if p.strip()]
+    if len(parts) != 3:
+        raise QuantityError(f"{name}: give three components, e.g. '0.4 mT, 1.1 mT, 1.9 mT', "
+                            f"not {text!r}")
+    return np.array([parse_quantity(p.strip(), "T", name=name) for p in parts])
+
+
+# --- fit ----------------------------------------------------------------------------------
+
+
+def _register_fit(commands: Any) -> None:
+    p = commands.add_parser(
+        "fit", help="fit every pixel of a cube on Dask and write a field map",
+        description="Fit every pixel of a cube (zarr or NetCDF with pl (y, x, frequency)) with "
+                    "the vectorised fitter, in chunks on Dask, each pixel seeded from the fit "
+                    "of the image average. Writes a NetCDF map: centers, widths, contrasts, "
+                    "field (B∥, or field_x/y/z for the hamiltonian model), D, χ², success.")
+    p.add_argument("cube", metavar="CUBE", help="cube file (*.zarr or *.nc)")
+    p.add_argument("--out", required=True, metavar="MAP", help="output map (*.nc)")
+    p.add_argument("--model", default="lorentzian", choices=MODELS,
+                   help="line model (default lorentzian)")
+    p.add_argument("--lines", type=int, default=2,
+                   help="lines (resonances for 14n/15n) per spectrum; ignored by hamiltonian "
+                        "(default 2)")
+    p.add_argument("--axes", type=int, default=None, choices=(1, 2, 3, 4),
+                   help="NV axes of the hamiltonian model (default: the cube's, else 4)")
+    p.add_argument("--nucleus", default=None, choices=("none", "14N", "15N"),
+                   help="hyperfine multiplets of the hamiltonian model")
+    p.add_argument("--bin", type=int, default=1, help="sum N×N pixels before fitting")
+    p.add_argument("--window", default="25 MHz",
+                   help="how far a line may move from its seed (default 25 MHz)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None,
+                       help="worker processes of the local Dask cluster (default: one per "
+                            "core; 0 fits in this process without Dask)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                            "(its workers must be able to import nvsense)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_fit)
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from ..analysis import CubeError, fit_cube, open_cube, write_cube
+    from ..analysis.widefield import summarise_fit
+    from ..fitting import FitInputError
+
+    try:
+        window = parse_quantity(args.window, "Hz", name="--window")
+        cube = open_cube(args.cube)
+        started = time.perf_counter()
+        result = fit_cube(
+            cube, model=args.model, n_lines=args.lines, binning=args.bin, window=window,
+            axes=args.axes, nucleus=args.nucleus, workers=args.workers,
+            scheduler=args.scheduler, progress=not args.no_progress,
+        )
+        elapsed = time.perf_counter() - started
+        result.attrs["source"] = str(args.cube)
+        write_cube(result, args.out)
+    except (QuantityError, CubeError, FitInputError, ValueError) as exc:
+        return _bad_input("fit", exc)
+    except OSError as exc:  # scheduler unreachable, disk full, ...
+        print(f"nvsense widefield fit: error: {exc}", file=sys.stderr)
+        return EXIT_FAULT
+    for line in summarise_fit(result, cube, elapsed):
+        print(line)
+    print(f"wrote {args.out}")
+    return EXIT_OK
+
+
+# --- plot ---------------------------------------------------------------------------------
+
+
+def _register_plot(commands: Any) -> None:
+    p = commands.add_parser(
+        "plot", help="draw a fitted map (field, failed pixels, χ², error vs truth)",
+        description="Draw a map written by `nvsense widefield fit`: the field, the failed-pixel "
+                    "mask, the reduced χ², and with --cube of a simulated cube the error "
+                    "against the true field.")
+    p.add_argument("map", metavar="MAP", help="map file from `nvsense widefield fit`")
+    p.add_argument("--out", required=True, metavar="IMAGE", help="image file (*.png, *.pdf)")
+    p.add_argument("--cube", default=None, help="the cube, to compare with its true field")
+    p.set_defaults(func=_plot)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    import xarray as xr
+
+    from ..analysis import CubeError, open_cube
+    from ..analysis.widefield_plots import plot_field_map
+
+    try:
+        try:
+            result = xr.open_dataset(args.map, engine="h5netcdf")
+        except (OSError, ValueError) as exc:
+            raise CubeError(f"cannot read map {args.map!r}: {exc}") from None
+        if "success" not in result:
+            raise CubeError(f"{args.map!r} is not a map from `nvsense widefield fit`")
+        cube = None if args.cube is None else open_cube(args.cube)
+        plot_field_map(result, cube, args.out)
+    except (CubeError, ValueError) as exc:
+        return _bad_input("plot", exc)
+    print(f"wrote {args.out}")
+    return EXIT_OK
+
+
+def _bad_input(command: str, exc: Exception) -> int:
+    print(f"nvsense widefield {command}: error: {exc}", file=sys.stderr)
+    return EXIT_BAD_INPUT
