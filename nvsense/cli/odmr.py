@@ -1,0 +1,224 @@
+"""``nvsense odmr``: measure CW-ODMR, fit every sweep, report lines, field and D.
+
+With no options it measures on the built-in simulated bench (this is ``make demo``).  A progress
+line per sweep, then a table of the fitted lines, the field with its errors, D and the run file;
+a PNG of the final spectrum with its fit is saved beside the run file.  ``--json`` prints one
+JSON object instead.
+
+Exit codes: 0 done (also after a stop at a Ctrl-C: the run is kept, status ``aborted``, reason
+"stopped by user" — see below), 1 run aborted by an instrument fault, 2 bad input (nothing was
+sent to an instrument), 130 stopped by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from ..instruments import BenchConfigError, InstrumentError, LimitError, load_bench
+from ..measure import (
+    FIT_MODELS,
+    STOPPED_BY_USER,
+    OdmrResult,
+    OdmrSettings,
+    RunControl,
+    SettingsError,
+    SweepDone,
+    run_odmr,
+    stop_on_sigint,
+)
+from ..storage import Catalog, StorageError, resolve_data_dir
+from ..units import QuantityError
+from . import EXIT_BAD_INPUT, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_OK
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    """Add ``nvsense odmr``."""
+    p = subparsers.add_parser(
+        "odmr", help="measure CW-ODMR, fit every sweep, report field and D",
+        description="Measure CW-ODMR on a bench (default: the built-in simulated bench), fit "
+                    "every sweep and the running average as they arrive, and report the lines, "
+                    "the field (B∥ from 2 lines, the vector from 8) and D with their errors.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--bench", metavar="FILE", help="bench file (YAML) or built-in bench name; "
+                   "default: the simulated bench")
+    p.add_argument("--start", metavar="FREQ", help="sweep start, e.g. 2.80GHz")
+    p.add_argument("--stop", metavar="FREQ", help="sweep stop, e.g. 2.94GHz")
+    p.add_argument("--points", type=int, metavar="N", help="points of the sweep, e.g. 281")
+    p.add_argument("--range", dest="ranges", action="append", metavar="START:STOP:POINTS",
+                   help="a frequency range (repeat for several), e.g. 2.80GHz:2.94GHz:281")
+    p.add_argument("--sweeps", type=int, metavar="N", help="number of sweeps (default 20 "
+                   "unless --duration is given)")
+    p.add_argument("--duration", metavar="TIME", help="measure for this long, e.g. 30s")
+    p.add_argument("--dwell", default="1ms", metavar="TIME", help="time per point")
+    p.add_argument("--power", default="-10dBm", metavar="DBM", help="microwave power")
+    p.add_argument("--laser-power", metavar="POWER", help="laser power, e.g. 0.1W "
+                   "(default: keep the laser's set point)")
+    p.add_argument("--model", default="lorentzian", choices=FIT_MODELS, type=str.lower,
+                   help="fit model")
+    p.add_argument("--lines", type=int, metavar="N", help="number of lines (resonances for "
+                   "14n/15n); default: found from the first sweep")
+    p.add_argument("--field-guess", metavar="BX,BY,BZ", help="approximate field vector, e.g. "
+                   "'0.4 mT, 1.1 mT, 1.9 mT': picks which of the symmetry-equivalent vectors "
+                   "8 lines give")
+    p.add_argument("--mode", default="auto", choices=("auto", "list", "stepped"),
+                   help="hardware-timed list sweeps or software-stepped sweeps")
+    p.add_argument("--data-dir", metavar="DIR", help="data folder (default $NVSENSE_DATA_DIR "
+                   "or ./nvsense-data)")
+    p.add_argument("--no-plot", action="store_true", help="do not save the PNG of the spectrum")
+    p.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
+    p.set_defaults(func=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> OdmrSettings:
+    """Build and validate the ODMR settings from the command line."""
+    values: dict[str, Any] = {
+        "dwell": args.dwell, "mw_power": args.power, "model": args.model, "mode": args.mode,
+    }
+    single = [args.start, args.stop, args.points]
+    if args.ranges and any(v is not None for v in single):
+        raise SettingsError("give either --start/--stop/--points or --range, not both")
+    if args.ranges:
+        values["ranges"] = args.ranges
+    elif any(v is not None for v in single):
+        if not all(v is not None for v in single):
+            raise SettingsError("--start, --stop and --points go together, e.g. --start 2.80GHz "
+                                "--stop 2.94GHz --points 281")
+        values["ranges"] = [{"start": args.start, "stop": args.stop, "points": args.points}]
+    for key, value in (("sweeps", args.sweeps), ("duration", args.duration),
+                       ("laser_power", args.laser_power), ("n_lines", args.lines),
+                       ("field_guess", args.field_guess)):
+        if value is not None:
+            values[key] = value
+    return OdmrSettings.parse(values, context="nvsense odmr")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``nvsense odmr``; returns the exit code."""
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
+    try:
+        settings = settings_from_args(args)
+        bench = load_bench(args.bench)
+        bench.check_settings(frequencies=settings.frequencies(), mw_power=settings.mw_power,
+                             laser_power=settings.laser_power)
+        catalog = Catalog(resolve_data_dir(args.data_dir))
+    except (SettingsError, BenchConfigError, LimitError, QuantityError, StorageError,
+            ValueError) as exc:
+        err.print(f"nvsense odmr: {exc}", markup=False)
+        return EXIT_BAD_INPUT
+    control = RunControl()
+    subscribers = [] if args.json else [_progress(out, settings)]
+    try:
+        with stop_on_sigint(control), bench:
+            result = run_odmr(bench, settings, catalog=catalog, subscribers=subscribers,
+                              control=control)
+    except InstrumentError as exc:  # connecting failed: nothing was measured
+        err.print(f"nvsense odmr: {exc}", markup=False)
+        return EXIT_FAULT
+    except KeyboardInterrupt:
+        err.print("nvsense odmr: interrupted; the bench was left safe", markup=False)
+        return EXIT_INTERRUPTED
+    png = None
+    if result.file is not None and result.average is not None and not args.no_plot:
+        png = _save_plot(result)
+    if args.json:
+        summary = result.summary()
+        summary["plot"] = str(png) if png else None
+        print(json.dumps(summary))
+    else:
+        _print_table(out, result, png)
+    if result.error is not None:
+        err.print(f"nvsense odmr: run aborted: {result.reason}", markup=False)
+        return EXIT_FAULT
+    if result.status == "aborted" and (result.reason or "").startswith(STOPPED_BY_USER):
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _save_plot(result: OdmrResult) -> Any:
+    from ..measure.figures import save_spectrum_figure
+
+    assert result.file is not None and result.average is not None
+    try:
+        return save_spectrum_figure(result.file.with_suffix(".png"), result.frequencies,
+                                    result.average, result.final,
+                                    title=f"{result.run_id} ({result.status})",
+                                    sweeps=result.sweeps)
+    except Exception as exc:  # a figure must never cost the run
+        print(f"nvsense odmr: could not save the plot: {exc}", file=sys.stderr)
+        return None
+
+
+def _progress(console: Console, settings: OdmrSettings):
+    def show(event: Any) -> None:
+        if not isinstance(event, SweepDone):
+            return
+        total = f"/{event.sweeps_planned}" if event.sweeps_planned else ""
+        fit = event.average_fit
+        console.print(f"sweep {event.index + 1}{total}  t = {event.elapsed:7.2f} s  "
+                      f"{_field_line(fit)}", markup=False)
+
+    return show
+
+
+def _field_line(fit: Any) -> str:
+    if fit is None:
+        return "fit failed"
+    state = "" if fit.success else f"  [fit: {fit.message}]"
+    if fit.kind == "vector" and np.all(np.isfinite(fit.field)):
+        b = ", ".join(f"{v * 1e3:8.4f}" for v in fit.field)
+        return f"B = ({b}) mT  D = {fit.D / 1e6:9.4f} MHz{state}"
+    if fit.kind == "parallel" and np.isfinite(fit.field_parallel):
+        return (f"B∥ = {fit.field_parallel * 1e3:8.4f} ± {fit.field_parallel_error * 1e6:.2f} µT"
+                f"  D = {fit.D / 1e6:9.4f} MHz{state}")
+    lines = ", ".join(f"{c / 1e6:.3f}" for c in fit.centers)
+    return f"lines {lines} MHz{state}"
+
+
+def _print_table(console: Console, result: OdmrResult, png: Any) -> None:
+    fit = result.final
+    head = f"ODMR run {result.run_id}: {result.status}"
+    if result.reason:
+        head += f" ({result.reason})"
+    console.print(head, markup=False)
+    if fit is not None:
+        lines = Table(title=f"lines (fit of the average of {result.sweeps} sweeps, "
+                      f"model {result.settings.model})", title_justify="left")
+        for name in ("line", "center (MHz)", "error (kHz)", "FWHM (MHz)", "contrast (%)"):
+            lines.add_column(name, justify="right")
+        for i, (c, e, w, k) in enumerate(zip(fit.centers, fit.center_errors, fit.widths,
+                                             fit.contrasts, strict=True)):
+            lines.add_row(str(i + 1), f"{c / 1e6:.4f}", f"{e / 1e3:.2f}", f"{w / 1e6:.3f}",
+                          f"{k * 100:.2f}")
+        console.print(lines)
+        if fit.kind != "none":
+            field = Table(title="field and zero-field splitting", title_justify="left")
+            for name, justify in (("quantity", "left"), ("value", "right"), ("error", "right")):
+                field.add_column(name, justify=justify)  # type: ignore[arg-type]
+            if fit.kind == "vector":
+                for label, b, e in zip("xyz", fit.field, fit.field_errors, strict=True):
+                    field.add_row(f"B{label}", f"{b * 1e3:.5f} mT", f"{e * 1e6:.3f} µT")
+                field.add_row("|B|", f"{float(np.linalg.norm(fit.field)) * 1e3:.5f} mT", "")
+            else:
+                field.add_row("B∥", f"{fit.field_parallel * 1e3:.5f} mT",
+                              f"{fit.field_parallel_error * 1e6:.3f} µT")
+            field.add_row("D", f"{fit.D / 1e6:.4f} MHz", f"{fit.D_error / 1e3:.2f} kHz")
+            console.print(field)
+        if not fit.success:
+            console.print(f"fit: {fit.message or 'failed'}", markup=False)
+        if fit.kind == "vector":
+            console.print("The vector is one of the fields that give the same 8 lines (sign "
+                          "and axis permutations); --field-guess picks the one nearest your "
+                          "bias field.", markup=False)
+    console.print(f"file: {result.file}", markup=False)
+    if png:
+        console.print(f"plot: {png}", markup=False)

@@ -1,0 +1,42 @@
+"""Measurement procedures (ODMR sweeps, tracking), run control and events.
+
+Procedures depend on the instrument protocols, the fitting engine and the storage layer; they
+publish :mod:`events <nvsense.measure.events>` to subscribers (the CLI, the GUI) and never
+import Qt.
+"""
+
+from .analysis import SweepAnalysis, analyse_spectrum
+from .control import STOPPED_BY_USER, RunControl, stop_on_sigint
+from .events import (
+    Event,
+    EventBus,
+    Mailbox,
+    RunFinished,
+    RunStarted,
+    SweepDone,
+    TrackingBlock,
+)
+from .odmr import OdmrResult, run_odmr
+from .settings import FIT_MODELS, FrequencyRange, OdmrSettings, SettingsError, parse_range
+
+__all__ = [
+    "FIT_MODELS",
+    "STOPPED_BY_USER",
+    "Event",
+    "EventBus",
+    "FrequencyRange",
+    "Mailbox",
+    "OdmrResult",
+    "OdmrSettings",
+    "RunControl",
+    "RunFinished",
+    "RunStarted",
+    "SettingsError",
+    "SweepAnalysis",
+    "SweepDone",
+    "TrackingBlock",
+    "analyse_spectrum",
+    "parse_range",
+    "run_odmr",
+    "stop_on_sigint",
+]

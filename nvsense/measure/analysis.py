@@ -1,0 +1,230 @@
+"""Fit one ODMR spectrum and turn its lines into field, as each sweep arrives.
+
+The live loop uses :func:`nvsense.fitting.fit_batch` on one spectrum (about 1 ms for 8 lines),
+seeded by the previous fit, and then derives the field:
+
+- two lines (one NV axis, or a field along an axis): B∥ and D from the exact axial relation
+  (:func:`nvsense.physics.axial_field`);
+- eight lines of an ensemble: the field vector and D by least squares on the exact Hamiltonian
+  (:func:`nvsense.physics.field_from_transitions`), the assignment of lines to axes guided by
+  ``field_guess`` (or the previous field);
+- the ``hamiltonian`` model: the field comes out of the fit itself;
+- any other number of lines: lines only, no field.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..fitting import FitStatus, LineFit, fit_batch, fit_spectrum
+from ..physics import GAMMA_NV_HZ_PER_T, axial_field, field_from_transitions
+
+__all__ = ["FieldKind", "SweepAnalysis", "analyse_spectrum", "count_dips", "field_kind"]
+
+log = logging.getLogger(__name__)
+
+FieldKind = Literal["vector", "parallel", "none"]
+
+
+def field_kind(model: str, n_lines: int) -> FieldKind:
+    """What field a fit with ``n_lines`` lines of ``model`` gives."""
+    if model == "hamiltonian" or n_lines == 8:
+        return "vector"
+    if n_lines == 2:
+        return "parallel"
+    return "none"
+
+
+@dataclass(frozen=True)
+class SweepAnalysis:
+    """Lines and field from one spectrum (all SI; NaN where unknown).
+
+    Attributes
+    ----------
+    fit
+        The line fit (:class:`nvsense.fitting.LineFit`); use ``fit.as_guess()`` to seed the
+        next one.
+    success
+        The fit converged and its lines are significant.
+    field, field_errors
+        Field vector (3,) in T (crystal frame) and its standard errors, for ``"vector"``.
+    field_parallel, field_parallel_error
+        B∥ in T for ``"parallel"``: the projection on the axis of the two lines.
+    D, D_error
+        Zero-field splitting in Hz (a temperature readout).
+    best_fit
+        The fitted model on the sweep's frequencies (for plots and residuals).
+    message
+        Why the fit or the field failed, empty when all went well.
+    """
+
+    fit: LineFit
+    kind: FieldKind
+    success: bool
+    field: NDArray[np.float64]
+    field_errors: NDArray[np.float64]
+    field_parallel: float
+    field_parallel_error: float
+    D: float
+    D_error: float
+    best_fit: NDArray[np.float64]
+    message: str = ""
+    batch: Any = dc_field(default=None, repr=False, compare=False)
+
+    def curve(self, frequencies: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The fitted model on any frequencies (Hz), e.g. a fine grid for plots."""
+        return self.batch.best_fit(np.asarray(frequencies, dtype=float), 0)
+
+    @property
+    def centers(self) -> NDArray[np.float64]:
+        return self.fit.centers
+
+    @property
+    def center_errors(self) -> NDArray[np.float64]:
+        return self.fit.center_errors
+
+    @property
+    def widths(self) -> NDArray[np.float64]:
+        return self.fit.widths
+
+    @property
+    def contrasts(self) -> NDArray[np.float64]:
+        return self.fit.contrasts
+
+    @property
+    def redchi(self) -> float:
+        return self.fit.redchi
+
+    def record(self, prefix: str = "") -> dict[str, Any]:
+        """The values of one run-file record (variable names of
+        :func:`nvsense.storage.odmr_schema`)."""
+        p = prefix
+        values: dict[str, Any] = {
+            f"{p}line_center": self.fit.centers,
+            f"{p}line_center_error": self.fit.center_errors,
+            f"{p}line_width": self.fit.widths,
+            f"{p}line_contrast": self.fit.contrasts,
+            f"{p}fit_success": self.success,
+            f"{p}redchi": self.fit.redchi,
+        }
+        if self.kind == "vector":
+            values[f"{p}field"] = self.field
+            values[f"{p}field_error"] = self.field_errors
+        elif self.kind == "parallel":
+            values[f"{p}field_parallel"] = self.field_parallel
+            values[f"{p}field_parallel_error"] = self.field_parallel_error
+        if self.kind != "none":
+            values[f"{p}D"] = self.D
+            values[f"{p}D_error"] = self.D_error
+        return values
+
+    def results(self) -> dict[str, Any]:
+        """Key results for the catalogue and the CLI's JSON."""
+        out: dict[str, Any] = {
+            "lines_hz": [float(c) for c in self.fit.centers],
+            "line_errors_hz": [float(e) for e in self.fit.center_errors],
+            "linewidth": float(np.nanmedian(self.fit.widths)),
+            "contrast": float(np.nanmedian(self.fit.contrasts)),
+            "fit_success": bool(self.success),
+        }
+        if self.kind == "vector":
+            for label, value, error in zip("xyz", self.field, self.field_errors, strict=True):
+                out[f"field_{label}"] = float(value)
+                out[f"field_{label}_error"] = float(error)
+        elif self.kind == "parallel":
+            out["field_parallel"] = self.field_parallel
+            out["field_parallel_error"] = self.field_parallel_error
+        if self.kind != "none":
+            out["D"] = self.D
+            out["D_error"] = self.D_error
+        return out
+
+
+_NAN3 = np.full(3, np.nan)
+
+
+def count_dips(frequencies: NDArray[np.float64], signal: NDArray[np.float64],
+               model: str = "lorentzian") -> int:
+    """Number of dips in a spectrum, found by the single-spectrum fit (``n_lines=None``)."""
+    fit = fit_spectrum(frequencies, signal, model=model if model != "hamiltonian"
+                       else "lorentzian", n_lines=None)
+    return len(fit.centers)
+
+
+def analyse_spectrum(
+    frequencies: NDArray[np.float64],
+    signal: NDArray[np.float64],
+    *,
+    model: str,
+    n_lines: int,
+    sigma: str | NDArray[np.float64] | None = "poisson",
+    guess: Any = None,
+    field_guess: NDArray[np.float64] | None = None,
+    axes: NDArray[np.float64] | None = None,
+) -> SweepAnalysis:
+    """Fit one spectrum and derive the field.
+
+    Parameters
+    ----------
+    frequencies, signal
+        The sweep (Hz) and its counts (or volts).
+    model, n_lines
+        Fit model and number of lines (resonances for 14n/15n; ignored for hamiltonian).
+    sigma
+        ``"poisson"`` for photon counts, an array of standard deviations, or None.
+    guess
+        A previous :class:`LineFit` (or its ``as_guess()``) to start from.
+    field_guess
+        Approximate field (3,) in T to pick the line assignment of 8 lines.
+    axes
+        NV axes of the sample (for the hamiltonian model), default all four.
+    """
+    kwargs: dict[str, Any] = {"sigma": sigma}
+    if guess is not None:
+        kwargs["guess"] = guess.as_guess() if isinstance(guess, LineFit) else guess
+    if model == "hamiltonian":
+        if field_guess is not None and guess is None:
+            kwargs["guess"] = {"field": np.asarray(field_guess, dtype=float)}
+        if axes is not None:
+            kwargs["axes"] = axes
+        n = 2 * (4 if axes is None else len(axes))
+    else:
+        n = n_lines
+    batch = fit_batch(frequencies, np.asarray(signal, dtype=float)[None, :], model=model,
+                      n_lines=n, **kwargs)
+    fit = batch[0]
+    kind = field_kind(model, n)
+    success = fit.status == FitStatus.OK
+    message = "" if success else fit.status.message
+    b_vec, b_vec_err = _NAN3, _NAN3
+    b_par = b_par_err = d = d_err = float("nan")
+    if kind == "vector" and model == "hamiltonian":
+        if fit.field is not None:
+            b_vec = np.asarray(fit.field, dtype=float)
+            b_vec_err = np.asarray(fit.field_errors, dtype=float)
+            d, d_err = float(fit.D), float(fit.D_error)
+    elif kind == "vector" and success:
+        try:
+            est = field_from_transitions(fit.centers, sigma=fit.center_errors, guess=field_guess)
+            b_vec, d = est.field, float(est.D)
+            b_vec_err = est.field_errors if est.field_errors is not None else _NAN3
+            d_err = float(est.D_error) if est.D_error is not None else float("nan")
+        except ValueError as exc:  # lines no field reproduces: report, keep measuring
+            success, message = False, f"field: {exc}"
+    elif kind == "parallel":
+        lo, hi = np.sort(fit.centers)
+        e_lo, e_hi = fit.center_errors[np.argsort(fit.centers)]
+        b_par, d = (float(v) for v in axial_field(lo, hi))
+        # B∥ = (f+ − f−) / 2γ and D = (f+ + f−) / 2 for a field along the axis
+        b_par_err = float(np.hypot(e_lo, e_hi) / (2 * GAMMA_NV_HZ_PER_T))
+        d_err = float(np.hypot(e_lo, e_hi) / 2)
+    return SweepAnalysis(fit=fit, kind=kind, success=bool(success), field=b_vec,
+                         field_errors=b_vec_err, field_parallel=b_par,
+                         field_parallel_error=b_par_err, D=d, D_error=d_err,
+                         best_fit=batch.best_fit(frequencies, 0), message=message, batch=batch)

@@ -1,0 +1,355 @@
+"""The CW-ODMR measurement: sweep, fit every sweep as it arrives, report the field, keep every
+sample on disk.
+
+>>> from nvsense.instruments import load_bench
+>>> from nvsense.measure import OdmrSettings, run_odmr
+>>> with load_bench() as bench:                                  # doctest: +SKIP
+...     result = run_odmr(bench, OdmrSettings(sweeps=10), data_dir="nvsense-data")
+>>> result.final.field                                          # doctest: +SKIP
+
+Each sweep is written to the run file (and flushed) before it is published to subscribers, so a
+crash keeps every completed sweep.  Whatever happens — normal end, a stop request, Ctrl-C, an
+instrument fault, a bug — the bench is made safe (RF off, laser off or standby) and the run
+file closed with its status before :func:`run_odmr` returns or raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..instruments.errors import InstrumentError
+from ..storage import Catalog, RunWriter, odmr_schema
+from .analysis import SweepAnalysis, analyse_spectrum, count_dips, field_kind
+from .control import STOPPED_BY_USER, RunControl
+from .events import Event, EventBus, RunFinished, RunStarted, SweepDone
+from .settings import OdmrSettings
+from .sweeps import make_sweeper
+
+__all__ = ["OdmrResult", "bench_clock", "run_odmr"]
+
+log = logging.getLogger(__name__)
+
+#: Units of the ODMR parameters as recorded in run files.
+PARAMETER_UNITS = {
+    "ranges": "Hz, Hz, points",
+    "duration": "s",
+    "dwell": "s",
+    "mw_power": "dBm",
+    "laser_power": "W",
+    "field_guess": "T",
+}
+
+
+@dataclass
+class OdmrResult:
+    """What an ODMR run produced.
+
+    Attributes
+    ----------
+    status
+        ``"completed"`` or ``"aborted"`` (``reason`` says why).
+    final
+        The fit of the final running average (lines, field, D), or None if no sweep completed.
+    error
+        The instrument error that aborted the run, if any (the CLI exits 1 for it).
+    """
+
+    run_id: str | None
+    file: Path | None
+    status: str
+    reason: str | None
+    sweeps: int
+    settings: OdmrSettings
+    frequencies: NDArray[np.float64]
+    average: NDArray[np.float64] | None
+    final: SweepAnalysis | None
+    safe_report: list[str] = field(default_factory=list)
+    error: Exception | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON object of ``nvsense odmr --json``."""
+        out: dict[str, Any] = {
+            "run_id": self.run_id,
+            "file": str(self.file) if self.file else None,
+            "status": self.status,
+            "reason": self.reason,
+            "sweeps": self.sweeps,
+            "lines_hz": None,
+            "line_errors_hz": None,
+            "field_t": None,
+            "field_errors_t": None,
+            "d_hz": None,
+            "d_error_hz": None,
+        }
+        fit = self.final
+        if fit is None:
+            return out
+        out["lines_hz"] = [_num(c) for c in fit.centers]
+        out["line_errors_hz"] = [_num(e) for e in fit.center_errors]
+        out["fit_success"] = fit.success
+        if fit.kind == "vector":
+            out["field_t"] = [_num(b) for b in fit.field]
+            out["field_errors_t"] = [_num(e) for e in fit.field_errors]
+        elif fit.kind == "parallel":
+            out["field_t"] = _num(fit.field_parallel)
+            out["field_errors_t"] = _num(fit.field_parallel_error)
+        out["field_kind"] = fit.kind
+        if fit.kind != "none":
+            out["d_hz"] = _num(fit.D)
+            out["d_error_hz"] = _num(fit.D_error)
+        return out
+
+
+def _num(value: float) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def bench_clock(bench: Any) -> Callable[[], float]:
+    """The bench's clock in s: simulated time on the simulated bench (which may run faster
+    than the wall clock), else a monotonic clock."""
+    sample = getattr(bench, "sample", None)
+    if sample is not None:
+        return lambda: float(sample.time)
+    return time.monotonic
+
+
+def run_odmr(
+    bench: Any,
+    settings: OdmrSettings | Mapping[str, Any] | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    catalog: Catalog | None = None,
+    subscribers: Iterable[Callable[[Event], None]] = (),
+    control: RunControl | None = None,
+    campaign: str | None = None,
+    campaign_point: int | None = None,
+) -> OdmrResult:
+    """Measure CW-ODMR on ``bench`` and return the result.
+
+    Parameters
+    ----------
+    bench
+        A :class:`nvsense.instruments.Bench`; connected here if it is not already (and then
+        closed at the end).
+    settings
+        :class:`OdmrSettings` or a mapping of them (quantities with units accepted).
+    data_dir, catalog
+        Where the run file and its catalogue row go (``catalog`` wins; default data folder:
+        see :func:`nvsense.storage.resolve_data_dir`).
+    subscribers
+        Called with every event in the measurement thread; wrap slow ones (a GUI) in
+        :class:`nvsense.measure.events.Mailbox` so the measurement never waits on them.
+    control
+        Lets another thread (or a Ctrl-C handler) stop the run after the current sweep.
+    campaign, campaign_point
+        Recorded in the run file and the catalogue for campaign runs.
+
+    Raises
+    ------
+    SettingsError, LimitError
+        Invalid settings or settings outside the instrument's or the bench's limits; raised
+        before anything is sent to an instrument.
+    """
+    if not isinstance(settings, OdmrSettings):
+        settings = OdmrSettings.parse(dict(settings or {}))
+    frequencies = settings.frequencies()
+    # every planned setting is checked before any command is sent
+    bench.check_settings(frequencies=frequencies, mw_power=settings.mw_power,
+                         laser_power=settings.laser_power)
+    catalog = catalog if catalog is not None else Catalog(data_dir)
+    control = control or RunControl()
+    bus = EventBus()
+    for callback in subscribers:
+        bus.subscribe(callback)
+    opened_here = not bench.connected
+    if opened_here:
+        bench.connect()
+    try:
+        return _Run(bench, settings, frequencies, catalog, bus, control, campaign,
+                    campaign_point).execute()
+    finally:
+        if opened_here:
+            bench.close()
+
+
+class _Run:
+    """One ODMR run's state; :meth:`execute` is the whole procedure."""
+
+    def __init__(self, bench: Any, settings: OdmrSettings, frequencies: NDArray[np.float64],
+                 catalog: Catalog, bus: EventBus, control: RunControl, campaign: str | None,
+                 campaign_point: int | None) -> None:
+        self.bench, self.settings, self.frequencies = bench, settings, frequencies
+        self.catalog, self.bus, self.control = catalog, bus, control
+        self.campaign, self.campaign_point = campaign, campaign_point
+        self.clock = bench_clock(bench)
+        self.writer: RunWriter | None = None
+        self.sum: NDArray[np.float64] | None = None
+        self.n_sweeps = 0
+        self.n_lines: int | None = settings.n_lines
+        self.last: SweepAnalysis | None = None
+        self.last_average: SweepAnalysis | None = None
+        self.field_guess = (np.asarray(settings.field_guess, dtype=float)
+                            if settings.field_guess is not None else None)
+        sample = getattr(bench, "sample", None)
+        self.axes = None
+        if settings.model == "hamiltonian" and sample is not None:
+            self.axes = getattr(sample, "axes", None)
+        counter_kind = getattr(bench.counter, "kind", "counts")
+        self.sigma = "poisson" if counter_kind == "counts" else None
+        self.signal_units = "1" if counter_kind == "counts" else "V"
+
+    # -- the procedure ------------------------------------------------------------------------
+
+    def execute(self) -> OdmrResult:
+        s, bench = self.settings, self.bench
+        status, reason, error = "completed", None, None
+        sweeper = make_sweeper(bench.mw, bench.counter, self.frequencies, s.dwell, s.mw_power,
+                               s.mode)
+        try:
+            if s.laser_power is not None:
+                bench.laser.power = s.laser_power
+            bench.laser.on = True
+            sweeper.prepare()
+            if sweeper.mode == "stepped":
+                bench.mw.frequency = float(self.frequencies[0])
+            bench.mw.output = True
+            t0 = self.clock()
+            if self.n_lines is not None or s.model == "hamiltonian":
+                self._open_file(sweeper.mode)
+            while True:
+                counts = sweeper.sweep()
+                elapsed = self.clock() - t0
+                self._record(counts, elapsed, sweeper.mode)
+                if self.control.stop_requested:
+                    status, reason = "aborted", self.control.reason or STOPPED_BY_USER
+                    break
+                if s.sweeps is not None and self.n_sweeps >= s.sweeps:
+                    break
+                if s.duration is not None and elapsed >= s.duration:
+                    break
+        except InstrumentError as exc:
+            status, reason, error = "aborted", str(exc), exc
+            log.error("ODMR run aborted: %s", exc)
+        except KeyboardInterrupt:
+            status, reason = "aborted", f"{STOPPED_BY_USER} (interrupted)"
+            self._finish(sweeper, status, reason)
+            raise
+        except BaseException as exc:
+            status, reason = "aborted", f"{type(exc).__name__}: {exc}"
+            self._finish(sweeper, status, reason)
+            raise
+        return self._finish(sweeper, status, reason, error)
+
+    def _open_file(self, mode: str) -> None:
+        s = self.settings
+        n_lines = self.n_lines if s.model != "hamiltonian" else 2 * (
+            4 if self.axes is None else len(self.axes))
+        self.n_lines = n_lines
+        kind = field_kind(s.model, n_lines)
+        schema = odmr_schema(self.frequencies, n_lines, field=kind, average=True,
+                             signal_units=self.signal_units,
+                             signal_long_name="photon counts" if self.signal_units == "1"
+                             else "photodiode voltage")
+        parameters = s.as_record()
+        parameters["n_lines"] = n_lines
+        parameters["sweep_mode"] = mode
+        meta = self.bench.metadata()
+        self.writer = self.catalog.new_run(
+            "odmr", schema, parameters=parameters, parameter_units=PARAMETER_UNITS,
+            bench_config=meta.get("bench_config"), bench_source=meta.get("bench_source") or
+            "built-in", instruments=self.bench.identities(), campaign=self.campaign,
+            campaign_point=self.campaign_point,
+            attrs={"field_kind": kind, "fit_model": s.model, "counter_kind": self.signal_units},
+        )
+        self.bus.publish(RunStarted(run_id=self.writer.run_id, kind="odmr",
+                                    file=str(self.writer.path), parameters=parameters,
+                                    identities=self.bench.identities()))
+
+    def _record(self, counts: NDArray[np.float64], elapsed: float, mode: str) -> None:
+        s = self.settings
+        self.n_sweeps += 1
+        self.sum = counts.copy() if self.sum is None else self.sum + counts
+        average = self.sum / self.n_sweeps
+        if self.writer is None:  # number of lines unknown until the first sweep is seen
+            try:
+                self.n_lines = count_dips(self.frequencies, counts, s.model)
+            except Exception as exc:  # no dip at all: keep the data, fits will be flagged
+                log.warning("no resonance found in the first sweep (%s)", exc)
+                self.n_lines = 1
+            self._open_file(mode)
+        assert self.writer is not None and self.n_lines is not None
+        seed = self.last_average.fit if self.last_average is not None else None
+        guess_field = self._field_guess()
+        sweep_fit = self._analyse(counts, seed, guess_field, weight=1)
+        avg_fit = self._analyse(average, seed, guess_field, weight=self.n_sweeps)
+        if avg_fit is not None and avg_fit.success:
+            self.last_average = avg_fit
+        self.last = avg_fit
+        values: dict[str, Any] = {"time": elapsed, "counts": counts}
+        if sweep_fit is not None:
+            values.update(sweep_fit.record())
+        if avg_fit is not None:
+            values.update(avg_fit.record("avg_"))
+        self.writer.append(**values)  # flushed: a crash from here on keeps this sweep
+        self.bus.publish(SweepDone(run_id=self.writer.run_id, index=self.n_sweeps - 1,
+                                   frequencies=self.frequencies, counts=counts, average=average,
+                                   fit=sweep_fit, average_fit=avg_fit, elapsed=elapsed,
+                                   sweeps_planned=s.sweeps))
+
+    def _field_guess(self) -> NDArray[np.float64] | None:
+        """The user's guess, else the last field: keeps the 8-line assignment consistent from
+        sweep to sweep instead of hopping between symmetry-equivalent vectors."""
+        if self.field_guess is not None:
+            return self.field_guess
+        last = self.last_average
+        if last is not None and last.kind == "vector" and np.all(np.isfinite(last.field)):
+            return last.field
+        return None
+
+    def _analyse(self, signal: NDArray[np.float64], seed: Any,
+                 guess_field: NDArray[np.float64] | None, weight: int) -> SweepAnalysis | None:
+        sigma: Any = self.sigma
+        if sigma == "poisson" and weight > 1:
+            # the average of n sweeps of Poisson counts has variance mean / n
+            sigma = np.sqrt(np.maximum(signal, 1.0) / weight)
+        try:
+            return analyse_spectrum(self.frequencies, signal, model=self.settings.model,
+                                    n_lines=int(self.n_lines or 1), sigma=sigma, guess=seed,
+                                    field_guess=guess_field, axes=self.axes)
+        except Exception:  # a fit problem must never cost data
+            log.exception("fit of sweep %d failed", self.n_sweeps)
+            return None
+
+    def _finish(self, sweeper: Any, status: str, reason: str | None,
+                error: Exception | None = None) -> OdmrResult:
+        try:
+            sweeper.finish()
+        except Exception as exc:  # the bench is made safe below in any case
+            log.warning("could not stop the sweep cleanly: %s", exc)
+        safe_report = list(self.bench.safe())
+        writer = self.writer
+        results: dict[str, Any] = {"sweeps": self.n_sweeps}
+        if self.last is not None:
+            results.update(self.last.results())
+        if writer is not None:
+            writer.close(status, reason, results=results,
+                         )
+        average = self.sum / self.n_sweeps if self.sum is not None else None
+        result = OdmrResult(
+            run_id=writer.run_id if writer else None, file=writer.path if writer else None,
+            status=status, reason=reason, sweeps=self.n_sweeps, settings=self.settings,
+            frequencies=self.frequencies, average=average, final=self.last,
+            safe_report=safe_report, error=error)
+        self.bus.publish(RunFinished(run_id=result.run_id or "", status=status, reason=reason,
+                                     results=results, file=str(result.file or ""),
+                                     safe_report=tuple(safe_report)))
+        return result
