@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/nvsense nv lines --field "0.4 mT, 1.1 mT, 1.9 mT"
+	$(BIN)/nvsense odmr
 
 test: $(STAMP)
 	$(BIN)/ruff check .

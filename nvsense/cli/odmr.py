@@ -103,7 +103,7 @@ def settings_from_args(args: argparse.Namespace) -> OdmrSettings:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nvsense odmr``; returns the exit code."""
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = Console(highlight=False, soft_wrap=True)
     try:
         settings = settings_from_args(args)

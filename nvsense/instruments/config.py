@@ -61,7 +61,7 @@ __all__ = [
 
 #: Bench files shipped with nvsense, usable by name (``nvsense instruments check single_nv``).
 BUILTIN_BENCHES: dict[str, str] = {
-    "simulated": "the default: an NV ensemble in a 2.4 mT field, with a simulated bias coil",
+    "simulated": "the default: an NV ensemble in a 2.2 mT field, with a simulated bias coil",
     "single_nv": "one NV (axis 0) with 14N hyperfine lines, 100 kcounts/s",
     "example_real": "a real bench (SG384, OBIS, NI DAQ, DP800): edit the addresses",
 }

@@ -8,7 +8,10 @@ sample on disk.
 >>> result.final.field                                          # doctest: +SKIP
 
 Each sweep is written to the run file (and flushed) before it is published to subscribers, so a
-crash keeps every completed sweep.  Whatever happens — normal end, a stop request, Ctrl-C, an
+crash keeps every completed sweep.  (When the number of lines is not given, the first sweeps wait
+in memory until the running average shows its dips — at most :data:`DETECT_SWEEPS` sweeps —
+because the file's ``line`` dimension needs that number; give ``n_lines`` to write from the
+first sweep.)  Whatever happens — normal end, a stop request, Ctrl-C, an
 instrument fault, a bug — the bench is made safe (RF off, laser off or standby) and the run
 file closed with its status before :func:`run_odmr` returns or raises.
 """
@@ -36,6 +39,10 @@ from .sweeps import make_sweeper
 __all__ = ["OdmrResult", "bench_clock", "run_odmr"]
 
 log = logging.getLogger(__name__)
+
+#: With the number of lines not given, sweeps wait in memory until dips are found in the running
+#: average, for at most this many sweeps; then the run is recorded without fits.
+DETECT_SWEEPS = 10
 
 #: Units of the ODMR parameters as recorded in run files.
 PARAMETER_UNITS = {
@@ -197,6 +204,8 @@ class _Run:
         self.n_lines: int | None = settings.n_lines
         self.last: SweepAnalysis | None = None
         self.last_average: SweepAnalysis | None = None
+        self.pending: list[tuple[NDArray[np.float64], float]] = []
+        self.dips_found = -1
         self.field_guess = (np.asarray(settings.field_guess, dtype=float)
                             if settings.field_guess is not None else None)
         sample = getattr(bench, "sample", None)
@@ -275,22 +284,55 @@ class _Run:
                                     identities=self.bench.identities()))
 
     def _record(self, counts: NDArray[np.float64], elapsed: float, mode: str) -> None:
-        s = self.settings
         self.n_sweeps += 1
         self.sum = counts.copy() if self.sum is None else self.sum + counts
         average = self.sum / self.n_sweeps
-        if self.writer is None:  # number of lines unknown until the first sweep is seen
-            try:
-                self.n_lines = count_dips(self.frequencies, counts, s.model)
-            except Exception as exc:  # no dip at all: keep the data, fits will be flagged
-                log.warning("no resonance found in the first sweep (%s)", exc)
-                self.n_lines = 1
-            self._open_file(mode)
+        if self.writer is None:  # number of lines not given: find the dips first
+            self.pending.append((counts, elapsed))
+            if not self._detect_lines(average, mode):
+                return
+            pending, self.pending = self.pending, []
+            running = np.zeros_like(counts)
+            for k, (sweep_counts, sweep_elapsed) in enumerate(pending[:-1]):
+                running += sweep_counts
+                self._store(sweep_counts, running / (k + 1), sweep_elapsed, k + 1)
+        self._store(counts, average, elapsed, self.n_sweeps)
+
+    def _detect_lines(self, average: NDArray[np.float64], mode: str) -> bool:
+        """Find the number of dips in the running average and open the run file; until dips
+        stand out of the noise (up to DETECT_SWEEPS sweeps) the sweeps wait in memory."""
+        try:
+            found = count_dips(self.frequencies, average, self.settings.model)
+        except Exception as exc:
+            found, reason = 0, exc
+        # a weak line may pass the threshold a sweep after a strong one: wait until two
+        # successive averages agree on the number of dips
+        stable = found > 0 and found == self.dips_found
+        self.dips_found = found
+        if not stable and self.n_sweeps < DETECT_SWEEPS and not self._last_chance():
+            return False
+        if found == 0:
+            log.warning("no resonance found in %d sweeps (%s); recording without fits",
+                        self.n_sweeps, reason)
+        self.n_lines = max(found, 1)
+        self._open_file(mode)
+        return True
+
+    def _last_chance(self) -> bool:
+        """Whether this sweep is the last of the run (then the file must be written now)."""
+        s = self.settings
+        return self.control.stop_requested or (s.sweeps is not None
+                                               and self.n_sweeps >= s.sweeps)
+
+    def _store(self, counts: NDArray[np.float64], average: NDArray[np.float64],
+               elapsed: float, n_averaged: int) -> None:
+        """Fit one sweep and the running average, write them, then publish them."""
+        s = self.settings
         assert self.writer is not None and self.n_lines is not None
         seed = self.last_average.fit if self.last_average is not None else None
         guess_field = self._field_guess()
         sweep_fit = self._analyse(counts, seed, guess_field, weight=1)
-        avg_fit = self._analyse(average, seed, guess_field, weight=self.n_sweeps)
+        avg_fit = self._analyse(average, seed, guess_field, weight=n_averaged)
         if avg_fit is not None and avg_fit.success:
             self.last_average = avg_fit
         self.last = avg_fit
@@ -300,7 +342,7 @@ class _Run:
         if avg_fit is not None:
             values.update(avg_fit.record("avg_"))
         self.writer.append(**values)  # flushed: a crash from here on keeps this sweep
-        self.bus.publish(SweepDone(run_id=self.writer.run_id, index=self.n_sweeps - 1,
+        self.bus.publish(SweepDone(run_id=self.writer.run_id, index=n_averaged - 1,
                                    frequencies=self.frequencies, counts=counts, average=average,
                                    fit=sweep_fit, average_fit=avg_fit, elapsed=elapsed,
                                    sweeps_planned=s.sweeps))
@@ -336,13 +378,24 @@ class _Run:
         except Exception as exc:  # the bench is made safe below in any case
             log.warning("could not stop the sweep cleanly: %s", exc)
         safe_report = list(self.bench.safe())
+        if self.pending:  # stopped while still looking for dips: keep those sweeps too
+            try:
+                self.n_lines = self.n_lines or 1
+                self._open_file(sweeper.mode)
+                pending, self.pending = self.pending, []
+                running = np.zeros_like(pending[0][0])
+                for k, (counts, elapsed) in enumerate(pending):
+                    running += counts
+                    self._store(counts, running / (k + 1), elapsed, k + 1)
+            except Exception:
+                log.exception("could not write the sweeps taken before the dips were found")
         writer = self.writer
         results: dict[str, Any] = {"sweeps": self.n_sweeps}
         if self.last is not None:
             results.update(self.last.results())
         if writer is not None:
             writer.close(status, reason, results=results,
-                         )
+                         attrs={"safe_state_report": "; ".join(safe_report)})
         average = self.sum / self.n_sweeps if self.sum is not None else None
         result = OdmrResult(
             run_id=writer.run_id if writer else None, file=writer.path if writer else None,

@@ -432,6 +432,7 @@ class RunWriter:
         results: Mapping[str, Any] | None = None,
         result_units: Mapping[str, str] | None = None,
         end_time: Any = None,
+        attrs: Mapping[str, Any] | None = None,
     ) -> None:
         """Close the run: write its final status, end time, reason and results.
 
@@ -449,6 +450,9 @@ class RunWriter:
             Units of other results.
         end_time
             Defaults to now.
+        attrs
+            Further global attributes known only at the end (strings or numbers), e.g. what
+            was done to leave the bench safe.
 
         Closing a closed run does nothing.
         """
@@ -485,6 +489,7 @@ class RunWriter:
             final["results"] = to_json(self.results)
             final["result_units"] = to_json(units)
             final.update(flatten_scalars("result_", self.results))
+        final.update(dict(attrs or {}))
         if final:
             _finalise_attrs(self.path, final)
         if self._on_close is not None:
