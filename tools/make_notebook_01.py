@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import nvsense
-from nvsense.fitting import fit_spectrum, symmetric_equivalents
+from nvsense.fitting import fit_spectrum
 from nvsense.instruments import load_bench
 from nvsense.measure import run_odmr
 from nvsense.storage import Catalog, run_metadata
@@ -54,7 +54,9 @@ print("instruments:", info.instruments)"""),
 f = ds["frequency"] / MHz
 for k in (0, 5, 14):
     ax0.plot(f, ds["counts"].isel(sweep=k), lw=0.8, label=f"sweep {k}")
-ax0.set_xlabel("frequency (MHz)"); ax0.set_ylabel("counts per point"); ax0.legend()
+ax0.set_xlabel("frequency (MHz)")
+ax0.set_ylabel("counts per point")
+ax0.legend()
 ax0.set_title("single sweeps")
 ds["counts"].plot(ax=ax1, x="frequency", y="sweep", cmap="viridis")
 ax1.set_title("all sweeps (waterfall)")
@@ -69,14 +71,17 @@ errors = ds["field_error"].values / uT
 scatter = single.std(axis=0, ddof=1)
 print("scatter of the single-sweep field (µT):      ", np.round(scatter, 3))
 print("median error reported per sweep (µT):        ", np.round(np.median(errors, axis=0), 3))
-print("ratio scatter / reported:                    ", np.round(scatter / np.median(errors, axis=0), 2))
+ratio = scatter / np.median(errors, axis=0)
+print("ratio scatter / reported:                    ", np.round(ratio, 2))
 
 fig, ax = plt.subplots(figsize=(8, 3.5))
 for i, label in enumerate("xyz"):
     b = ds["avg_field"].values[:, i] / mT
     e = ds["avg_field_error"].values[:, i] / mT
     ax.errorbar(ds["sweep"], b - b[-1], e, fmt="o-", ms=3, label=f"B{label} − final")
-ax.set_xlabel("sweep"); ax.set_ylabel("running-average field − final (mT)"); ax.legend()
+ax.set_xlabel("sweep")
+ax.set_ylabel("running-average field − final (mT)")
+ax.legend()
 ax.set_title("the running average converges as 1/√N");"""),
     new_markdown_cell("""## Refit the average offline with other models
 
@@ -104,9 +109,12 @@ ax.plot(freq / MHz, average, ".", ms=3, color="0.4", label="average")
 for name in ("lorentzian", "gaussian"):
     ax.plot(freq / MHz, fits[name].best_fit, lw=1, label=name)
     res.plot(freq / MHz, (average - fits[name].best_fit) / sigma, ".", ms=2, label=name)
-ax.set_ylabel("counts"); ax.legend()
-res.set_ylabel("residual / σ"); res.set_xlabel("frequency (MHz)"); res.legend()
-ax.set_title("the simulated lines are Lorentzian: the Gaussian model leaves structured residuals");"""),
+ax.set_ylabel("counts")
+ax.legend()
+res.set_ylabel("residual / σ")
+res.set_xlabel("frequency (MHz)")
+res.legend()
+ax.set_title("the simulated lines are Lorentzian: a Gaussian leaves structured residuals");"""),
     new_markdown_cell("""## Compare the fields
 
 From the Lorentzian fit's 8 lines we get the field with `nvsense.physics.field_from_transitions`
