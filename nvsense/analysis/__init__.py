@@ -17,6 +17,7 @@ from .noise import (
     find_tones,
     noise_band,
     noise_floor,
+    shot_noise_floor,
     shot_noise_ratio,
 )
 from .noise_plots import plot_noise
@@ -49,6 +50,7 @@ __all__ = [
     "open_cube",
     "plot_field_map",
     "plot_noise",
+    "shot_noise_floor",
     "shot_noise_ratio",
     "simulate_cube",
     "simulated_spectra",

@@ -26,6 +26,7 @@ __all__ = [
     "find_tones",
     "noise_band",
     "noise_floor",
+    "shot_noise_floor",
     "shot_noise_ratio",
 ]
 
@@ -167,6 +168,19 @@ def noise_floor(
     return _floor(density, lo, hi, tones, statistic)
 
 
+def shot_noise_floor(linewidth: float, contrast: float, count_rate: float) -> float:
+    """The CW-ODMR shot-noise limit as a one-sided amplitude spectral density, T/√Hz.
+
+    The sensitivity η of Dréau et al. / Barry et al.
+    (:func:`nvsense.physics.shot_noise_sensitivity`) is defined as δB·√t: the standard
+    deviation of a t-second average times √t.  White noise of one-sided density ρ averages to
+    ρ/√(2t) (a t-second boxcar has a noise bandwidth of 1/(2t)), so a magnetometer at the
+    shot-noise limit shows a floor of √2·η in an ASD such as :func:`noise_floor`.  Compare a
+    measured floor with this value, not with η itself.
+    """
+    return float(np.sqrt(2.0) * shot_noise_sensitivity(linewidth, contrast, count_rate))
+
+
 def shot_noise_ratio(
     measured: float,
     *,
@@ -175,6 +189,8 @@ def shot_noise_ratio(
     count_rate: float,
 ) -> float:
     """Measured noise floor over the CW-ODMR shot-noise limit (≥ 1 in practice).
+
+    Both as one-sided ASDs: the limit is :func:`shot_noise_floor` = √2·η (see there).
 
     Parameters
     ----------
@@ -186,7 +202,7 @@ def shot_noise_ratio(
     """
     if not (np.isfinite(measured) and measured > 0):
         raise ValueError(f"the measured noise floor must be a positive T/√Hz, not {measured!r}")
-    return float(measured) / float(shot_noise_sensitivity(linewidth, contrast, count_rate))
+    return float(measured) / shot_noise_floor(linewidth, contrast, count_rate)
 
 
 @dataclass(frozen=True)
@@ -271,7 +287,7 @@ def analyse_noise(
     if any(v is not None for v in line) and any(v is None for v in line):
         raise ValueError("give linewidth, contrast and count_rate together for the shot-noise "
                          "limit, or none of them")
-    limit = None if linewidth is None else float(shot_noise_sensitivity(*line))
+    limit = None if linewidth is None else shot_noise_floor(*line)
     return NoiseReport(
         spectrum=density,
         band=band,

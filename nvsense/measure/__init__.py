@@ -18,6 +18,7 @@ from .events import (
 )
 from .odmr import OdmrResult, run_odmr
 from .settings import FIT_MODELS, FrequencyRange, OdmrSettings, SettingsError, parse_range
+from .tracking import TrackCalibration, TrackResult, TrackSettings, run_track
 
 __all__ = [
     "FIT_MODELS",
@@ -34,9 +35,13 @@ __all__ = [
     "SettingsError",
     "SweepAnalysis",
     "SweepDone",
+    "TrackCalibration",
+    "TrackResult",
+    "TrackSettings",
     "TrackingBlock",
     "analyse_spectrum",
     "parse_range",
     "run_odmr",
+    "run_track",
     "stop_on_sigint",
 ]

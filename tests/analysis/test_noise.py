@@ -12,6 +12,7 @@ from nvsense.analysis import (
     analyse_noise,
     find_tones,
     noise_floor,
+    shot_noise_floor,
     shot_noise_ratio,
 )
 
@@ -157,9 +158,22 @@ def test_allan_taus_beyond_half_the_series_are_refused():
 
 
 def test_shot_noise_ratio_against_the_reference_limit():
-    # REFERENCES.md: 1 MHz FWHM, 1 % contrast, 1e12 photons/s → 2.75 nT/√Hz.
+    # REFERENCES.md: 1 MHz FWHM, 1 % contrast, 1e12 photons/s → η = 2.75 nT/√Hz, which a
+    # one-sided ASD shows as √2·η (δB(t) = η/√t and δB(t) = ρ/√(2t) for white density ρ)
     ratio = shot_noise_ratio(3 * 2.75e-9, linewidth=1e6, contrast=0.01, count_rate=1e12)
-    assert ratio == pytest.approx(3.0, rel=0.01)
+    assert ratio == pytest.approx(3.0 / np.sqrt(2), rel=0.01)
+
+
+def test_shot_noise_floor_is_what_an_averaged_white_series_at_eta_shows():
+    # a series whose t-second averages scatter by η/√t has an ASD floor of √2·η
+    eta, rate, t_avg = 2.75e-9, 1000.0, 1.0
+    rng = np.random.default_rng(3)
+    n = int(rate * 400)
+    b = rng.standard_normal(n) * eta * np.sqrt(rate)  # σ of a t-average = η/√t
+    averages = b.reshape(-1, int(rate * t_avg)).mean(axis=1)
+    assert averages.std() * np.sqrt(t_avg) == pytest.approx(eta, rel=0.1)
+    floor = noise_floor(b, rate)
+    assert floor == pytest.approx(shot_noise_floor(1e6, 0.01, 1e12), rel=0.05)
 
 
 def test_shot_noise_ratio_refuses_a_meaningless_floor():
@@ -173,7 +187,7 @@ def test_analyse_noise_report_gathers_everything_and_serialises():
     assert report.floor == pytest.approx(DENSITY, rel=0.04)
     assert report.band == (10.0, pytest.approx(RATE / 3))
     assert len(report.tones) == 1 and report.tones[0].frequency == pytest.approx(47.0, abs=0.1)
-    assert report.shot_noise_ratio == pytest.approx(DENSITY / 2.75e-9, rel=0.05)
+    assert report.shot_noise_ratio == pytest.approx(DENSITY / (np.sqrt(2) * 2.75e-9), rel=0.05)
     summary = json.loads(json.dumps(report.summary()))
     assert summary["noise_floor_per_rthz"] == pytest.approx(report.floor)
     assert report.allan is not None and report.allan.tau.size > 5
