@@ -1,0 +1,263 @@
+"""The ODMR panel: settings, Start / Stop, live plots and the fitted lines, field and D."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..instruments import LimitError
+from ..measure import OdmrSettings, RunFinished, RunStarted, SettingsError
+from .bridge import SweepBatch
+from .format import d_text, field_text, lines_rows, progress_text
+from .forms import ErrorBanner, SettingsForm
+from .odmr_form import (
+    ODMR_FIELDS,
+    limit_error_fields,
+    odmr_settings,
+    settings_error_fields,
+)
+from .odmr_plots import OdmrPlots
+from .theme import PlotTheme
+
+__all__ = ["OdmrPanel"]
+
+
+class OdmrResults(QWidget):
+    """Progress, field, D and the table of fitted lines, updated every display update."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.progress = QLabel("no run yet")
+        self.field = QLabel("B: –")
+        self.d = QLabel("D: –")
+        self.status = QLabel("")
+        big = QFont()
+        big.setPointSize(big.pointSize() + 2)
+        big.setBold(True)
+        for label in (self.field, self.d):
+            label.setFont(big)
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.setWordWrap(True)
+        self.field.setObjectName("odmr.field")
+        self.d.setObjectName("odmr.D")
+        self.progress.setObjectName("odmr.progress")
+        self.lines = QTableWidget(0, 4)
+        self.lines.setHorizontalHeaderLabels(["center (MHz)", "± (kHz)", "FWHM (MHz)",
+                                              "contrast (%)"])
+        self.lines.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.lines.verticalHeader().setDefaultSectionSize(20)
+        self.lines.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.lines.setMinimumHeight(120)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.progress, self.field, self.d, self.status, self.lines):
+            layout.addWidget(widget)
+
+    def clear(self) -> None:
+        self.progress.setText("starting…")
+        self.field.setText("B: –")
+        self.d.setText("D: –")
+        self.status.setText("")
+        self.lines.setRowCount(0)
+
+    def show_sweep(self, event: Any) -> None:
+        fit = event.average_fit
+        self.progress.setText(progress_text(event.index, event.sweeps_planned, event.elapsed)
+                              + "  (fit of the running average)")
+        self.field.setText(field_text(fit))
+        self.d.setText(d_text(fit))
+        if fit is None:
+            self.status.setText("fit failed on this sweep; the data are kept")
+        elif not fit.success:
+            self.status.setText(f"fit: {fit.message or 'not converged'}")
+        else:
+            self.status.setText(f"fit converged, χ²ᵣ = {fit.redchi:.2f}")
+        rows = lines_rows(fit)
+        self.lines.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            for j, text in enumerate(row):
+                item = self.lines.item(i, j)
+                if item is None:
+                    item = QTableWidgetItem()
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
+                    self.lines.setItem(i, j, item)
+                item.setText(text)
+
+
+class OdmrPanel(QWidget):
+    """Settings and live view of CW-ODMR runs.
+
+    The window validates and starts runs (it owns the bench); the panel reads and checks its
+    form, and shows what the run's events say.
+
+    Signals
+    -------
+    start_requested, stop_requested
+    """
+
+    start_requested = Signal()
+    stop_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.form = SettingsForm(ODMR_FIELDS, "odmr")
+        self.start_button = QPushButton("Start ODMR")
+        self.stop_button = QPushButton("Stop")
+        self.start_button.setObjectName("odmr.start")
+        self.stop_button.setObjectName("odmr.stop")
+        self.stop_button.setEnabled(False)
+        self.start_button.clicked.connect(self.start_requested)
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.banner = ErrorBanner()
+        self.banner.setObjectName("odmr.banner")
+        self.results = OdmrResults()
+        self.plots = OdmrPlots()
+
+        settings_box = QGroupBox("ODMR settings")
+        box_layout = QVBoxLayout(settings_box)
+        box_layout.addWidget(self.form)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.stop_button)
+        box_layout.addLayout(buttons)
+        box_layout.addWidget(self.banner)
+        results_box = QGroupBox("fit of the running average")
+        QVBoxLayout(results_box).addWidget(self.results)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(settings_box)
+        left_layout.addWidget(results_box, 1)
+        scroll = QScrollArea()
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(380)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(scroll)
+        splitter.addWidget(self.plots)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+        self.form.edited.connect(self._edited)
+        self._bench: Any = None
+        self._last_checked: dict[str, str] | None = None
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def set_bench(self, bench: Any) -> None:
+        """The bench whose limits the form is checked against (``None``: no bench loaded);
+        shows its usable ranges as hints."""
+        self._bench = bench
+        self._last_checked = None
+        if bench is None:
+            return
+        kind = getattr(bench.counter, "kind", "counts")
+        self.plots.set_signal_units("V" if kind == "volts" else "counts")
+        try:
+            mw = bench.mw.limits
+            self.form.set_hint("mw_power", f"≤ {mw.power_max:g} dBm on this bench")
+            for key in ("start", "stop"):
+                self.form.set_hint(key, f"{mw.frequency_min / 1e9:g}–"
+                                   f"{mw.frequency_max / 1e9:g} GHz on this bench")
+            laser = bench.laser.limits
+            self.form.set_hint("laser_power", f"blank: keep; ≤ {laser.power_max * 1e3:g} mW "
+                               "on this bench")
+        except Exception:  # a driver may know its limits only once connected
+            pass
+
+    def read_settings(self, bench: Any = None) -> OdmrSettings | None:
+        """Validate the form (and, with a bench, its limits, sending nothing); show what is
+        wrong and return ``None``, or clear the message and return the settings."""
+        bench = bench if bench is not None else self._bench
+        try:
+            settings = odmr_settings(self.form.values())
+        except SettingsError as exc:
+            self.form.mark_errors(settings_error_fields(str(exc)))
+            self.banner.show_error(str(exc))
+            return None
+        if bench is not None:
+            try:
+                bench.check_settings(frequencies=settings.frequencies(),
+                                     mw_power=settings.mw_power,
+                                     laser_power=settings.laser_power)
+            except LimitError as exc:
+                self.form.mark_errors(limit_error_fields(str(exc)))
+                self.banner.show_error(f"ODMR settings: {exc}")
+                return None
+        self.form.mark_errors(())
+        self.banner.clear()
+        return settings
+
+    def _edited(self) -> None:
+        # check as soon as a value is entered, so an out-of-range value shows its limit at once
+        values = self.form.values()
+        if values != self._last_checked and self.form.isEnabled():
+            self._last_checked = values
+            self.read_settings()
+
+    def save(self, store: QSettings) -> None:
+        self.form.save(store)
+
+    def restore(self, store: QSettings) -> None:
+        self.form.restore(store)
+
+    # -- run state --------------------------------------------------------------------------
+
+    def set_running(self, running: bool, idle_allowed: bool = True) -> None:
+        """Lock the form while a run goes; ``idle_allowed`` is False while another panel's run
+        or a bench task is going."""
+        self.form.setEnabled(not running)
+        self.start_button.setEnabled(not running and idle_allowed)
+        self.stop_button.setEnabled(running)
+
+    def starting(self) -> None:
+        """The run was asked to start (its first event comes after the first sweep when the
+        number of lines is found from it)."""
+        self.banner.clear()
+        self.results.progress.setText("starting: first sweep…")
+
+    def run_started(self, event: RunStarted) -> None:
+        self.banner.clear()
+        self.plots.clear()
+        self.results.clear()
+
+    def show_sweeps(self, batch: SweepBatch) -> None:
+        self.plots.show_batch(batch)
+        self.results.show_sweep(batch.latest)
+
+    def run_finished(self, event: RunFinished) -> None:
+        sweeps = event.results.get("sweeps", 0)
+        if event.status == "completed":
+            self.banner.show_note(f"Run completed: {sweeps} sweeps.")
+        elif event.reason and event.reason.startswith("stopped by user"):
+            self.banner.show_note(f"Run stopped by the user after {sweeps} sweeps; the data "
+                                  "are kept.")
+        else:
+            self.banner.show_error(f"Run aborted after {sweeps} sweeps: {event.reason}")
+        self.results.progress.setText(self.results.progress.text().split("  (")[0]
+                                      + f"  — {event.status}")
+
+    def show_error(self, text: str) -> None:
+        self.banner.show_error(text)
+
+    def set_theme(self, theme: PlotTheme) -> None:
+        self.plots.set_theme(theme)
