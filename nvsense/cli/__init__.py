@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -42,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_modules() -> list[str]:
     """Names of the modules in this package that register commands."""
-    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__)
+                   if not m.name.startswith("_") and not m.ispkg)
     return sorted(names, key=lambda n: (FIRST_COMMANDS.index(n) if n in FIRST_COMMANDS
                                         else len(FIRST_COMMANDS)))
 
@@ -59,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nvsense: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `nvsense runs | head`: the reader left, which is fine
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

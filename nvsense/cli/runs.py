@@ -173,7 +173,7 @@ def _runs_table(rows: list[dict[str, Any]], catalog: Catalog) -> Table:
             _duration(row["start_time"], row["end_time"]),
             "" if row["n_records"] is None else str(row["n_records"]),
             _field_text(row),
-            _quantity(row.get("D"), "Hz"),
+            _quantity(row.get("D"), "Hz", 8),
             campaign,
             _shorten(row.get("abort_reason") or "", 60),
         )
