@@ -390,7 +390,9 @@ class MainWindow(QMainWindow):
         self.data_panel.set_run_file(event.file)
         self.data_panel.refresh()  # the new run is listed as "running"
         self.bench_panel.set_identities(event.identities)
-        self.bench_panel.show_run_state({"mw": "RF on", "laser": "laser on"})
+        on = {slot: "connected" for slot in event.identities}
+        on.update({"mw": "RF on", "laser": "laser on", "counter": "counting"})
+        self.bench_panel.show_run_state(on)
         self.statusBar().showMessage(f"{event.kind} run {event.run_id} going")
 
     def _on_sweeps(self, batch: SweepBatch) -> None:
