@@ -161,7 +161,7 @@ def _levels_from_frame_field(
     """
     bperp2 = bx * bx
     by2 = by * by
-    strained = bool(np.any(E != 0))
+    strained = np.count_nonzero(E) > 0
     if strained:
         ex = E * (bperp2 - by2)
         e2 = E * E
@@ -186,8 +186,10 @@ def _levels_from_frame_field(
     sp = np.sqrt(p2)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = half_det_k / (sp * p2)
-    r = np.where(p2 > 0, r, -1.0)  # p2 = 0 only for D = B = E = 0: all levels zero
-    np.clip(r, -1.0, 1.0, out=r)
+    # clip to [−1, 1]; fmin/fmax also replace the NaN of p2 = 0 (D = B = E = 0, where sp = 0
+    # and r does not matter: all levels are zero)
+    np.fmin(r, 1.0, out=r)
+    np.fmax(r, -1.0, out=r)
     lam0 = np.arccos(r)
     lam0 /= 3.0
     lam0 += 2.0 * np.pi / 3.0

@@ -16,20 +16,38 @@ vector is defined only up to that symmetry: every such field is in
 :attr:`FieldEstimate.equivalent_fields`, and ``guess`` (an approximate field, e.g. the bias
 magnet's) picks the one reported.  Without a guess the reported field is the image that
 maximises (B·n₀, B·n₁, …) in turn — for the NV axes, Bx ≥ By ≥ Bz ≥ 0.
+
+How the fit is found
+--------------------
+The global search fits (Levenberg–Marquardt, analytic Jacobian from the derivatives of the
+closed-form levels) from every closed-form candidate: every pairing of unassigned lines into
+axes, every sign pattern of the projections, or a grid of directions for merged lines; then
+keeps the best fit and every fit as good (Δχ² < 1) that is not a symmetric image of it.
+
+With a ``guess`` the fit from the guess comes first, and it is returned without the global
+search when it explains the lines: the lines of four or more axes are all given, no residual
+exceeds ``max_residual``, the χ² is one the uncertainties allow (tail probability above 1e-6;
+without ``sigma`` the lines must be reproduced exactly), and no nearby other solution fits as
+well: a symmetric image of the fit or its reflection through the plane normal to an axis,
+refitted (nearby minima close to a symmetry element, or with an axis nearly normal to the
+field).  Otherwise the global search runs as without a guess.  Merged lines, the lines of
+three axes, strain (E ≠ 0) and noisy lines without ``sigma`` always take the global search.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import permutations, product
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import least_squares, linear_sum_assignment
+from scipy.optimize import linear_sum_assignment
+from scipy.special import chdtri
 
 from .axes import NV_AXES
 from .constants import GAMMA_NV_HZ_PER_T, ZFS_HZ
-from .hamiltonian import transition_frequencies
+from .hamiltonian import _BLOCK, _frames, _levels_from_frame_field
 from .symmetry import axis_symmetries
 
 __all__ = [
@@ -45,6 +63,10 @@ __all__ = [
 DEFAULT_MAX_RESIDUAL_HZ = 1e6
 
 _MHZ = 1e6  # the fit works in MHz (γB and D) so that all parameters are of order 1–1000
+
+#: Model evaluations (lines and Jacobian) allowed for one fit from one start, re-assignments
+#: included.  A start in the basin of a solution converges in 5–30.
+_EVALUATIONS = 150
 
 
 def axial_field(
@@ -213,6 +235,8 @@ class _Fit:
     x: NDArray[np.float64]  # γB in MHz (3), then D in MHz if fitted
     assignment: NDArray[np.intp]  # (2n,) model line -> measured line
     cost: float
+    lines: NDArray[np.float64]  # (2n,) model lines at x, MHz
+    jac: NDArray[np.float64]  # (2n, p) their derivatives
 
 
 class _Problem:
@@ -236,6 +260,9 @@ class _Problem:
         self.E = E
         self.D_fixed = D
         self.assigned = assigned
+        self.frames = _frames(axes)  # (n, 3, 3): rows x, y, z of each NV frame
+        self.to_frame = [self.frames[:, k, :].T.copy() for k in range(3)]  # (3, n) each
+        self.e = E / _MHZ
         if assigned:  # model line (axis, low/high) -> the input line; pairs may be in any order
             pairs = self.y.reshape(-1, 2)
             self.fixed = (np.argsort(pairs, axis=1, kind="stable")
@@ -248,11 +275,81 @@ class _Problem:
         d = x[..., 3] * _MHZ if self.D_fixed is None else np.full(x.shape[:-1], self.D_fixed)
         return b, d
 
+    def _levels(self, x: NDArray[np.float64]):
+        """NV-frame field (bx, by, bz), D, and λ0, f₋, f₊ of every axis, in MHz, for parameters
+        x (…, p): the closed form of :func:`transition_frequencies`, evaluated in MHz."""
+        xb = x[..., :3]
+        bx, by, bz = xb @ self.to_frame[0], xb @ self.to_frame[1], xb @ self.to_frame[2]
+        d = x[..., 3:4] if self.D_fixed is None else self.D_fixed / _MHZ
+        return (bx, by, bz), d, _levels_from_frame_field(bx, by, bz, d, self.e)
+
     def model(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """Model lines in MHz, shape (..., 2·n_axes) (axis-major, low then high)."""
-        b, d = self.split(x)
-        lines = transition_frequencies(b, d, self.E, self.axes) / _MHZ
-        return lines.reshape(*lines.shape[:-2], 2 * self.n_axes)
+        n = self.n_axes
+        flat = x.reshape(-1, x.shape[-1])
+        out = np.empty((flat.shape[0], 2 * n))
+        rows = max(1, _BLOCK // n)  # blocks that stay in the CPU cache, as transition_frequencies
+        for start in range(0, flat.shape[0], rows):
+            _, _, (_, low, high) = self._levels(flat[start:start + rows])
+            out[start:start + rows, 0::2] = low
+            out[start:start + rows, 1::2] = high
+        return out.reshape(*x.shape[:-1], 2 * n)
+
+    def lines_jacobian(self, x: NDArray[np.float64]) -> tuple[NDArray[np.float64],
+                                                               NDArray[np.float64]]:
+        """Model lines (2n,) in MHz for one parameter vector and their exact derivatives
+        d(lines)/dx (2n, p).
+
+        The lowest level λ0 is a root of the characteristic polynomial
+        P(λ) = λ³ − 2Dλ² + (D² − |b|² − E²)λ + D b⊥² − E(bx² − by²), so
+        dλ0/dq = −(∂P/∂q)/P'(λ0) with P'(λ0) = f₋f₊ (the product of the gaps to the other
+        levels); the lines are f∓ = c ∓ s with c = D − 3λ0/2 and
+        (2s)² = 4(|b|² + E²) + λ0(4D − 3λ0), differentiated as written.  Where two levels
+        coincide (f₋ = f₊ at b = 0, or the level anticrossing) the lines are not differentiable
+        and central differences (1 kHz steps) stand in.
+        """
+        fit_d = self.D_fixed is None
+        (bx, by, bz), d, (lam0, low, high) = self._levels(x)
+        n = self.n_axes
+        lines = np.empty(2 * n)
+        lines[0::2] = low
+        lines[1::2] = high
+        e = self.e
+        jac = np.empty((2 * n, 4 if fit_d else 3))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv_slope = -1.0 / (low * high)  # −1/P'(λ0)
+            inv_s = 1.0 / (4.0 * (high - low))  # 1/(8s)
+            # dλ0/d(bx, by, bz) from ∂P/∂b at λ0, per axis (n, 3)
+            dlam = np.empty((n, 3))
+            dlam[:, 0] = bx * (d - e - lam0)
+            dlam[:, 1] = by * (d + e - lam0)
+            dlam[:, 2] = -bz * lam0
+            dlam *= (2.0 * inv_slope)[:, None]
+            ds = dlam * ((4.0 * d - 6.0 * lam0) * inv_s)[:, None]  # ds/db
+            ds[:, 0] += 8.0 * bx * inv_s
+            ds[:, 1] += 8.0 * by * inv_s
+            ds[:, 2] += 8.0 * bz * inv_s
+            dc = -1.5 * dlam  # dc/db
+            # chain rule to the crystal frame: b_k = (row k of the axis's frame)·x
+            jac[0::2, :3] = np.einsum("nk,nkj->nj", dc - ds, self.frames)
+            jac[1::2, :3] = np.einsum("nk,nkj->nj", dc + ds, self.frames)
+            if fit_d:
+                dlam_d = (2.0 * lam0 * (d - lam0) + bx * bx + by * by) * inv_slope
+                ds_d = ((4.0 * d - 6.0 * lam0) * dlam_d + 4.0 * lam0) * inv_s
+                dc_d = 1.0 - 1.5 * dlam_d
+                jac[0::2, 3] = dc_d - ds_d
+                jac[1::2, 3] = dc_d + ds_d
+        if not np.isfinite(jac).all():
+            jac = self.jacobian_fd(x)
+        return lines, jac
+
+    def jacobian_fd(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """d(model lines)/dx by central differences (step 1 kHz)."""
+        h = 1e-3
+        steps = np.eye(x.size) * h
+        plus = self.model(x[None, :] + steps)
+        minus = self.model(x[None, :] - steps)
+        return ((plus - minus) / (2 * h)).T  # (2n, p)
 
     def weights(self, a: NDArray[np.intp]) -> NDArray[np.float64]:
         """Per-model-line weights: a measured line shared by m model lines counts once."""
@@ -263,43 +360,97 @@ class _Problem:
         return (self.model(x) - self.y[a]) * np.sqrt(self.weights(a))
 
     def cost(self, x: NDArray[np.float64], a: NDArray[np.intp]) -> float:
-        return float(np.sum(self.residual(x, a) ** 2))
+        r = self.residual(x, a)
+        return float(r @ r)
 
     # -- assignment ------------------------------------------------------------------------
-    def assign(self, model: NDArray[np.float64]) -> NDArray[np.intp]:
+    def assign(self, model: NDArray[np.float64], weighted: bool = True) -> NDArray[np.intp]:
         """Match model lines to measured lines: every measured line gets at least one model
-        line (optimal one-to-one matching first), the rest go to their nearest line."""
+        line (optimal one-to-one matching first), the rest go to their nearest line.  The
+        distances are in units of the line uncertainties, or in MHz (``weighted=False``: for
+        a model still far from the lines, where a precise line would otherwise draw the
+        nearest model line to it across the others)."""
         if self.assigned:
             return self.fixed
-        cost = ((model[None, :] - self.y[:, None]) / self.s[:, None]) ** 2
+        diff = model[None, :] - self.y[:, None]
+        cost = (diff / self.s[:, None]) ** 2 if weighted else diff * diff
         a = np.argmin(cost, axis=0)
         rows, cols = linear_sum_assignment(cost)
         a[cols] = rows
         return a
 
     # -- fitting ----------------------------------------------------------------------------
-    def refine(self, x0: NDArray[np.float64]) -> _Fit:
-        """Least squares from x0, re-assigning lines until the assignment is stable."""
+    def refine(self, x0: NDArray[np.float64], budget: int = _EVALUATIONS) -> _Fit:
+        """Least squares from x0, re-assigning lines until the assignment is stable (the
+        first assignment by distance, the later ones in units of the uncertainties), with at
+        most ``budget`` model evaluations in all: a start in the basin of a solution needs a
+        few tens; one that wanders off (e.g. a guess of 1 T) is given up."""
         x = np.asarray(x0, dtype=float)
-        a = self.assign(self.model(x))
+        a = self.assign(self.model(x), weighted=False)
         for _ in range(20):
-            result = least_squares(
-                self.residual, x, args=(a,), method="lm", xtol=1e-12, ftol=1e-12, gtol=1e-12
-            )
-            x = result.x
-            new = self.assign(self.model(x))
-            if np.array_equal(new, a):
+            x, cost, lines, jac, used = self.least_squares(x, a, budget)
+            budget -= used
+            new = self.assign(lines)
+            if np.array_equal(new, a) or budget <= 0:
                 break
             a = new
-        return _Fit(x, a, self.cost(x, a))
+            cost = self.cost(x, a)
+        return _Fit(x, a, cost, lines, jac)
 
-    def jacobian(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        """d(model lines)/dx by central differences (the model is smooth; step 1 kHz)."""
-        h = 1e-3
-        steps = np.eye(x.size) * h
-        plus = self.model(x[None, :] + steps)
-        minus = self.model(x[None, :] - steps)
-        return ((plus - minus) / (2 * h)).T  # (2n, p)
+    def least_squares(
+        self, x: NDArray[np.float64], a: NDArray[np.intp], max_evaluations: int = _EVALUATIONS
+    ) -> tuple[NDArray[np.float64], float, NDArray[np.float64], NDArray[np.float64], int]:
+        """Levenberg–Marquardt for the assignment ``a`` with the exact Jacobian: Marquardt's
+        scaling (damping ∝ diag JᵀJ), Nielsen's damping update.  Stops when a step no longer
+        changes x (relative 1e-12) or the cost (relative 1e-14), or after
+        ``max_evaluations`` evaluations of the model.  Returns x, its cost, the model lines
+        and Jacobian there, and the number of evaluations used."""
+        sw = np.sqrt(self.weights(a))
+        y = self.y[a]
+        lines, jac = self.lines_jacobian(x)
+        r = (lines - y) * sw
+        jw = jac * sw[:, None]
+        cost = float(r @ r)
+        mu, nu = 1e-3, 2.0
+        used = 1
+        while used < max_evaluations:
+            g = jw.T @ r
+            h = jw.T @ jw
+            diag = np.diag(h)
+            scale = np.maximum(diag, 1e-12 * max(float(diag.max()), 1e-300))
+            try:
+                step = np.linalg.solve(h + np.diag(mu * scale), -g)
+            except np.linalg.LinAlgError:
+                mu, nu = mu * nu, nu * 2.0
+                if mu > 1e16:
+                    break
+                continue
+            if not np.isfinite(step).all():
+                break
+            if np.sqrt(step @ step) <= 1e-12 * (np.sqrt(x @ x) + 1e-12):
+                break
+            predicted = -(2.0 * (g @ step) + step @ h @ step)  # decrease of the linear model
+            if predicted <= 0.0:
+                break
+            x_new = x + step
+            lines_new, jac_new = self.lines_jacobian(x_new)
+            used += 1
+            r_new = (lines_new - y) * sw
+            cost_new = float(r_new @ r_new)
+            rho = (cost - cost_new) / predicted
+            if rho > 0.0 and np.isfinite(cost_new):
+                done = cost - cost_new <= 1e-14 * cost
+                x, r, cost, lines, jac = x_new, r_new, cost_new, lines_new, jac_new
+                jw = jac * sw[:, None]
+                mu *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+                nu = 2.0
+                if done or cost == 0.0:
+                    break
+            else:
+                mu, nu = mu * nu, nu * 2.0
+                if mu > 1e16:
+                    break
+        return x, cost, lines, jac, used
 
 
 def _as_lines(freqs: ArrayLike, n_axes: int) -> tuple[NDArray[np.float64], bool]:
@@ -450,12 +601,20 @@ def _matchings(items: tuple[int, ...]) -> list[list[tuple[int, int]]]:
     return out
 
 
+@lru_cache(maxsize=8)
+def _matching_positions(n: int) -> NDArray[np.intp]:
+    """(P, n, 2): every split of 2n sorted positions into n pairs (each pair ascending)."""
+    out = np.array(_matchings(tuple(range(2 * n))), dtype=np.intp)
+    out.setflags(write=False)
+    return out
+
+
 def _starts_pairings(problem: _Problem) -> list[NDArray[np.float64]]:
     """Every way to split 2n unassigned lines into per-axis pairs, for every order of axes."""
     n = problem.n_axes
     y = problem.y * _MHZ
     order = np.argsort(y)
-    matchings = np.array(_matchings(tuple(int(i) for i in order)))  # (P, n, 2), pairs ascending
+    matchings = order[_matching_positions(n)]  # (P, n, 2), pairs ascending
     perms = _axis_orders(problem.axes)
     assign = matchings[:, perms].reshape(-1, n, 2)  # (C, n, 2) measured index per model line
     ascending = (y[assign[..., 0]] <= y[assign[..., 1]])[..., None]
@@ -477,7 +636,12 @@ def _axis_orders(axes: NDArray[np.float64]) -> NDArray[np.intp]:
     """The orders in which line pairs must be tried on the axes.  When the axes' symmetries
     permute them in every possible way (the four NV axes: the cubic group acts as all 24
     permutations), one order stands for all: the others give symmetric images."""
-    n = axes.shape[0]
+    return _axis_orders_cached(axes.tobytes(), axes.shape[0])
+
+
+@lru_cache(maxsize=32)
+def _axis_orders_cached(key: bytes, n: int) -> NDArray[np.intp]:
+    axes = np.frombuffer(key, dtype=float).reshape(n, 3)
     signed = np.concatenate([axes, -axes])
     realised = set()
     for m in axis_symmetries(axes):
@@ -485,7 +649,9 @@ def _axis_orders(axes: NDArray[np.float64]) -> NDArray[np.intp]:
         nearest = np.argmin(np.linalg.norm(images[:, None] - signed[None], axis=-1), axis=1)
         realised.add(tuple(int(j) % n for j in nearest))
     every = list(permutations(range(n)))
-    return np.array([every[0]] if len(realised) == len(every) else every)
+    out = np.array([every[0]] if len(realised) == len(every) else every)
+    out.setflags(write=False)
+    return out
 
 
 def _fibonacci_sphere(count: int) -> NDArray[np.float64]:
@@ -559,8 +725,12 @@ def field_from_transitions(
         The NV axes, (n_axes, 3); the field is returned in the same frame.  Default: the four
         NV axes in the crystal frame (use :func:`nv_axes_in_lab` for a lab frame).
     guess
-        Approximate field (3,) in T, e.g. from the bias magnet: picks, among the fields that
-        give the same lines (see module docstring), the one nearest to it, and seeds the fit.
+        Approximate field (3,) in T, e.g. from the bias magnet or the previous measurement:
+        picks, among the fields that give the same lines (see module docstring), the one
+        nearest to it, and seeds the fit.  When the fit from the guess alone explains the
+        lines, the global search is skipped (see "How the fit is found" in the module
+        docstring): a live loop that passes the previous field gets the same answer several
+        times faster.
     sigma
         Line uncertainties in Hz: one value or one per line.  They weight the fit and give
         ``covariance``, ``D_error`` and ``chi2``; without them those are None.
@@ -580,6 +750,7 @@ def field_from_transitions(
 
     Examples
     --------
+    >>> from nvsense.physics import transition_frequencies
     >>> lines = transition_frequencies([1e-3, 2e-3, 3e-3])
     >>> est = field_from_transitions(lines)  # assigned: exact up to the sign of B
     >>> np.round(est.field * 1e3, 6), round(est.D / 1e6, 6)
@@ -632,16 +803,20 @@ def _search(problem: _Problem, guess, limit: float) -> tuple[list[_Fit], _Fit]:
     """Fit from every start (guess, closed-form inversions or grid) and return all fits and
     the best; raise ValueError when even the best misses a line by more than ``limit``."""
     n_axes, n_lines, assigned = problem.n_axes, problem.y.size, problem.assigned
-    starts: list[NDArray[np.float64]] = []
+    fits: list[_Fit] = []
     if guess is not None:
-        starts.append(_pack(guess, np.array(problem.D_fixed or ZFS_HZ), problem))
+        first = problem.refine(_pack(guess, np.array(problem.D_fixed or ZFS_HZ), problem))
+        if _explains(problem, first, limit):
+            return [first], first
+        fits.append(first)
+    starts: list[NDArray[np.float64]] = []
     if assigned:
         starts += _starts_assigned(problem)
     elif n_lines == 2 * n_axes:
         starts += _starts_pairings(problem)
     else:
         starts += _starts_grid(problem)
-    fits = [problem.refine(x0) for x0 in starts]
+    fits += [problem.refine(x0) for x0 in starts]
     best = min(fits, key=lambda f: f.cost)
     if problem.E != 0:
         # Strain breaks the axes' symmetry a little, so the symmetric images of a solution
@@ -666,6 +841,87 @@ def _search(problem: _Problem, guess, limit: float) -> tuple[list[_Fit], _Fit]:
     return fits, best
 
 
+#: Tail probability of the χ² up to which the fit from the guess is accepted without the
+#: global search (see :func:`_explains`).  Small, so that line uncertainties somewhat
+#: underestimated by the line fits still pass: χ² < 33.4 for 4 degrees of freedom.
+_CHI2_TAIL = 1e-6
+
+
+def _explains(problem: _Problem, fit: _Fit, limit: float) -> bool:
+    """Whether the fit from the guess can be taken without the global search.
+
+    * The lines of four axes or more, every one given (one per transition), and no strain:
+      merged lines, the lines of only three axes, and strained lines (whose symmetric images
+      are near-solutions, with a shallow valley of them for a field near an axis) often have
+      other solutions that the global search finds and reports in
+      ``FieldEstimate.alternatives``.
+    * The parameters are determined (full-rank Jacobian) and no residual exceeds ``limit``.
+    * The χ² is one the line uncertainties allow (tail probability above 1e-6).  Without
+      uncertainties there is no scale for "allow": the lines must then be reproduced exactly
+      (rms below ~1 kHz, the full search's "equally good").  A wrong local minimum or line
+      assignment leaves residuals of the order of the line spacing instead.
+    * No nearby other solution is as good (within Δχ² = 1), from a symmetric image of the
+      fit or its reflection through the plane normal to an axis (:func:`_rival_images`):
+      near a symmetry element or with an axis nearly normal to the field these are nearby
+      minima, and the fit from a guess on the wrong side would otherwise be taken for the
+      answer.
+
+    Fits that pass are what the global search returns (the tests compare the two).  What the
+    shortcut cannot see are distant unrelated solutions that fit as well; with all lines of
+    four axes none turned up in thousands of random trials (the global search reports them
+    in ``alternatives``, and they are common for merged lines).
+    """
+    if (problem.n_axes < 4 or problem.E != 0
+            or not (problem.assigned or problem.y.size == 2 * problem.n_axes)):
+        return False
+    if _worst(problem, fit) > limit:
+        return False
+    jac = fit.jac * np.sqrt(problem.weights(fit.assignment))[:, None]
+    sv = np.linalg.svd(jac, compute_uv=False)
+    if not sv[-1] > 1e-5 * sv[0]:
+        return False
+    allowed = chdtri(problem.y.size - fit.x.size, _CHI2_TAIL)  # 4 or more degrees of freedom
+    if fit.cost > (allowed if problem.sigma is not None else _slack(problem, None)):
+        return False
+    return not _rival_images(problem, fit, 4.0 * (fit.cost + allowed))
+
+
+def _rival_images(problem: _Problem, fit: _Fit, bound: float) -> bool:
+    """Whether a field related to ``fit`` that does not give exactly its lines (they differ by
+    more than 1 Hz) refines to a fit at least as good (within Δχ² = 1).  The candidates are
+    the symmetric images of the field and its reflections through the planes normal to each
+    axis (which keep that axis's lines and |B|: where an axis is nearly normal to the field
+    the sign of its projection is barely determined, and both signs can fit).  Only candidates
+    whose cost before refinement is below ``bound`` are refined (one per value of that cost):
+    for a field away from every symmetry element they are far off and none is."""
+    axes = problem.axes
+    maps = np.concatenate([axis_symmetries(axes),
+                           np.eye(3) - 2.0 * axes[:, :, None] * axes[:, None, :]])
+    x = np.repeat(fit.x[None, :], len(maps), axis=0)
+    x[:, :3] = maps @ fit.x[:3]
+    lines = problem.model(x)  # (m, 2n)
+    if problem.assigned:
+        target, s, own = problem.y[problem.fixed], problem.s[problem.fixed], fit.lines
+    else:  # the full set of lines: sorted order is the one-to-one matching
+        order = np.argsort(problem.y)
+        target, s, own = problem.y[order], problem.s[order], np.sort(fit.lines)
+        lines = np.sort(lines, axis=-1)
+    other = np.max(np.abs(lines - own), axis=-1) * _MHZ >= 1.0  # not an exact image (1 Hz)
+    cost = np.sum(((lines - target) / s) ** 2, axis=-1)
+    seen: list[float] = []
+    for k in np.argsort(cost):
+        if cost[k] >= bound:
+            break
+        if not other[k] or any(abs(cost[k] - c) <= 1e-6 * (1.0 + c) for c in seen):
+            continue
+        seen.append(float(cost[k]))
+        rival = problem.refine(x[k])
+        if (rival.cost < fit.cost + _slack(problem, problem.sigma)
+                and not _same_solution(problem, rival, fit)):
+            return True
+    return False
+
+
 def _slack(problem: _Problem, sig) -> float:
     """Cost difference below which two fits are equally good: Δχ² = 1 with uncertainties,
     ~1 kHz rms without (the cost is then in MHz²)."""
@@ -677,19 +933,21 @@ def _equally_good(problem: _Problem, fits: list[_Fit], best: _Fit, sig) -> list[
     class of symmetric images, best first."""
     slack = _slack(problem, sig)
     good = sorted((f for f in fits if f.cost <= best.cost + slack), key=lambda f: f.cost)
-    group = axis_symmetries(problem.axes)
     kept: list[_Fit] = []
     for f in good:
-        field, d = problem.split(f.x)
-        size = 1e-10 + 1e-6 * np.linalg.norm(field)
-        same = any(
-            abs(d - problem.split(k.x)[1]) < 1e3
-            and np.min(np.linalg.norm(group @ problem.split(k.x)[0] - field, axis=1)) < size
-            for k in kept
-        )
-        if not same:
+        if not any(_same_solution(problem, f, k) for k in kept):
             kept.append(f)
     return kept
+
+
+def _same_solution(problem: _Problem, fit: _Fit, other: _Fit) -> bool:
+    """Whether two fits are one solution: the same D (within 1 kHz) and fields equal up to a
+    symmetry of the axes (within 1e-6 relative)."""
+    field, d = problem.split(fit.x)
+    other_field, other_d = problem.split(other.x)
+    size = 1e-10 + 1e-6 * np.linalg.norm(field)
+    return bool(abs(d - other_d) < 1e3 and np.min(np.linalg.norm(
+        axis_symmetries(problem.axes) @ other_field - field, axis=1)) < size)
 
 
 def _image_starts(problem: _Problem, fit: _Fit) -> list[NDArray[np.float64]]:
@@ -716,7 +974,7 @@ def _residual_limit(max_residual: float | None, sig) -> float:
 
 def _worst(problem: _Problem, fit: _Fit) -> float:
     """Largest distance (Hz) between a model line and the measured line it is matched to."""
-    return float(np.max(np.abs(problem.model(fit.x) - problem.y[fit.assignment]))) * _MHZ
+    return float(np.max(np.abs(fit.lines - problem.y[fit.assignment]))) * _MHZ
 
 
 def _equivalent_fields(problem: _Problem, field, d: float, sig) -> NDArray[np.float64]:
@@ -724,13 +982,13 @@ def _equivalent_fields(problem: _Problem, field, d: float, sig) -> NDArray[np.fl
     # than the smallest one cannot be told apart either
     tol = 1.0 if sig is None else max(1.0, float(np.min(sig)))
     images = axis_symmetries(problem.axes) @ field  # (m, 3)
-    lines = transition_frequencies(field, d, problem.E, problem.axes)
-    image_lines = transition_frequencies(images, d, problem.E, problem.axes)
+    both = np.concatenate([np.asarray(field, dtype=float)[None], images])
+    lines = problem.model(_pack(both, np.full(len(both), d), problem)) * _MHZ  # (m + 1, 2n)
+    lines, image_lines = lines[0], lines[1:]
     if problem.assigned:
-        diff = np.max(np.abs(image_lines - lines), axis=(-2, -1))
+        diff = np.max(np.abs(image_lines - lines), axis=-1)
     else:
-        diff = np.max(np.abs(np.sort(image_lines.reshape(len(images), -1), axis=-1)
-                             - np.sort(lines.ravel())), axis=-1)
+        diff = np.max(np.abs(np.sort(image_lines, axis=-1) - np.sort(lines)), axis=-1)
     keep = images[diff < tol]
     # drop repeats (a field on a symmetry element is its own image)
     gap = np.max(np.abs(keep[:, None, :] - keep[None, :, :]), axis=-1)
@@ -754,14 +1012,14 @@ def _choose(images: NDArray[np.float64], guess, axes: NDArray[np.float64]):
 
 def _result(problem: _Problem, fit: _Fit, images, sig, shape, others) -> FieldEstimate:
     field, d = problem.split(fit.x)
-    model = problem.model(fit.x)  # MHz, (2n,)
+    model = fit.lines  # MHz, (2n,)
     a = fit.assignment
     k = problem.y.size
     mult = np.bincount(a, minlength=k)
     mean_model = np.bincount(a, weights=model, minlength=k) / np.maximum(mult, 1)
     residuals = (problem.y - mean_model) * _MHZ
 
-    jac = problem.jacobian(fit.x)  # (2n, p): MHz per parameter unit
+    jac = fit.jac  # (2n, p): MHz per parameter unit
     w = problem.weights(a)
     jw = jac * np.sqrt(w)[:, None]
     sv = np.linalg.svd(jw, compute_uv=False)
