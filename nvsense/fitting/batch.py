@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -13,11 +14,13 @@ from nvsense.physics import GAMMA_NV_HZ_PER_T, ZFS_HZ
 from . import lm_kernel
 from .errors import FitInputError
 from .field_guess import field_from_lines
-from .guess_kernel import SMOOTHING_NOISE_GAIN, guess_chunk
+from .guess_kernel import SMOOTHING_NOISE_GAIN, guess_rows
+from .guess_kernel import scratch as guess_scratch
 from .inputs import MHZ, Sweep, check_spectra_shape, check_sweep, weights_for
+from .jit import as_f8
 from .models import ModelSpec, make_model
-from .nv_transitions import axis_frames, crystal_transitions
-from .parallel import run_kernel
+from .nv_transitions import axis_frames, transitions_into
+from .parallel import run_rows
 from .parameters import MT, Layout, SeedArrays, resolve_bounds, resolve_fixed, resolve_seed
 from .results import BatchFitResult
 from .status import FitStatus
@@ -150,52 +153,66 @@ def fit_batch(
     out_dof = np.zeros(N)
     out_nit = np.zeros(N, dtype=np.int64)
     out_status = np.zeros(N, dtype=np.int64)
-    frames = axis_frames(spec.axes)
-    offs = np.ascontiguousarray(spec.offsets / MHZ)
-    kind = lm_kernel.KIND_HAMILTONIAN if spec.is_hamiltonian else lm_kernel.KIND_LINES
+    n_eff = np.zeros(N, dtype=np.int64)
+    offs = as_f8(spec.offsets / MHZ)
+    n_lines = (2 * spec.n_axes if spec.is_hamiltonian else spec.n_lines) * spec.offsets.size
+    scratch = partial(lm_kernel.scratch, sweep.n, P, n_lines,
+                      spec.n_axes if spec.is_hamiltonian else 0)
+    if spec.is_hamiltonian:
+        kernel = lm_kernel.fit_rows_hamiltonian
+        model_args: tuple[Any, ...] = (spec.shape_code, spec.n_base, offs,
+                                       axis_frames(spec.axes), _GAMMA_MHZ_PER_MT,
+                                       sweep.f_ref / MHZ)
+    else:
+        kernel = lm_kernel.fit_rows_lines
+        model_args = (spec.shape_code, spec.n_base, spec.n_lines, offs)
     scale, shift = layout.si_scale_shift(sweep)
+    vary = np.ascontiguousarray(vary, dtype=np.bool_)
+    n_vary = int(np.count_nonzero(vary))
 
     for start in range(0, N, chunk_size):
         rows = slice(start, min(start + chunk_size, N))
         n = rows.stop - rows.start
         # A few spectra (the live loop): one thread.  Waking a second thread costs more than
-        # the fit, and far more when the other core is busy (measured: 1 ms vs 8 ms).
+        # the fit, and far more when the other core is busy.
         threads = n_threads if n_threads is not None else (1 if n < SMALL_BATCH else None)
         if squeeze:
             Y = np.asarray(spectra, dtype=float)[None, :]
         else:
             Y = np.asarray(spectra[rows], dtype=float)
-        Y = np.ascontiguousarray(sweep.columns(Y))
-        W = weights_for(sigma, Y, sweep, rows)
+        Y = as_f8(sweep.columns(Y))
+        W, wmode = kernel_weights(sigma, Y, sweep, rows)
         P0 = start_values(Y, sweep, spec, seed, rows, n_threads=threads)
         for i, value in fixed_values.items():
             P0[:, i] = (value - shift[i]) / scale[i]
         LO, HI = resolve_bounds(bounds, layout, sweep, P0, rows)
-        LO = np.ascontiguousarray(LO)
-        HI = np.ascontiguousarray(HI)
-        Pc = np.ascontiguousarray(P0)
-        errc = np.empty((n, P))
-        posc = np.empty((n, n_pos))
-        pos_errc = np.empty((n, n_pos))
-        chi2c = np.empty(n)
-        nitc = np.empty(n, dtype=np.int64)
-        stc = np.empty(n, dtype=np.int64)
-        run_kernel(lm_kernel.fit_chunk, kind, spec.shape_code, spec.n_base, spec.n_lines, offs,
-                   frames, _GAMMA_MHZ_PER_MT, sweep.f_ref / MHZ, sweep.x, Y, W, Pc, LO, HI,
-                   vary, int(max_iter), float(ftol), float(xtol), bool(scale_covar), errc, posc,
-                   pos_errc, chi2c, nitc, stc, n_threads=threads)
-        _flag(stc, Pc, errc, LO, HI, vary, layout, min_significance)
-        out_p[rows] = Pc
-        out_err[rows] = errc
-        out_pos[rows] = posc
-        out_pos_err[rows] = pos_errc
-        out_chi2[rows] = chi2c
-        out_dof[rows] = np.sum(W > 0, axis=1) - np.count_nonzero(vary)
-        out_nit[rows] = nitc
-        out_status[rows] = stc
+        LO = as_f8(LO)
+        HI = as_f8(HI)
+        Pc = out_p[rows]  # the kernel writes the results over the start values, in place
+        Pc[...] = P0
+        run_rows(kernel, n, *model_args, sweep.x, Y, W, wmode, Pc, LO, HI, vary, int(max_iter),
+                 float(ftol), float(xtol), bool(scale_covar), out_err[rows], out_pos[rows],
+                 out_pos_err[rows], out_chi2[rows], out_nit[rows], out_status[rows],
+                 n_eff[rows], scratch=scratch, n_threads=threads)
+        _flag(out_status[rows], Pc, out_err[rows], LO, HI, vary, layout, min_significance)
+    out_dof[:] = n_eff - n_vary
 
     return _assemble(spec, layout, sweep, out_p, out_err, out_pos, out_pos_err, out_chi2,
                      out_dof, out_nit, out_status)
+
+
+def kernel_weights(sigma: Any, Y: NDArray[np.float64], sweep: Sweep, rows: slice
+                   ) -> tuple[NDArray[np.float64], int]:
+    """Weights 1/σ for the kernels: (W, mode) with one row per spectrum, one row shared by
+    all, or Poisson weights that the kernel computes from the counts (no array pass here)."""
+    n = Y.shape[1]
+    if isinstance(sigma, str) and sigma.strip().lower() == "poisson":
+        return np.zeros((1, n)), lm_kernel.WEIGHTS_POISSON
+    shape = () if sigma is None or isinstance(sigma, str) else (
+        getattr(sigma, "shape", None) or np.shape(sigma))
+    if len(shape) < 2:
+        return as_f8(weights_for(sigma, Y[:1], sweep)), lm_kernel.WEIGHTS_SHARED
+    return as_f8(weights_for(sigma, Y, sweep, rows)), lm_kernel.WEIGHTS_PER_ROW
 
 
 def _model_for(model: str, n_lines: int | None, baseline: str, lineshape: str | None,
@@ -254,10 +271,9 @@ def guess_lines_internal(
         preset = np.full((n, n_groups), np.nan)
     P0 = np.empty((n, P))
     H = np.empty((n, n_groups))
-    run_kernel(guess_chunk, spec.shape_code, spec.n_base, n_groups,
-               np.ascontiguousarray(spec.offsets / MHZ), sweep.x, Y,
-               np.ascontiguousarray(preset, dtype=float), 0.5 * sweep.step_mhz, sweep.span_mhz,
-               P0, H, n_threads=n_threads)
+    run_rows(guess_rows, n, spec.shape_code, spec.n_base, n_groups, as_f8(spec.offsets / MHZ),
+             sweep.x, as_f8(Y), as_f8(preset), 0.5 * sweep.step_mhz, sweep.span_mhz, P0, H,
+             scratch=partial(guess_scratch, sweep.n), n_threads=n_threads)
     return P0, H
 
 
@@ -318,7 +334,7 @@ def start_values(
         P0 = np.empty((n, spec.n_params))
     else:
         P0, _ = guess_lines_internal(Y, sweep, spec, G, preset, n_threads)
-        if preset is None:
+        if preset is None and G > 1:
             P0 = _sort_groups(P0, nb, G)
     if preset is not None:
         P0[:, nb::3] = preset
@@ -356,14 +372,14 @@ def transitions_many(B_mT: NDArray[np.float64], D_MHz: NDArray[np.float64],
     n = B_mT.shape[0]
     out = np.empty((n, frames.shape[0], 2))
     dt = np.empty((frames.shape[0], 2, 5))
+    frames = as_f8(frames)
+    B_mT = np.asarray(B_mT, dtype=float)
     if n and np.all(B_mT == B_mT[0]) and np.all(D_MHz == D_MHz[0]) and np.all(E_MHz == E_MHz[0]):
-        crystal_transitions(np.ascontiguousarray(B_mT[0], dtype=float), float(D_MHz[0]),
-                            float(E_MHz[0]), frames, _GAMMA_MHZ_PER_MT, out[0], dt)
+        transitions_into(B_mT[0], D_MHz[0], E_MHz[0], frames, _GAMMA_MHZ_PER_MT, out[0], dt)
         out[1:] = out[0]
         return out
     for i in range(n):
-        crystal_transitions(np.ascontiguousarray(B_mT[i], dtype=float), float(D_MHz[i]),
-                            float(E_MHz[i]), frames, _GAMMA_MHZ_PER_MT, out[i], dt)
+        transitions_into(B_mT[i], D_MHz[i], E_MHz[i], frames, _GAMMA_MHZ_PER_MT, out[i], dt)
     return out
 
 
@@ -537,19 +553,21 @@ def _assemble(spec: ModelSpec, layout: Layout, sweep: Sweep, P: NDArray[np.float
         width_errors = E_si[:, layout.widths]
         contrasts = P_si[:, layout.contrasts]
         contrast_errors = E_si[:, layout.contrasts]
-    order = np.argsort(np.where(np.isfinite(centers), centers, np.inf), axis=1)
+    if centers.shape[1] > 1:  # lines sorted by center
+        order = np.argsort(np.where(np.isfinite(centers), centers, np.inf), axis=1)
 
-    def by_center(a: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.take_along_axis(a, order, axis=1)
+        def by_center(a: NDArray[np.float64]) -> NDArray[np.float64]:
+            return np.take_along_axis(a, order, axis=1)
 
-    centers, center_errors = by_center(centers), by_center(center_errors)
-    widths, width_errors = by_center(widths), by_center(width_errors)
-    contrasts, contrast_errors = by_center(contrasts), by_center(contrast_errors)
-    if not spec.is_hamiltonian:  # keep the parameter vectors in the same (sorted) order
-        G = spec.n_lines
-        for arr in (P_si, E_si):
-            groups = arr[:, nb:].reshape(N, G, 3)
-            arr[:, nb:] = np.take_along_axis(groups, order[:, :, None], axis=1).reshape(N, -1)
+        centers, center_errors = by_center(centers), by_center(center_errors)
+        widths, width_errors = by_center(widths), by_center(width_errors)
+        contrasts, contrast_errors = by_center(contrasts), by_center(contrast_errors)
+        if not spec.is_hamiltonian:  # keep the parameter vectors in the same (sorted) order
+            G = spec.n_lines
+            for arr in (P_si, E_si):
+                groups = arr[:, nb:].reshape(N, G, 3)
+                arr[:, nb:] = np.take_along_axis(groups, order[:, :, None],
+                                                 axis=1).reshape(N, -1)
     with np.errstate(divide="ignore", invalid="ignore"):
         redchi = np.where(dof > 0, chi2 / dof, np.nan)
     return BatchFitResult(

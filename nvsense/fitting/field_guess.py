@@ -24,7 +24,7 @@ from scipy.optimize import least_squares
 from nvsense.physics import GAMMA_NV_HZ_PER_T, NV_AXES, ZFS_HZ
 
 from .errors import FitInputError
-from .nv_transitions import axis_frames, crystal_transitions
+from .nv_transitions import axis_frames, transitions_into
 
 __all__ = ["axial_transverse", "canonical_field", "field_from_lines", "symmetric_equivalents"]
 
@@ -73,7 +73,8 @@ def _predicted_lines(B_T: NDArray[np.float64], D: float, frames: NDArray[np.floa
                      ) -> NDArray[np.float64]:
     t = np.empty((frames.shape[0], 2))
     dt = np.empty((frames.shape[0], 2, 5))
-    crystal_transitions(B_T * 1e3, D * 1e-6, 0.0, frames, GAMMA_NV_HZ_PER_T * 1e-9, t, dt)
+    transitions_into(np.asarray(B_T, dtype=float) * 1e3, float(D) * 1e-6, 0.0, frames,
+                     GAMMA_NV_HZ_PER_T * 1e-9, t, dt)
     return t * 1e6
 
 

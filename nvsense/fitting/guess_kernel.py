@@ -22,31 +22,61 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
 
+from .jit import entry, helper
 from .lm_kernel import _shape
 
-__all__ = ["guess_chunk", "guess_one"]
+__all__ = ["guess_one", "guess_rows", "scratch"]
 
 _KERNEL = np.array([1.0, 4.0, 6.0, 4.0, 1.0])
 #: Noise gain of the smoothing kernel: std of smoothed white noise / std of the noise.
 SMOOTHING_NOISE_GAIN = math.sqrt(float(np.sum(_KERNEL**2))) / float(np.sum(_KERNEL))
 
 
-@njit(cache=True, nogil=True)
-def _quantile(v, q):
-    """The ``q`` quantile of ``v`` (nearest rank; a partial sort is enough)."""
-    k = min(int(q * (v.size - 1) + 0.5), v.size - 1)
-    return np.partition(v, k)[k]
+@helper()
+def _quantile(v, i0, i1, q, buf):
+    """The ``q`` quantile of ``v[i0:i1]`` (nearest rank), using ``buf`` as scratch.
+
+    The k-th smallest value is the r-th largest, r = length − k: one pass keeps the r largest
+    values seen so far in ``buf`` (ascending), so for the upper decile most values cost one
+    comparison (a quickselect's unpredictable branches cost several times more).
+    """
+    m = i1 - i0
+    r = m - min(int(q * (m - 1) + 0.5), m - 1)
+    cnt = 0
+    for idx in range(i0, i1):
+        val = v[idx]
+        if cnt < r:
+            j = cnt
+            while j > 0 and buf[j - 1] > val:
+                buf[j] = buf[j - 1]
+                j -= 1
+            buf[j] = val
+            cnt += 1
+        elif val > buf[0]:
+            j = 0
+            while j + 1 < r and buf[j + 1] < val:
+                buf[j] = buf[j + 1]
+                j += 1
+            buf[j] = val
+    return buf[0]
 
 
-@njit(cache=True, nogil=True)
+@helper()
 def _interp(x, d, xq):
     """Linear interpolation of d(x) at xq, 0 outside the sweep (no dip seen there)."""
     n = x.size
     if xq < x[0] or xq > x[n - 1]:
         return 0.0
-    i = np.searchsorted(x, xq)
+    lo = 0  # first index with x[i] >= xq (np.searchsorted, side="left")
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if x[mid] < xq:
+            lo = mid + 1
+        else:
+            hi = mid
+    i = lo
     if i <= 0:
         return d[0]
     if i >= n:
@@ -55,7 +85,7 @@ def _interp(x, d, xq):
     return d[i - 1] + t * (d[i] - d[i - 1])
 
 
-@njit(cache=True, nogil=True)
+@helper()
 def _half_crossing(x, d, j0, half, step):
     """Frequency where d falls to ``half`` walking from j0 by ``step`` (±1); NaN at the edge."""
     k = j0
@@ -70,10 +100,16 @@ def _half_crossing(x, d, j0, half, step):
     return x[k] + t * (x[k2] - x[k])
 
 
-@njit(cache=True, nogil=True)
-def guess_one(shape, n_base, n_groups, offs, x, y, preset, min_w, max_w, p, h):
-    """Guess the parameters of one spectrum into ``p`` (pick order) and depths into ``h``."""
+@helper(inline="always")
+def guess_one(shape, n_base, n_groups, offs, x, y, preset, min_w, max_w, p, h, ys, d, comb):
+    """Guess the parameters of one spectrum into ``p`` (pick order) and depths into ``h``.
+
+    ``ys``, ``d`` and ``comb`` are scratch arrays of the spectrum's length.
+    """
     n = x.size
+    # Run-time values, not literal constants: numba compiles a helper once per literal value.
+    left = -1 if n > 0 else 1
+    start = n - n
     for k in range(n):
         if not math.isfinite(y[k]):
             for j in range(p.size):
@@ -82,32 +118,33 @@ def guess_one(shape, n_base, n_groups, offs, x, y, preset, min_w, max_w, p, h):
                 h[j] = np.nan
             return
     # Smooth.
-    ys = np.empty(n)
-    for k in range(n):
-        s = 0.0
-        wsum = 0.0
-        for j in range(-2, 3):
-            kk = k + j
-            if 0 <= kk < n:
-                s += _KERNEL[j + 2] * y[kk]
-                wsum += _KERNEL[j + 2]
-        ys[k] = s / wsum
+    for k in range(2, n - 2):
+        ys[k] = (y[k - 2] + 4.0 * y[k - 1] + 6.0 * y[k] + 4.0 * y[k + 1] + y[k + 2]) / 16.0
+    for k in (0, 1, n - 2, n - 1):
+        if 0 <= k < n:
+            s = 0.0
+            wsum = 0.0
+            for j in range(-2, 3):
+                kk = k + j
+                if 0 <= kk < n:
+                    s += _KERNEL[j + 2] * y[kk]
+                    wsum += _KERNEL[j + 2]
+            ys[k] = s / wsum
     # Baseline: upper decile (per half for a linear baseline).
     if n_base == 2 and n >= 8:
         half = n // 2
-        q_left = _quantile(ys[:half], 0.9)
-        q_right = _quantile(ys[half:], 0.9)
+        q_left = _quantile(ys, start, half, 0.9, comb)
+        q_right = _quantile(ys, half, n, 0.9, comb)
         x_left = 0.5 * (x[0] + x[half - 1])
         x_right = 0.5 * (x[half] + x[n - 1])
         slope = (q_right - q_left) / (x_right - x_left)
         offset = q_left - slope * x_left
     else:
-        offset = _quantile(ys, 0.9)
+        offset = _quantile(ys, start, n, 0.9, comb)
         slope = 0.0
     p[0] = offset
     if n_base == 2:
         p[1] = slope
-    d = np.empty(n)
     for k in range(n):
         base = offset + slope * x[k]
         d[k] = 1.0 - ys[k] / base if base != 0.0 else 0.0
@@ -125,30 +162,30 @@ def guess_one(shape, n_base, n_groups, offs, x, y, preset, min_w, max_w, p, h):
             if o1 != o2:
                 spacing = min(spacing, abs(offs[o1] - offs[o2]))
     dx = (x[n - 1] - x[0]) / max(n - 1, 1)
-    comb = np.empty(n)
     for grp in range(n_groups):
         # Center: preset, or the maximum of the comb profile.
         if math.isfinite(preset[grp]):
             c = preset[grp]
         else:
-            best = -np.inf
-            jbest = 0
-            for k in range(n):
-                if n_off == 1:
-                    comb[k] = d[k]
-                else:
+            prof = d
+            if n_off > 1:
+                for k in range(n):
                     s = 0.0
                     for o in range(n_off):
                         s += _interp(x, d, x[k] + offs[o])
                     comb[k] = s / n_off
-                if comb[k] > best:
-                    best = comb[k]
+                prof = comb
+            best = -np.inf
+            jbest = 0
+            for k in range(n):
+                if prof[k] > best:
+                    best = prof[k]
                     jbest = k
             c = x[jbest]
             if 0 < jbest < n - 1:  # parabolic refinement of the maximum
-                c0 = comb[jbest - 1]
-                c1 = comb[jbest]
-                c2 = comb[jbest + 1]
+                c0 = prof[jbest - 1]
+                c1 = prof[jbest]
+                c2 = prof[jbest + 1]
                 den = c0 - 2.0 * c1 + c2
                 if den < 0.0:
                     shift = 0.5 * (c0 - c2) / den
@@ -168,8 +205,8 @@ def guess_one(shape, n_base, n_groups, offs, x, y, preset, min_w, max_w, p, h):
         h[grp] = dmax
         # Width from the half-depth crossings.
         if dmax > 0.0:
-            xl = _half_crossing(x, d, j0, 0.5 * dmax, -1)
-            xr = _half_crossing(x, d, j0, 0.5 * dmax, 1)
+            xl = _half_crossing(x, d, j0, 0.5 * dmax, left)
+            xr = _half_crossing(x, d, j0, 0.5 * dmax, -left)
             if math.isfinite(xl) and math.isfinite(xr):
                 fwhm = xr - xl
             elif math.isfinite(xr):
@@ -194,21 +231,33 @@ def guess_one(shape, n_base, n_groups, offs, x, y, preset, min_w, max_w, p, h):
         p[n_base + 3 * grp] = c
         p[n_base + 3 * grp + 1] = w
         p[n_base + 3 * grp + 2] = a
+        if grp == n_groups - 1:
+            break
         # Remove this resonance before looking for the next.
-        for k in range(n):
-            s_tot = 0.0
-            for o in range(n_off):
-                s, _ = _shape((x[k] - c - offs[o]) / w, shape)
-                s_tot += s
-            d[k] -= a * s_tot
+        inv_w = 1.0 / w
+        for o in range(n_off):
+            co = c + offs[o]
+            for k in range(n):
+                s, _ = _shape((x[k] - co) * inv_w, shape)
+                d[k] -= a * s
 
 
-@njit(cache=True, parallel=True)
-def guess_chunk(shape, n_base, n_groups, offs, x, Y, PRESET, min_w, max_w, P, H):
-    """Guess every row of ``Y`` into ``P`` (N, n_params) and the depths into ``H``.
+def scratch(n: int) -> tuple[np.ndarray]:
+    """Work array for one thread of :func:`guess_rows`."""
+    return (np.empty((3, n)),)
 
-    ``PRESET`` (N, n_groups) holds preset centers, NaN where the center is to be found.
+
+@entry("void(int64, int64, int64, float64[::1], float64[::1], float64[:, ::1], float64[:, ::1], "
+       "float64, float64, float64[:, ::1], float64[:, ::1], float64[:, ::1], int64, int64)")
+def guess_rows(shape, n_base, n_groups, offs, x, Y, PRESET, min_w, max_w, P, H, WORK, i0, i1):
+    """Guess rows ``i0 .. i1`` of ``Y`` into ``P`` (N, n_params) and the depths into ``H``.
+
+    ``PRESET`` (N, n_groups) holds preset centers, NaN where the center is to be found;
+    ``WORK`` is the thread's work array (:func:`scratch`).
     """
-    N = Y.shape[0]
-    for i in prange(N):
-        guess_one(shape, n_base, n_groups, offs, x, Y[i], PRESET[i], min_w, max_w, P[i], H[i])
+    ys = WORK[0]
+    d = WORK[1]
+    comb = WORK[2]
+    for i in range(i0, i1):
+        guess_one(shape, n_base, n_groups, offs, x, Y[i], PRESET[i], min_w, max_w, P[i], H[i],
+                  ys, d, comb)

@@ -1,37 +1,52 @@
 """Levenberg–Marquardt for many small spectra at once, compiled with numba.
 
-One spectrum is fitted by :func:`fit_one`; :func:`fit_chunk` runs it over the rows of a chunk
-in parallel (``prange``).  Everything is in *internal units*: frequencies in MHz relative to
-the sweep's reference frequency, fields in mT, signals as given.  ``nvsense.fitting.batch``
+:func:`fit_rows_lines` and :func:`fit_rows_hamiltonian` fit rows ``i0 .. i1`` of a chunk, one
+spectrum after the other, with the GIL released; :mod:`nvsense.fitting.parallel` runs blocks
+of rows on threads.  Everything is in *internal units*: frequencies in MHz relative to the
+sweep's reference frequency, fields in mT, signals as given.  ``nvsense.fitting.batch``
 converts to and from SI.
 
 Parameter vectors
 -----------------
-lines model (kind 0)
+lines model
     ``[offset, (slope), center_0, width_0, contrast_0, center_1, ...]``; each resonance is
     expanded into lines at ``center + offs[m]``.
-Hamiltonian model (kind 1)
+Hamiltonian model
     ``[offset, (slope), Bx, By, Bz, D, E, width, contrast_0 .. contrast_{n_axes-1}]``, with
     D and E in MHz (absolute) and B in mT.
 
 The algorithm is Marquardt's, with the damping matrix λ·diag(JᵀJ), Nielsen's update of λ,
 box bounds by projection (a parameter on a bound whose gradient points outwards is frozen for
-that step) and fixed parameters (``vary`` False).  Analytic Jacobians throughout.
+that step) and fixed parameters (``vary`` False).  Analytic Jacobians throughout; for the
+lines model the exact Hessian (Newton) where it is positive definite.
+
+Each model has two passes over the points, both vectorised over the points (SIMD) and free of
+allocation:
+
+stage 1
+    model and χ² at a parameter vector; keeps the line shapes of every line.
+stage 2
+    at an *accepted* point only: the weighted Jacobian (from the kept line shapes, without
+    recomputing a division or exponential), JᵀWJ, JᵀWr and the second-order term S.
+
+A rejected trial step costs one stage 1 and a new solve with larger λ (JᵀWJ, JᵀWr and S are
+kept).  A converged last step that moved every parameter by less than ``xtol`` standard errors
+(and lowered χ² as predicted) needs no stage 2: the covariance is taken from JᵀWJ one step
+earlier (the errors then differ from those at the final point by ~1e-4 relative at most).
 """
 
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
-from numba import njit, prange
+from numba.extending import overload
 
+from .jit import FAST, entry, helper
 from .nv_transitions import crystal_transitions
 
-__all__ = ["KIND_HAMILTONIAN", "KIND_LINES", "fit_chunk", "fit_one"]
-
-KIND_LINES = 0
-KIND_HAMILTONIAN = 1
+__all__ = ["fit_rows_hamiltonian", "fit_rows_lines", "scratch"]
 
 # Kernel status codes; nvsense.fitting.status.FitStatus gives their meaning.
 OK = 0
@@ -40,12 +55,24 @@ BAD_INPUT = 2
 SINGULAR = 4
 NUMERICAL = 6
 
+# Weights: 0 one row of W per spectrum, 1 one row shared by all, 2 Poisson (σ = √counts).
+WEIGHTS_PER_ROW = 0
+WEIGHTS_SHARED = 1
+WEIGHTS_POISSON = 2
+
 _FOUR_LN2 = 4.0 * math.log(2.0)
 _LAMBDA0 = 1e-3
 _LAMBDA_MAX = 1e12
 
+#: Work arrays of one thread (views of the arrays made by :func:`scratch`): weights, baseline,
+#: 1 − depth, residuals, weighted residuals (the last row of JW), line shapes, weighted
+#: Jacobian rows, JᵀWJ, second-order term, Hessian, damped matrix, its Cholesky factor,
+#: covariance, JᵀWr, step, trial point, frozen flags.
+Work = namedtuple("Work", ["w", "base", "om", "res", "wr", "sbuf", "JW", "A", "S", "H", "M",
+                           "L", "C", "g", "delta", "p_new", "frozen"])
 
-@njit(cache=True, nogil=True, inline="always")
+
+@helper(inline="always")
 def _shape(u: float, shape: int):
     """Unit line shape s(u) and its derivative ds/du (0 Lorentzian, 1 Gaussian)."""
     if shape == 0:
@@ -55,173 +82,392 @@ def _shape(u: float, shape: int):
     return s, -2.0 * _FOUR_LN2 * u * s
 
 
-@njit(cache=True, nogil=True)
-def eval_lines(p, x, shape, n_base, n_groups, offs, m, J, want_jac):
-    """Model (and Jacobian) of the lines model at ``p`` on ``x`` (in place)."""
-    n_off = offs.size
+def scratch(n: int, P: int, n_lines: int, n_axes: int = 0) -> tuple[np.ndarray, ...]:
+    """Work arrays for one thread (n points, P parameters, n_lines lines in all): (V, SB, JW,
+    MAT, VEC, FROZEN) and, for the Hamiltonian model (n_axes > 0), the transitions and their
+    derivatives (t, dt).  The kernels allocate nothing themselves."""
+    out = (np.empty((4, n)), np.empty(n_lines * n), np.empty((P + 1, n)), np.zeros((6, P, P)),
+           np.empty((3, P)), np.zeros(P, dtype=np.bool_))
+    if n_axes:
+        out += (np.empty((n_axes, 2)), np.empty((n_axes, 2, 5)))
+    return out
+
+
+@helper(inline="always")
+def _work(V, SB, JW, MAT, VEC, FROZEN):
+    return Work(V[0], V[1], V[2], V[3], JW[JW.shape[0] - 1], SB, JW, MAT[0], MAT[1], MAT[2],
+                MAT[3], MAT[4], MAT[5], VEC[0], VEC[1], VEC[2], FROZEN)
+
+
+@helper(fastmath=FAST)
+def _load_weights(y, W, wmode, i, w):
+    """Weights 1/σ of spectrum ``y`` (row ``i``) into ``w``; returns how many are > 0."""
+    n = y.size
+    if wmode == WEIGHTS_POISSON:
+        for k in range(n):
+            yk = y[k]
+            # 1/√max(y, 1), NaN for NaN (a select, so the loop vectorises)
+            w[k] = 1.0 / math.sqrt(yk if not yk < 1.0 else 1.0)
+    else:
+        row = i if wmode == WEIGHTS_PER_ROW else 0
+        for k in range(n):
+            w[k] = W[row, k]
+    n_eff = 0
+    for k in range(n):
+        n_eff += 1 if w[k] > 0.0 else 0
+    return n_eff
+
+
+# --------------------------------------------------------------------------- model passes
+
+
+@helper(inline="always")
+def _line_shapes(shape, x, co, inv_w, a, sbuf, row, om):
+    """One line at ``co``: its shape into ``sbuf[row:row+n]``, ``a``·shape off ``om``."""
+    n = x.size
+    if shape == 0:
+        for k in range(n):
+            u = (x[k] - co) * inv_w
+            s = 1.0 / (1.0 + 4.0 * u * u)
+            sbuf[row + k] = s
+            om[k] -= a * s
+    else:
+        for k in range(n):
+            u = (x[k] - co) * inv_w
+            s = math.exp(-_FOUR_LN2 * u * u)
+            sbuf[row + k] = s
+            om[k] -= a * s
+
+
+@helper(inline="always")
+def _chi2(p, n_base, x, y, wk):
+    """Baseline, residuals y − m and χ² from ``wk.om`` = 1 − depth."""
+    base = wk.base
+    om = wk.om
+    res = wk.res
+    w = wk.w
+    p0 = p[0]
+    p1 = p[1] if n_base == 2 else 0.0
+    chi2 = 0.0
     for k in range(x.size):
-        xk = x[k]
-        base = p[0]
-        if n_base == 2:
-            base += p[1] * xk
-        depth = 0.0
-        for g in range(n_groups):
-            j0 = n_base + 3 * g
-            c = p[j0]
-            inv_w = 1.0 / p[j0 + 1]
-            a = p[j0 + 2]
-            ssum = 0.0
-            dsum = 0.0
-            dusum = 0.0
-            for o in range(n_off):
-                u = (xk - c - offs[o]) * inv_w
-                s, ds = _shape(u, shape)
-                ssum += s
-                dsum += ds
-                dusum += ds * u
-            depth += a * ssum
-            if want_jac:
-                J[j0, k] = base * a * dsum * inv_w
-                J[j0 + 1, k] = base * a * dusum * inv_w
-                J[j0 + 2, k] = -base * ssum
-        one_minus = 1.0 - depth
-        m[k] = base * one_minus
-        if want_jac:
-            J[0, k] = one_minus
-            if n_base == 2:
-                J[1, k] = xk * one_minus
+        b = p0 + p1 * x[k]
+        base[k] = b
+        r = y[k] - b * om[k]
+        res[k] = r
+        t = w[k] * r
+        chi2 += t * t
+    return chi2
 
 
-@njit(cache=True, nogil=True)
-def lines_second_order(p, x, y, wt, m, shape, n_base, n_groups, offs, S):
-    """S = Σ_k wt_k² (y_k − m_k) ∇²m_k for the lines model (in place).
+@helper(inline="always")
+def _baseline_rows(n_base, x, wk):
+    """Weighted residuals and the baseline rows of the weighted Jacobian."""
+    w = wk.w
+    om = wk.om
+    res = wk.res
+    wr = wk.wr
+    JW = wk.JW
+    for k in range(x.size):
+        wr[k] = w[k] * res[k]
+        JW[0, k] = w[k] * om[k]
+    if n_base == 2:
+        for k in range(x.size):
+            JW[1, k] = w[k] * x[k] * om[k]
 
-    ``JᵀJ − S`` is the exact Hessian of χ²/2.  Gauss–Newton drops S and converges only
-    linearly when the lines are weak against the noise (every iteration then gains a factor of
-    about 3); with S the iteration is Newton's and converges quadratically near the optimum.
+
+@helper(inline="always")
+def _normal(wk):
+    """A = JᵀWJ and g = JᵀWr from the weighted Jacobian rows (``JW[P]`` holds Wr).
+
+    Row i is multiplied with the columns (P, 0, 1, .., i) four at a time: one pass over the
+    points loads row i once for four sums.
     """
-    n_off = offs.size
-    for i in range(S.shape[0]):
-        for j in range(S.shape[1]):
-            S[i, j] = 0.0
-    for k in range(x.size):
-        xk = x[k]
-        q = wt[k] * wt[k] * (y[k] - m[k])
-        base = p[0]
-        if n_base == 2:
-            base += p[1] * xk
-        for g in range(n_groups):
-            j0 = n_base + 3 * g
-            c = p[j0]
-            inv_w = 1.0 / p[j0 + 1]
-            a = p[j0 + 2]
+    JW = wk.JW
+    A = wk.A
+    g = wk.g
+    P = A.shape[0]
+    n = JW.shape[1]
+    for i in range(P):
+        m_end = i + 2  # slot 0 is Wr (for g), slot m ≥ 1 is column m − 1
+        for m0 in range(0, m_end, 4):
+            c0 = P if m0 == 0 else m0 - 1
+            c1 = min(m0, i)
+            c2 = min(m0 + 1, i)
+            c3 = min(m0 + 2, i)
             s0 = 0.0
             s1 = 0.0
-            s1u = 0.0
             s2 = 0.0
-            s2u = 0.0
-            s2uu = 0.0
-            for o in range(n_off):
-                u = (xk - c - offs[o]) * inv_w
-                if shape == 0:
-                    s = 1.0 / (1.0 + 4.0 * u * u)
-                    ds = -8.0 * u * s * s
-                    d2s = -8.0 * s * s + 128.0 * u * u * s * s * s
-                else:
-                    s = math.exp(-_FOUR_LN2 * u * u)
-                    ds = -2.0 * _FOUR_LN2 * u * s
-                    d2s = (-2.0 * _FOUR_LN2 + 4.0 * _FOUR_LN2 * _FOUR_LN2 * u * u) * s
-                s0 += s
-                s1 += ds
-                s1u += ds * u
-                s2 += d2s
-                s2u += d2s * u
-                s2uu += d2s * u * u
-            # first derivatives of the depth, for the baseline cross terms
-            dd_c = -a * s1 * inv_w
-            dd_w = -a * s1u * inv_w
-            dd_a = s0
-            S[0, j0] -= q * dd_c
-            S[0, j0 + 1] -= q * dd_w
-            S[0, j0 + 2] -= q * dd_a
-            if n_base == 2:
-                S[1, j0] -= q * xk * dd_c
-                S[1, j0 + 1] -= q * xk * dd_w
-                S[1, j0 + 2] -= q * xk * dd_a
-            iw2 = inv_w * inv_w
-            qb = -q * base
-            S[j0, j0] += qb * a * s2 * iw2
-            S[j0, j0 + 1] += qb * a * (s2u + s1) * iw2
-            S[j0 + 1, j0 + 1] += qb * a * (s2uu + 2.0 * s1u) * iw2
-            S[j0, j0 + 2] += qb * (-s1 * inv_w)
-            S[j0 + 1, j0 + 2] += qb * (-s1u * inv_w)
-    for i in range(S.shape[0]):
+            s3 = 0.0
+            for k in range(n):
+                v = JW[i, k]
+                s0 += v * JW[c0, k]
+                s1 += v * JW[c1, k]
+                s2 += v * JW[c2, k]
+                s3 += v * JW[c3, k]
+            if m0 == 0:
+                g[i] = s0
+            else:
+                A[i, c0] = s0
+                A[c0, i] = s0
+            if m0 + 1 < m_end:
+                A[i, c1] = s1
+                A[c1, i] = s1
+            if m0 + 2 < m_end:
+                A[i, c2] = s2
+                A[c2, i] = s2
+            if m0 + 3 < m_end:
+                A[i, c3] = s3
+                A[c3, i] = s3
+
+
+@helper(inline="always")
+def _shape_coefficients(shape):
+    """(α, β, γ) with ds/du = α·u·s·v and d²s/du² = v·s·(β·u²·v + γ), v = s (Lorentzian) or
+    1 (Gaussian)."""
+    if shape == 0:
+        return -8.0, 128.0, -8.0
+    return -2.0 * _FOUR_LN2, 4.0 * _FOUR_LN2 * _FOUR_LN2, -2.0 * _FOUR_LN2
+
+
+@helper(fastmath=FAST)
+def _stage1_lines(model, p, x, y, wk):
+    shape, n_base, n_groups, offs = model
+    n = x.size
+    n_off = offs.size
+    om = wk.om
+    for k in range(n):
+        om[k] = 1.0
+    for grp in range(n_groups):
+        j0 = n_base + 3 * grp
+        inv_w = 1.0 / p[j0 + 1]
+        for o in range(n_off):
+            _line_shapes(shape, x, p[j0] + offs[o], inv_w, p[j0 + 2], wk.sbuf,
+                         (grp * n_off + o) * n, om)
+    return _chi2(p, n_base, x, y, wk)
+
+
+@helper(inline="always")
+def _group_pass(shape, x, wk, row, co, inv_w, ai, j0, add):
+    """One line of a resonance: its Jacobian columns into rows j0..j0+2 of JW (added to them
+    with ``add``, the resonance's later lines) and the sums that make up the second-order
+    term."""
+    alpha, beta, gamma = _shape_coefficients(shape)
+    lor = shape == 0
+    sbuf = wk.sbuf
+    w = wk.w
+    wr = wk.wr
+    base = wk.base
+    JW = wk.JW
+    q_ds = 0.0
+    q_dsu = 0.0
+    q_s = 0.0
+    qx_ds = 0.0
+    qx_dsu = 0.0
+    qx_s = 0.0
+    qb_d2s = 0.0
+    qb_d2su = 0.0
+    qb_d2suu = 0.0
+    qb_ds = 0.0
+    qb_dsu = 0.0
+    for k in range(x.size):
+        s = sbuf[row + k]
+        xk = x[k]
+        u = (xk - co) * inv_w
+        v = s if lor else 1.0
+        ds = alpha * u * s * v
+        dsu = ds * u
+        d2s = v * s * (beta * u * u * v + gamma)
+        wb = w[k] * base[k]
+        # (unconditional loads, so that the choice is a select and the loop vectorises)
+        j_c = JW[j0, k]
+        j_w = JW[j0 + 1, k]
+        j_a = JW[j0 + 2, k]
+        JW[j0, k] = (j_c if add else 0.0) + wb * ai * ds
+        JW[j0 + 1, k] = (j_w if add else 0.0) + wb * ai * dsu
+        JW[j0 + 2, k] = (j_a if add else 0.0) - wb * s
+        q = w[k] * wr[k]
+        qb = -q * base[k]
+        q_ds += q * ds
+        q_dsu += q * dsu
+        q_s += q * s
+        qx_ds += q * xk * ds
+        qx_dsu += q * xk * dsu
+        qx_s += q * xk * s
+        qb_d2s += qb * d2s
+        qb_d2su += qb * d2s * u
+        qb_d2suu += qb * d2s * u * u
+        qb_ds += qb * ds
+        qb_dsu += qb * dsu
+    return (q_ds, q_dsu, q_s, qx_ds, qx_dsu, qx_s, qb_d2s, qb_d2su, qb_d2suu, qb_ds, qb_dsu)
+
+
+@helper(fastmath=FAST)
+def _stage2_lines(model, p, x, wk):
+    """Weighted Jacobian, A, g and S = Σ w²(y − m)∇²m at the point of the last stage 1.
+
+    ``A − S`` is the exact Hessian of χ²/2.  Gauss–Newton drops S and converges only linearly
+    when the lines are weak against the noise (every iteration then gains a factor of about
+    3); with S the iteration is Newton's and converges quadratically near the optimum.
+    """
+    shape, n_base, n_groups, offs = model
+    n = x.size
+    n_off = offs.size
+    S = wk.S
+    P = p.size
+    _baseline_rows(n_base, x, wk)
+    for i in range(P):
+        for j in range(P):
+            S[i, j] = 0.0
+    for grp in range(n_groups):
+        j0 = n_base + 3 * grp
+        c = p[j0]
+        inv_w = 1.0 / p[j0 + 1]
+        a = p[j0 + 2]
+        ai = a * inv_w
+        q_ds = 0.0
+        q_dsu = 0.0
+        q_s = 0.0
+        qx_ds = 0.0
+        qx_dsu = 0.0
+        qx_s = 0.0
+        qb_d2s = 0.0
+        qb_d2su = 0.0
+        qb_d2suu = 0.0
+        qb_ds = 0.0
+        qb_dsu = 0.0
+        for o in range(n_off):
+            t = _group_pass(shape, x, wk, (grp * n_off + o) * n, c + offs[o], inv_w, ai, j0,
+                            o > 0)
+            q_ds += t[0]
+            q_dsu += t[1]
+            q_s += t[2]
+            qx_ds += t[3]
+            qx_dsu += t[4]
+            qx_s += t[5]
+            qb_d2s += t[6]
+            qb_d2su += t[7]
+            qb_d2suu += t[8]
+            qb_ds += t[9]
+            qb_dsu += t[10]
+        # Baseline × line terms: ∂²m/∂offset∂θ = −∂depth/∂θ (times x for the slope).
+        S[0, j0] += ai * q_ds
+        S[0, j0 + 1] += ai * q_dsu
+        S[0, j0 + 2] -= q_s
+        if n_base == 2:
+            S[1, j0] += ai * qx_ds
+            S[1, j0 + 1] += ai * qx_dsu
+            S[1, j0 + 2] -= qx_s
+        iw2 = inv_w * inv_w
+        S[j0, j0] += a * iw2 * qb_d2s
+        S[j0, j0 + 1] += a * iw2 * (qb_d2su + qb_ds)
+        S[j0 + 1, j0 + 1] += a * iw2 * (qb_d2suu + 2.0 * qb_dsu)
+        S[j0, j0 + 2] -= inv_w * qb_ds
+        S[j0 + 1, j0 + 2] -= inv_w * qb_dsu
+    for i in range(P):
         for j in range(i):
             S[i, j] = S[j, i]
+    _normal(wk)
 
 
-@njit(cache=True, nogil=True)
-def eval_hamiltonian(p, x, shape, n_base, offs, frames, gamma, fref, m, J, want_jac, t, dt):
-    """Model (and Jacobian) of the Hamiltonian model at ``p`` (in place).
-
-    ``t`` (n_axes, 2) and ``dt`` (n_axes, 2, 5) receive the transitions (MHz, absolute) and
-    their derivatives with respect to (Bx, By, Bz, D, E).
-    """
-    nb = n_base
-    n_axes = frames.shape[0]
+@helper(fastmath=FAST)
+def _stage1_hamiltonian(model, p, x, y, wk):
+    shape, nb, offs, frames, gamma, fref, t, dt = model
+    n = x.size
     n_off = offs.size
-    crystal_transitions(p[nb:nb + 3], p[nb + 3], p[nb + 4], frames, gamma, t, dt)
+    crystal_transitions(p[nb], p[nb + 1], p[nb + 2], p[nb + 3], p[nb + 4], frames, gamma, t, dt)
     inv_w = 1.0 / p[nb + 5]
-    acc = np.zeros(6)
+    om = wk.om
+    for k in range(n):
+        om[k] = 1.0
+    for a in range(frames.shape[0]):
+        ca = p[nb + 6 + a]
+        for j in range(2):
+            c = t[a, j] - fref
+            for o in range(n_off):
+                _line_shapes(shape, x, c + offs[o], inv_w, ca, wk.sbuf,
+                             ((2 * a + j) * n_off + o) * n, om)
+    return _chi2(p, nb, x, y, wk)
+
+
+@helper(inline="always")
+def _hamiltonian_pass(shape, x, wk, row, co, inv_w, ci, nb, ja, d0, d1, d2, d3, d4):
+    """One line: add its contribution to the field, D, E, width and contrast rows."""
+    alpha, _, _ = _shape_coefficients(shape)
+    lor = shape == 0
+    sbuf = wk.sbuf
+    w = wk.w
+    base = wk.base
+    JW = wk.JW
     for k in range(x.size):
-        xk = x[k]
-        base = p[0]
-        if n_base == 2:
-            base += p[1] * xk
-        depth = 0.0
-        for q in range(6):
-            acc[q] = 0.0
-        for a in range(n_axes):
-            ca = p[nb + 6 + a]
-            ssum = 0.0
-            for j in range(2):
-                c = t[a, j] - fref
-                dsum = 0.0
-                dusum = 0.0
-                for o in range(n_off):
-                    u = (xk - c - offs[o]) * inv_w
-                    s, ds = _shape(u, shape)
-                    ssum += s
-                    dsum += ds
-                    dusum += ds * u
-                if want_jac:
-                    g_center = base * ca * dsum * inv_w  # ∂model/∂(line center)
-                    for q in range(5):
-                        acc[q] += g_center * dt[a, j, q]
-                    acc[5] += base * ca * dusum * inv_w
-            depth += ca * ssum
-            if want_jac:
-                J[nb + 6 + a, k] = -base * ssum
-        one_minus = 1.0 - depth
-        m[k] = base * one_minus
-        if want_jac:
-            for q in range(6):
-                J[nb + q, k] = acc[q]
-            J[0, k] = one_minus
-            if n_base == 2:
-                J[1, k] = xk * one_minus
+        s = sbuf[row + k]
+        u = (x[k] - co) * inv_w
+        v = s if lor else 1.0
+        wb = w[k] * base[k]
+        fc = wb * ci * alpha * u * s * v  # ∂m/∂(line center), weighted
+        JW[nb, k] += fc * d0
+        JW[nb + 1, k] += fc * d1
+        JW[nb + 2, k] += fc * d2
+        JW[nb + 3, k] += fc * d3
+        JW[nb + 4, k] += fc * d4
+        JW[nb + 5, k] += fc * u
+        JW[ja, k] -= wb * s
 
 
-@njit(cache=True, nogil=True)
-def _evaluate(kind, p, x, shape, n_base, n_groups, offs, frames, gamma, fref, m, J, want_jac,
-              t, dt):
-    if kind == KIND_LINES:
-        eval_lines(p, x, shape, n_base, n_groups, offs, m, J, want_jac)
-    else:
-        eval_hamiltonian(p, x, shape, n_base, offs, frames, gamma, fref, m, J, want_jac, t, dt)
+@helper(fastmath=FAST)
+def _stage2_hamiltonian(model, p, x, wk):
+    """Weighted Jacobian, A and g (Gauss–Newton: S stays zero)."""
+    shape, nb, offs, frames, _, fref, t, dt = model
+    n = x.size
+    n_off = offs.size
+    JW = wk.JW
+    _baseline_rows(nb, x, wk)
+    for i in range(nb, p.size):
+        for k in range(n):
+            JW[i, k] = 0.0
+    inv_w = 1.0 / p[nb + 5]
+    for a in range(frames.shape[0]):
+        ci = p[nb + 6 + a] * inv_w
+        for j in range(2):
+            c = t[a, j] - fref
+            for o in range(n_off):
+                _hamiltonian_pass(shape, x, wk, ((2 * a + j) * n_off + o) * n, c + offs[o],
+                                  inv_w, ci, nb, nb + 6 + a, dt[a, j, 0], dt[a, j, 1],
+                                  dt[a, j, 2], dt[a, j, 3], dt[a, j, 4])
+    _normal(wk)
 
 
-@njit(cache=True, nogil=True)
+# Compile-time dispatch on the model tuple: (shape, n_base, n_groups, offs) for the lines
+# model, (shape, n_base, offs, frames, gamma, fref, t, dt) for the Hamiltonian.  Only the
+# model's own passes are compiled into its kernel (passing the functions as arguments would
+# embed run-time pointers, which numba cannot cache).
+
+
+def _stage1(model, p, x, y, wk):
+    """χ² at ``p`` (stage 1 of the model)."""
+
+
+def _stage2(model, p, x, wk):
+    """Jacobian, A, g (and S) at the point of the last stage 1 (stage 2 of the model)."""
+
+
+@overload(_stage1, inline="always")
+def _stage1_impl(model, p, x, y, wk):
+    if len(model) == 4:
+        return lambda model, p, x, y, wk: _stage1_lines(model, p, x, y, wk)
+    return lambda model, p, x, y, wk: _stage1_hamiltonian(model, p, x, y, wk)
+
+
+@overload(_stage2, inline="always")
+def _stage2_impl(model, p, x, wk):
+    if len(model) == 4:
+        return lambda model, p, x, wk: _stage2_lines(model, p, x, wk)
+    return lambda model, p, x, wk: _stage2_hamiltonian(model, p, x, wk)
+
+
+# --------------------------------------------------------------------------- linear algebra
+
+
+@helper()
 def _cholesky(A, L):
     """Cholesky factor of the symmetric matrix A into L (lower); False if not positive."""
     n = A.shape[0]
@@ -241,7 +487,7 @@ def _cholesky(A, L):
     return True
 
 
-@njit(cache=True, nogil=True)
+@helper(inline="always")
 def _cho_solve(L, b, out):
     n = b.size
     for i in range(n):
@@ -256,101 +502,103 @@ def _cho_solve(L, b, out):
         out[i] = s / L[i, i]
 
 
-# Reassociation lets LLVM vectorise the dot products (no NaN/inf assumptions are made).
-_FAST = {"reassoc", "contract", "nsz", "arcp"}
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
-def _normal_equations(J, r, A, g):
-    """A = JᵀJ and g = Jᵀr for the transposed Jacobian J (P, n)."""
-    P, n = J.shape
-    for i in range(P):
-        s = 0.0
-        for k in range(n):
-            s += J[i, k] * r[k]
-        g[i] = s
+@helper(inline="always")
+def _inverse_from_cholesky(L, T, C):
+    """C = (L Lᵀ)⁻¹, with T as scratch for L⁻¹."""
+    n = L.shape[0]
+    for j in range(n):
+        for i in range(j):
+            T[i, j] = 0.0
+        T[j, j] = 1.0 / L[j, j]
+        for i in range(j + 1, n):
+            s = 0.0
+            for k in range(j, i):
+                s += L[i, k] * T[k, j]
+            T[i, j] = -s / L[i, i]
+    for i in range(n):
         for j in range(i + 1):
             s = 0.0
-            for k in range(n):
-                s += J[i, k] * J[j, k]
-            A[i, j] = s
-            A[j, i] = s
+            for k in range(i, n):
+                s += T[k, i] * T[k, j]
+            C[i, j] = s
+            C[j, i] = s
 
 
-@njit(cache=True, nogil=True, fastmath=_FAST)
-def _residuals(y, wt, m, r):
-    chi2 = 0.0
-    for k in range(y.size):
-        rk = (y[k] - m[k]) * wt[k]
-        r[k] = rk
-        chi2 += rk * rk
-    return chi2
+@helper()
+def _solve(use_s, lam, dmax, wk):
+    """Damped step into ``wk.delta`` (Newton's Hessian A − S where it is positive definite,
+    else Gauss–Newton's A); ``wk.H`` keeps the Hessian used.  False if both are singular."""
+    A = wk.A
+    S = wk.S
+    H = wk.H
+    M = wk.M
+    frozen = wk.frozen
+    delta = wk.delta
+    P = A.shape[0]
+    for attempt in range(2 if use_s else 1):
+        newton = use_s and attempt == 0
+        for i in range(P):
+            for j in range(P):
+                h = A[i, j] - S[i, j] if newton else A[i, j]
+                H[i, j] = h
+                M[i, j] = 0.0 if (frozen[i] or frozen[j]) else h
+            if frozen[i]:
+                M[i, i] = 1.0
+            else:
+                M[i, i] = H[i, i] + lam * max(A[i, i], 1e-12 * dmax + 1e-300)
+        if _cholesky(M, wk.L):
+            for i in range(P):
+                delta[i] = 0.0 if frozen[i] else wk.g[i]
+            _cho_solve(wk.L, delta, delta)
+            return True
+    return False
 
 
-@njit(cache=True, nogil=True)
-def fit_one(kind, shape, n_base, n_groups, offs, frames, gamma, fref, x, y, wt, p, lo, hi,
-            vary, max_iter, ftol, xtol, scale_covar, perr, cpos, cerr):
-    """Fit one spectrum in place.
+# --------------------------------------------------------------------------- the iteration
 
-    ``p`` holds the start values and receives the result; ``perr`` the standard errors;
-    ``cpos``/``cerr`` the line (resonance) positions and their errors.  Returns
-    ``(chi2, n_iter, status)``.
+
+@helper(inline="always")
+def _lm_fit(model, use_s, x, y, p, lo, hi, vary, n_eff, max_iter, ftol, xtol, scale_covar,
+            perr, wk):
+    """Fit one spectrum in place (``wk.w`` holds its weights).
+
+    ``p`` holds the start values and receives the result, ``perr`` the standard errors and
+    ``wk.C`` the unscaled covariance.  Returns ``(chi2, n_iter, status, factor)`` with
+    ``factor`` the covariance scale (reduced χ² with ``scale_covar``).
+
+    Each stage is called from one place only (the start point is evaluated as a first trial
+    that is always accepted), so that inlining them costs no extra compilation.
     """
     n = x.size
     P = p.size
-    n_axes = frames.shape[0]
+    w = wk.w
+    A = wk.A
+    g = wk.g
+    H = wk.H
+    M = wk.M
+    delta = wk.delta
+    p_new = wk.p_new
+    frozen = wk.frozen
     for j in range(P):
         perr[j] = np.nan
-    for j in range(cpos.size):
-        cpos[j] = np.nan
-        cerr[j] = np.nan
-
-    n_eff = 0
+    power = 0.0  # signal power, the scale for "numerically zero" χ² changes
+    check = 0.0  # NaN if any y or w is NaN or infinite
     for k in range(n):
-        if not (math.isfinite(y[k]) and math.isfinite(wt[k])):
-            return np.nan, 0, BAD_INPUT
-        if wt[k] > 0.0:
-            n_eff += 1
+        yw = y[k] * w[k]
+        power += yw * yw
+        check += y[k] * 0.0 + w[k] * 0.0
+    if not check == 0.0:
+        return np.nan, 0, BAD_INPUT, 1.0
     n_free = 0
     for j in range(P):
         if not math.isfinite(p[j]):
-            return np.nan, 0, BAD_INPUT
+            return np.nan, 0, BAD_INPUT, 1.0
         if vary[j]:
             n_free += 1
             p[j] = min(max(p[j], lo[j]), hi[j])
+        p_new[j] = p[j]
     if n_eff <= n_free:
-        return np.nan, 0, BAD_INPUT
-
-    m = np.empty(n)
-    r = np.empty(n)
-    J = np.empty((P, n))  # transposed: contiguous per parameter
-    J_new = np.empty((P, n))
-    r_new = np.empty(n)
-    t = np.empty((n_axes, 2))
-    dt = np.empty((n_axes, 2, 5))
-    A = np.empty((P, P))
-    S = np.zeros((P, P))  # second-order term (lines model); JᵀJ − S is the exact Hessian
-    H = np.empty((P, P))
-    M = np.empty((P, P))
-    L = np.empty((P, P))
-    g = np.empty(P)
-    delta = np.empty(P)
-    p_new = np.empty(P)
-    frozen = np.empty(P, dtype=np.bool_)
-
-    newton = kind == KIND_LINES
-    _evaluate(kind, p, x, shape, n_base, n_groups, offs, frames, gamma, fref, m, J, True, t, dt)
-    chi2 = _residuals(y, wt, m, r)
-    if not math.isfinite(chi2):
-        return np.nan, 0, NUMERICAL
-    if newton:
-        lines_second_order(p, x, y, wt, m, shape, n_base, n_groups, offs, S)
-    for j in range(P):
-        for k in range(n):
-            J[j, k] *= wt[k]
-    power = 0.0  # signal power, the scale for "numerically zero" χ² changes
-    for k in range(n):
-        power += (y[k] * wt[k]) ** 2
+        return np.nan, 0, BAD_INPUT, 1.0
     abs_tol = 1e-24 * power + 1e-300
     dof = max(n_eff - n_free, 1)
 
@@ -358,140 +606,170 @@ def fit_one(kind, shape, n_base, n_groups, offs, frames, gamma, fref, x, y, wt, 
     nu = 2.0
     status = MAX_ITER
     it = 0
-    while it < max_iter:
-        it += 1
-        _normal_equations(J, r, A, g)
-        dmax = 0.0
-        for i in range(P):
-            dmax = max(dmax, A[i, i])
-        for i in range(P):
-            frozen[i] = (not vary[i]) or (p[i] <= lo[i] and g[i] < 0.0) or (
-                p[i] >= hi[i] and g[i] > 0.0)
-        while True:  # inner loop: raise λ until a step lowers χ²
-            # Newton's Hessian where it is positive definite, else Gauss–Newton's JᵀJ.
-            for attempt in range(2 if newton else 1):
-                use_s = newton and attempt == 0
+    chi2 = np.inf
+    first = True  # p_new holds the start point
+    dmax = 0.0
+    while True:
+        chi2_new = _stage1(model, p_new, x, y, wk)
+        if first and not math.isfinite(chi2_new):
+            return np.nan, 0, NUMERICAL, 1.0
+        if first or (math.isfinite(chi2_new) and chi2_new < chi2):
+            converged = False
+            keep_jacobian = False
+            if not first:
+                # Accepted step: compare the actual χ² drop with the quadratic model's.
+                pred = 0.0
                 for i in range(P):
+                    s = 0.0
                     for j in range(P):
-                        H[i, j] = A[i, j] - S[i, j] if use_s else A[i, j]
-                        M[i, j] = 0.0 if (frozen[i] or frozen[j]) else H[i, j]
-                    if frozen[i]:
-                        M[i, i] = 1.0
-                    else:
-                        M[i, i] = H[i, i] + lam * max(A[i, i], 1e-12 * dmax + 1e-300)
-                ok = _cholesky(M, L)
-                if ok:
-                    break
-            if ok:
+                        s += H[i, j] * delta[j]
+                    pred += delta[i] * (2.0 * g[i] - s)
+                dchi = chi2 - chi2_new
+                rho = dchi / pred if pred > 0.0 else 0.0
+                chi2_unit = chi2_new / dof + abs_tol  # the reduced χ²: one "σ²" of χ²
+                small = True  # every step below xtol standard errors
                 for i in range(P):
-                    delta[i] = 0.0 if frozen[i] else g[i]
-                _cho_solve(L, delta, delta)
-                for i in range(P):
-                    p_new[i] = min(max(p[i] + delta[i], lo[i]), hi[i]) if vary[i] else p[i]
-                    delta[i] = p_new[i] - p[i]
-                # The trial's Jacobian is computed too: most steps are accepted.
-                _evaluate(kind, p_new, x, shape, n_base, n_groups, offs, frames, gamma, fref,
-                          m, J_new, True, t, dt)
-                chi2_new = _residuals(y, wt, m, r_new)
-                if math.isfinite(chi2_new) and chi2_new < chi2:
-                    break
+                    if abs(delta[i]) * math.sqrt(A[i, i]) > xtol * math.sqrt(chi2_unit):
+                        small = False
+                lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+                nu = 2.0
+                # Converged when the χ² drop is a small fraction of its statistical unit (the
+                # parameters are then within ~√ftol standard errors of the optimum), or every
+                # step is below xtol standard errors.
+                converged = lam <= 1.0 and rho > 0.25 and (dchi <= ftol * chi2_unit or small)
+                # A last step below xtol standard errors in every parameter, whose χ² drop
+                # agreed with its prediction, leaves JᵀWJ unchanged to ~1e-4: keep it for the
+                # covariance instead of a stage 2 at the final point.
+                keep_jacobian = converged and small and abs(rho - 1.0) <= 0.5
+            for i in range(P):
+                p[i] = p_new[i]
+            chi2 = chi2_new
+            first = False
+            if not keep_jacobian:
+                _stage2(model, p, x, wk)
+            if converged:
+                status = OK
+                break
+            if it >= max_iter:
+                break
+            it += 1
+            dmax = 0.0
+            for i in range(P):
+                dmax = max(dmax, A[i, i])
+                frozen[i] = (not vary[i]) or (p[i] <= lo[i] and g[i] < 0.0) or (
+                    p[i] >= hi[i] and g[i] > 0.0)
+        else:  # rejected: raise λ and solve again (A, g and S are kept)
             lam *= nu
             nu *= 2.0
-            if lam > _LAMBDA_MAX:
-                break
+        # Next trial step.
+        while lam <= _LAMBDA_MAX and not _solve(use_s, lam, dmax, wk):
+            lam *= nu
+            nu *= 2.0
         if lam > _LAMBDA_MAX:
             # No downhill step even along the gradient: a (numerically) stationary point.
             status = OK
             break
-        # Accepted step: compare the actual χ² drop with the quadratic model's prediction.
-        pred = 0.0
         for i in range(P):
-            s = 0.0
-            for j in range(P):
-                s += H[i, j] * delta[j]
-            pred += delta[i] * (2.0 * g[i] - s)
-        dchi = chi2 - chi2_new
-        rho = dchi / pred if pred > 0.0 else 0.0
-        small_step = True
-        chi2_unit = chi2_new / dof + abs_tol  # the reduced χ²: one "σ²" of χ²
-        sigma_scale = math.sqrt(chi2_unit)
-        for i in range(P):
-            if abs(delta[i]) * math.sqrt(A[i, i]) > xtol * sigma_scale:
-                small_step = False
-        for i in range(P):
-            p[i] = p_new[i]
-        J, J_new = J_new, J
-        r, r_new = r_new, r
-        chi2 = chi2_new
-        for j in range(P):
-            for k in range(n):
-                J[j, k] *= wt[k]
-        if newton:
-            lines_second_order(p, x, y, wt, m, shape, n_base, n_groups, offs, S)
-        lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
-        nu = 2.0
-        # Converged when the χ² drop is a small fraction of its statistical unit (the
-        # parameters are then within ~√ftol standard errors of the optimum), or every step is
-        # below xtol standard errors.
-        if lam <= 1.0 and rho > 0.25 and (dchi <= ftol * chi2_unit or small_step):
-            status = OK
-            break
+            p_new[i] = min(max(p[i] + delta[i], lo[i]), hi[i]) if vary[i] else p[i]
+            delta[i] = p_new[i] - p[i]
 
     # Covariance from the undamped normal matrix of the varied parameters.
-    _normal_equations(J, r, A, g)
     for i in range(P):
         for j in range(P):
             M[i, j] = A[i, j] if (vary[i] and vary[j]) else 0.0
         if not vary[i]:
             M[i, i] = 1.0
     if not math.isfinite(chi2):
-        return chi2, it, NUMERICAL
-    if not _cholesky(M, L):
-        return chi2, it, SINGULAR
-    cov = np.empty((P, P))
-    e = np.zeros(P)
-    col = np.empty(P)
-    for j in range(P):
-        e[j] = 1.0
-        _cho_solve(L, e, col)
-        e[j] = 0.0
-        for i in range(P):
-            cov[i, j] = col[i]
+        return chi2, it, NUMERICAL, 1.0
+    if not _cholesky(M, wk.L):
+        return chi2, it, SINGULAR, 1.0
+    C = wk.C
+    _inverse_from_cholesky(wk.L, H, C)
     factor = chi2 / max(n_eff - n_free, 1) if scale_covar else 1.0
     for i in range(P):
-        perr[i] = math.sqrt(cov[i, i] * factor) if (vary[i] and cov[i, i] >= 0.0) else 0.0
+        perr[i] = math.sqrt(C[i, i] * factor) if (vary[i] and C[i, i] >= 0.0) else 0.0
+    return chi2, it, status, factor
 
-    if kind == KIND_LINES:
+
+_ROWS = ("float64[:, ::1], float64[:, ::1], int64, float64[:, ::1], float64[:, ::1], "
+         "float64[:, ::1], boolean[::1], int64, float64, float64, boolean, float64[:, ::1], "
+         "float64[:, ::1], float64[:, ::1], float64[::1], int64[::1], int64[::1], int64[::1], "
+         "float64[:, ::1], float64[::1], float64[:, ::1], float64[:, :, ::1], float64[:, ::1], "
+         "boolean[::1]")
+_ROWS_END = "int64, int64)"
+
+
+@entry("void(int64, int64, int64, float64[::1], float64[::1], " + _ROWS + ", " + _ROWS_END)
+def fit_rows_lines(shape, n_base, n_groups, offs, x, Y, W, wmode, P, LO, HI, vary, max_iter,
+                   ftol, xtol, scale_covar, PERR, CPOS, CERR, CHI2, NIT, STATUS, NEFF, V, SB, JW,
+                   MAT, VEC, FROZEN, i0, i1):
+    """Fit rows ``i0 .. i1`` of ``Y`` with the lines model (in place into the outputs).
+
+    ``W`` holds weights 1/σ as selected by ``wmode`` (per row, one shared row, or unused for
+    Poisson weights); ``P`` the start values, overwritten by the results; ``LO``/``HI`` the
+    bounds per row.  ``NEFF`` receives the number of points with positive weight.  ``V`` ..
+    ``FROZEN`` are the thread's work arrays (:func:`scratch`).
+    """
+    wk = _work(V, SB, JW, MAT, VEC, FROZEN)
+    model = (shape, n_base, n_groups, offs)
+    for i in range(i0, i1):
+        y = Y[i]
+        n_eff = _load_weights(y, W, wmode, i, wk.w)
+        NEFF[i] = n_eff
+        p = P[i]
+        perr = PERR[i]
+        chi2, it, st, _ = _lm_fit(model, True, x, y, p, LO[i], HI[i], vary, n_eff, max_iter,
+                                  ftol, xtol, scale_covar, perr, wk)
+        CHI2[i] = chi2
+        NIT[i] = it
+        STATUS[i] = st
         for grp in range(n_groups):
-            cpos[grp] = p[n_base + 3 * grp]
-            cerr[grp] = perr[n_base + 3 * grp]
-    else:
-        nb = n_base
-        crystal_transitions(p[nb:nb + 3], p[nb + 3], p[nb + 4], frames, gamma, t, dt)
+            if st == OK or st == MAX_ITER:
+                CPOS[i, grp] = p[n_base + 3 * grp]
+                CERR[i, grp] = perr[n_base + 3 * grp]
+            else:
+                CPOS[i, grp] = np.nan
+                CERR[i, grp] = np.nan
+
+
+@entry("void(int64, int64, float64[::1], float64[:, :, ::1], float64, float64, float64[::1], "
+       + _ROWS + ", float64[:, ::1], float64[:, :, ::1], " + _ROWS_END)
+def fit_rows_hamiltonian(shape, n_base, offs, frames, gamma, fref, x, Y, W, wmode, P, LO, HI,
+                         vary, max_iter, ftol, xtol, scale_covar, PERR, CPOS, CERR, CHI2, NIT,
+                         STATUS, NEFF, V, SB, JW, MAT, VEC, FROZEN, t, dt, i0, i1):
+    """Fit rows ``i0 .. i1`` of ``Y`` with the Hamiltonian model (see :func:`fit_rows_lines`).
+
+    ``CPOS``/``CERR`` receive the 2·n_axes transitions (internal units) and their errors,
+    propagated from the covariance of (B, D, E).
+    """
+    n_axes = frames.shape[0]
+    wk = _work(V, SB, JW, MAT, VEC, FROZEN)
+    model = (shape, n_base, offs, frames, gamma, fref, t, dt)
+    nb = n_base
+    C = wk.C
+    for i in range(i0, i1):
+        y = Y[i]
+        n_eff = _load_weights(y, W, wmode, i, wk.w)
+        NEFF[i] = n_eff
+        p = P[i]
+        chi2, it, st, factor = _lm_fit(model, False, x, y, p, LO[i], HI[i], vary, n_eff,
+                                       max_iter, ftol, xtol, scale_covar, PERR[i], wk)
+        CHI2[i] = chi2
+        NIT[i] = it
+        STATUS[i] = st
+        for idx in range(2 * n_axes):
+            CPOS[i, idx] = np.nan
+            CERR[i, idx] = np.nan
+        if not (st == OK or st == MAX_ITER):
+            continue
+        crystal_transitions(p[nb], p[nb + 1], p[nb + 2], p[nb + 3], p[nb + 4], frames, gamma,
+                            t, dt)
         for a in range(n_axes):
             for j in range(2):
                 idx = 2 * a + j
-                cpos[idx] = t[a, j] - fref
+                CPOS[i, idx] = t[a, j] - fref
                 var = 0.0
                 for q1 in range(5):
                     for q2 in range(5):
-                        var += dt[a, j, q1] * cov[nb + q1, nb + q2] * dt[a, j, q2]
-                cerr[idx] = math.sqrt(max(var, 0.0) * factor)
-    return chi2, it, status
-
-
-@njit(cache=True, parallel=True)
-def fit_chunk(kind, shape, n_base, n_groups, offs, frames, gamma, fref, x, Y, W, P, LO, HI,
-              vary, max_iter, ftol, xtol, scale_covar, PERR, CPOS, CERR, CHI2, NIT, STATUS):
-    """Fit every row of ``Y`` (in place into the output arrays); rows run in parallel.
-
-    ``W`` (weights 1/σ), ``LO`` and ``HI`` have one row per spectrum.
-    """
-    N = Y.shape[0]
-    for i in prange(N):
-        chi2, nit, st = fit_one(kind, shape, n_base, n_groups, offs, frames, gamma, fref, x,
-                                Y[i], W[i], P[i], LO[i], HI[i], vary, max_iter, ftol, xtol,
-                                scale_covar, PERR[i], CPOS[i], CERR[i])
-        CHI2[i] = chi2
-        NIT[i] = nit
-        STATUS[i] = st
+                        var += dt[a, j, q1] * C[nb + q1, nb + q2] * dt[a, j, q2]
+                CERR[i, idx] = math.sqrt(max(var, 0.0) * factor)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -121,6 +122,10 @@ class ModelSpec:
     @property
     def param_names(self) -> list[str]:
         """Parameter names in the order of the fitters' parameter vectors."""
+        return list(self._param_names)
+
+    @cached_property
+    def _param_names(self) -> tuple[str, ...]:
         names = ["offset"] + (["slope"] if self.n_base == 2 else [])
         if self.is_hamiltonian:
             names += ["Bx", "By", "Bz", "D", "E", "width"]
@@ -128,11 +133,11 @@ class ModelSpec:
         else:
             for k in range(self.n_lines):
                 names += [f"center{k}", f"width{k}", f"contrast{k}"]
-        return names
+        return tuple(names)
 
     @property
     def n_params(self) -> int:
-        return len(self.param_names)
+        return len(self._param_names)
 
 
 def make_model(

@@ -23,12 +23,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
 from nvsense.physics import GAMMA_NV_HZ_PER_T, NV_AXES, ZFS_HZ, axis_frame
 
-__all__ = ["axis_frames", "transitions_closed_form"]
+from .jit import as_f8, entry, helper, ready
+
+__all__ = ["axis_frames", "crystal_transitions", "transitions_closed_form", "transitions_into"]
 
 _TWO_PI_3 = 2.0 * math.pi / 3.0
 
@@ -38,10 +39,10 @@ def axis_frames(axes: ArrayLike = NV_AXES) -> NDArray[np.float64]:
     axes = np.atleast_2d(np.asarray(axes, dtype=float))
     if axes.ndim != 2 or axes.shape[1] != 3 or not np.all(np.isfinite(axes)):
         raise ValueError(f"axes must be finite 3-vectors of shape (n_axes, 3), got {axes.shape}")
-    return np.ascontiguousarray(np.stack([axis_frame(a) for a in axes]))
+    return as_f8(np.stack([axis_frame(a) for a in axes]))
 
 
-@njit(cache=True, nogil=True)
+@helper()
 def _poly_and_slope(lam: float, D: float, E: float, b2: float, bp2: float, dxy: float):
     """P(λ) and P'(λ) of the NV characteristic polynomial."""
     c1 = D * D - E * E - b2
@@ -51,7 +52,34 @@ def _poly_and_slope(lam: float, D: float, E: float, b2: float, bp2: float, dxy: 
     return p, dp
 
 
-@njit(cache=True, nogil=True)
+@helper()
+def _polish(lam: float, D: float, E: float, b2: float, bp2: float, dxy: float, scale: float):
+    """Two Newton steps on a root: the trigonometric roots lose precision when two levels
+    nearly meet."""
+    for _ in range(2):
+        pv, dp = _poly_and_slope(lam, D, E, b2, bp2, dxy)
+        if abs(dp) > 1e-9 * scale * scale:
+            step = pv / dp
+            if abs(step) < 1e-3 * scale:
+                lam -= step
+    return lam
+
+
+@helper()
+def _root_derivatives(x: float, bx: float, by: float, bz: float, D: float, E: float, b2: float,
+                      bp2: float, dxy: float, scale: float):
+    """dλ/dθ = −(∂P/∂θ)/P'(λ) at the root ``x`` for θ = bx, by, bz, D, E."""
+    _, dp = _poly_and_slope(x, D, E, b2, bp2, dxy)
+    if abs(dp) < 1e-12 * scale * scale:  # exact degeneracy: derivative undefined
+        dp = math.copysign(1e-12 * scale * scale, dp if dp != 0.0 else 1.0)
+    return (-(-2.0 * bx * x + 2.0 * D * bx - 2.0 * E * bx) / dp,
+            -(-2.0 * by * x + 2.0 * D * by + 2.0 * E * by) / dp,
+            -(-2.0 * bz * x) / dp,
+            -(-2.0 * x * x + 2.0 * D * x + bp2) / dp,
+            -(-2.0 * E * x - dxy) / dp)
+
+
+@helper()
 def axis_transitions(bx: float, by: float, bz: float, D: float, E: float,
                      t: np.ndarray, dt: np.ndarray) -> None:
     """Both transitions of one axis and their derivatives (in place).
@@ -75,70 +103,65 @@ def axis_transitions(bx: float, by: float, bz: float, D: float, E: float,
     p = -D * D / 3.0 - E * E - b2
     q = (-16.0 * D * D * D / 27.0 + 2.0 * D * (D * D - E * E - b2) / 3.0
          + D * bp2 - E * dxy)
-    lam = np.empty(3)
     if p >= 0.0:  # only when D = E = b = 0: a triple root
-        lam[0] = shift
-        lam[1] = shift
-        lam[2] = shift
+        l0 = shift
+        l1 = shift
+        l2 = shift
     else:
         r = 2.0 * math.sqrt(-p / 3.0)
         arg = 3.0 * q / (p * r)
         arg = min(1.0, max(-1.0, arg))
         phi = math.acos(arg) / 3.0
-        lam[2] = shift + r * math.cos(phi)                  # highest
-        lam[1] = shift + r * math.cos(phi - _TWO_PI_3)      # middle
-        lam[0] = shift + r * math.cos(phi - 2.0 * _TWO_PI_3)  # lowest
-    # Newton polish: the trigonometric roots lose precision when two levels nearly meet.
+        l2 = shift + r * math.cos(phi)                  # highest
+        l1 = shift + r * math.cos(phi - _TWO_PI_3)      # middle
+        l0 = shift + r * math.cos(phi - 2.0 * _TWO_PI_3)  # lowest
     scale = abs(D) + abs(E) + math.sqrt(b2) + 1e-300
-    for k in range(3):
-        for _ in range(2):
-            pv, dp = _poly_and_slope(lam[k], D, E, b2, bp2, dxy)
-            if abs(dp) > 1e-9 * scale * scale:
-                step = pv / dp
-                if abs(step) < 1e-3 * scale:
-                    lam[k] -= step
-    # dλ/dθ = −(∂P/∂θ)/P'(λ) for θ = bx, by, bz, D, E.
-    dlam = np.empty((3, 5))
-    for k in range(3):
-        x = lam[k]
-        _, dp = _poly_and_slope(x, D, E, b2, bp2, dxy)
-        if abs(dp) < 1e-12 * scale * scale:  # exact degeneracy: derivative undefined
-            dp = math.copysign(1e-12 * scale * scale, dp if dp != 0.0 else 1.0)
-        dlam[k, 0] = -(-2.0 * bx * x + 2.0 * D * bx - 2.0 * E * bx) / dp
-        dlam[k, 1] = -(-2.0 * by * x + 2.0 * D * by + 2.0 * E * by) / dp
-        dlam[k, 2] = -(-2.0 * bz * x) / dp
-        dlam[k, 3] = -(-2.0 * x * x + 2.0 * D * x + bp2) / dp
-        dlam[k, 4] = -(-2.0 * E * x - dxy) / dp
-    t[0] = lam[1] - lam[0]
-    t[1] = lam[2] - lam[0]
+    l0 = _polish(l0, D, E, b2, bp2, dxy, scale)
+    l1 = _polish(l1, D, E, b2, bp2, dxy, scale)
+    l2 = _polish(l2, D, E, b2, bp2, dxy, scale)
+    d0 = _root_derivatives(l0, bx, by, bz, D, E, b2, bp2, dxy, scale)
+    d1 = _root_derivatives(l1, bx, by, bz, D, E, b2, bp2, dxy, scale)
+    d2 = _root_derivatives(l2, bx, by, bz, D, E, b2, bp2, dxy, scale)
+    t[0] = l1 - l0
+    t[1] = l2 - l0
     for j in range(5):
-        dt[0, j] = dlam[1, j] - dlam[0, j]
-        dt[1, j] = dlam[2, j] - dlam[0, j]
+        dt[0, j] = d1[j] - d0[j]
+        dt[1, j] = d2[j] - d0[j]
 
 
-@njit(cache=True, nogil=True)
-def crystal_transitions(B: np.ndarray, D: float, E: float, frames: np.ndarray, gamma: float,
-                        t: np.ndarray, dt: np.ndarray) -> None:
+@entry("void(float64, float64, float64, float64, float64, float64[:, :, ::1], float64, "
+       "float64[:, ::1], float64[:, :, ::1])")
+def crystal_transitions(Bx: float, By: float, Bz: float, D: float, E: float,
+                        frames: np.ndarray, gamma: float, t: np.ndarray, dt: np.ndarray) -> None:
     """Transitions of every axis for a crystal-frame field, with derivatives (in place).
 
     ``t`` has shape (n_axes, 2); ``dt`` has shape (n_axes, 2, 5), derivatives with respect to
-    (Bx, By, Bz, D, E) where B is in the units that ``gamma`` converts to frequency.
+    (Bx, By, Bz, D, E) where B is in the units that ``gamma`` converts to frequency.  From
+    Python, call :func:`transitions_into`.
     """
-    n_axes = frames.shape[0]
-    tt = np.empty(2)
-    dd = np.empty((2, 5))
-    for a in range(n_axes):
-        bx = gamma * (frames[a, 0, 0] * B[0] + frames[a, 0, 1] * B[1] + frames[a, 0, 2] * B[2])
-        by = gamma * (frames[a, 1, 0] * B[0] + frames[a, 1, 1] * B[1] + frames[a, 1, 2] * B[2])
-        bz = gamma * (frames[a, 2, 0] * B[0] + frames[a, 2, 1] * B[1] + frames[a, 2, 2] * B[2])
-        axis_transitions(bx, by, bz, D, E, tt, dd)
+    for a in range(frames.shape[0]):
+        bx = gamma * (frames[a, 0, 0] * Bx + frames[a, 0, 1] * By + frames[a, 0, 2] * Bz)
+        by = gamma * (frames[a, 1, 0] * Bx + frames[a, 1, 1] * By + frames[a, 1, 2] * Bz)
+        bz = gamma * (frames[a, 2, 0] * Bx + frames[a, 2, 1] * By + frames[a, 2, 2] * Bz)
+        ta = t[a]
+        da = dt[a]
+        axis_transitions(bx, by, bz, D, E, ta, da)
         for j in range(2):
-            t[a, j] = tt[j]
+            d_x = da[j, 0]
+            d_y = da[j, 1]
+            d_z = da[j, 2]
             for c in range(3):  # chain rule b_i = γ Σ_c frame[i, c] B_c
-                dt[a, j, c] = gamma * (dd[j, 0] * frames[a, 0, c] + dd[j, 1] * frames[a, 1, c]
-                                       + dd[j, 2] * frames[a, 2, c])
-            dt[a, j, 3] = dd[j, 3]
-            dt[a, j, 4] = dd[j, 4]
+                da[j, c] = gamma * (d_x * frames[a, 0, c] + d_y * frames[a, 1, c]
+                                    + d_z * frames[a, 2, c])
+
+
+def transitions_into(B: ArrayLike, D: float, E: float, frames: NDArray[np.float64],
+                     gamma: float, t: NDArray[np.float64], dt: NDArray[np.float64]) -> None:
+    """:func:`crystal_transitions` called from Python: ``B`` a 3-vector, ``t`` and ``dt``
+    C-contiguous float64 arrays of shapes (n_axes, 2) and (n_axes, 2, 5), filled in place."""
+    B = np.asarray(B, dtype=float)
+    ready(crystal_transitions)(float(B[0]), float(B[1]), float(B[2]), float(D), float(E),
+                               as_f8(frames), float(gamma), t, dt)
 
 
 def transitions_closed_form(
@@ -173,7 +196,7 @@ def transitions_closed_form(
     # Work in MHz and mT so that the cubic's coefficients stay well scaled.
     t = np.empty((frames.shape[0], 2))
     dt = np.empty((frames.shape[0], 2, 5))
-    crystal_transitions(B * 1e3, float(D) * 1e-6, float(E) * 1e-6, frames,
-                        GAMMA_NV_HZ_PER_T * 1e-9, t, dt)
+    transitions_into(B * 1e3, float(D) * 1e-6, float(E) * 1e-6, frames,
+                     GAMMA_NV_HZ_PER_T * 1e-9, t, dt)
     dt[..., :3] *= 1e9  # MHz/mT -> Hz/T
     return t * 1e6, dt

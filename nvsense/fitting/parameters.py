@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,11 @@ D_RANGE_HZ = (2.80e9, 2.95e9)
 E_RANGE_HZ = (-50e6, 50e6)
 
 
+def _frozen(a: NDArray[np.intp]) -> NDArray[np.intp]:
+    a.flags.writeable = False
+    return a
+
+
 @dataclass(frozen=True)
 class Layout:
     """Indices of each kind of parameter in the parameter vector of ``spec``."""
@@ -45,27 +51,29 @@ class Layout:
         return 1 if self.spec.n_base == 2 else None
 
     def _groups(self, k: int) -> NDArray[np.intp]:
-        return self.spec.n_base + 3 * np.arange(self.spec.n_lines) + k
+        return _frozen(self.spec.n_base + 3 * np.arange(self.spec.n_lines) + k)
 
-    @property
+    # Index arrays are computed once per layout (the live loop builds them on every call) and
+    # are read-only, since they are shared.
+    @cached_property
     def centers(self) -> NDArray[np.intp]:
         return self._groups(0)
 
-    @property
+    @cached_property
     def widths(self) -> NDArray[np.intp]:
         if self.spec.is_hamiltonian:
-            return np.array([self.spec.n_base + 5])
+            return _frozen(np.array([self.spec.n_base + 5]))
         return self._groups(1)
 
-    @property
+    @cached_property
     def contrasts(self) -> NDArray[np.intp]:
         if self.spec.is_hamiltonian:
-            return self.spec.n_base + 6 + np.arange(self.spec.n_axes)
+            return _frozen(self.spec.n_base + 6 + np.arange(self.spec.n_axes))
         return self._groups(2)
 
-    @property
+    @cached_property
     def field(self) -> NDArray[np.intp]:
-        return self.spec.n_base + np.arange(3)
+        return _frozen(self.spec.n_base + np.arange(3))
 
     @property
     def D(self) -> int:

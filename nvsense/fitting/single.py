@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lmfit
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -29,6 +28,9 @@ from .models import ModelSpec, gaussian, lorentzian, make_model
 from .nv_transitions import transitions_closed_form
 from .parameters import Layout, SeedArrays, resolve_bounds, resolve_fixed, resolve_seed
 from .status import FitStatus
+
+if TYPE_CHECKING:  # lmfit is imported when a spectrum is fitted (it takes ~0.5 s to import)
+    import lmfit
 
 __all__ = ["SpectrumFit", "fit_spectrum"]
 
@@ -99,6 +101,8 @@ class SpectrumFit:
             lines.append(f"line {k}: center {self.centers[k] / 1e6:.4f} ± "
                          f"{self.center_errors[k] / 1e6:.4f} MHz, width "
                          f"{self.widths[k] / 1e6:.3f} MHz, contrast {self.contrasts[k]:.4g}")
+        import lmfit
+
         lines.append(lmfit.fit_report(self.lmfit_result))
         return "\n".join(lines)
 
@@ -273,6 +277,8 @@ def _fit_once(sweep: Sweep, y: NDArray[np.float64], Y: NDArray[np.float64], spec
     start = layout.to_si(P0[0], sweep)
     lo_si = lo[0] * scale + shift
     hi_si = hi[0] * scale + shift
+    import lmfit
+
     params = lmfit.Parameters()
     for j, name in enumerate(spec.param_names):
         value = float(np.clip(start[j], lo_si[j], hi_si[j]))

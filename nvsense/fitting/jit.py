@@ -1,0 +1,79 @@
+"""How the fitting kernels are compiled: numba, cached on disk, one signature per kernel.
+
+Compilation is the dominant cost of a fresh process (CI runs on a fresh clone, with an empty
+cache), so the kernels are built to compile little and once:
+
+- every *entry* kernel (the ones Python calls) declares its one signature (float64
+  C-contiguous arrays, int64 indices and flags) and is compiled for exactly that signature on
+  its first call (:func:`ready`), then closed to further compilation: a call with other types
+  is a bug and raises ``TypeError`` instead of silently compiling (and caching) a second copy;
+- kernels are compiled lazily, per model: a Lorentzian fit never compiles the Hamiltonian
+  kernel;
+- no reference counting and no allocation inside kernels (see ``JIT_OPTIONS``);
+- ``cache=True`` stores the machine code in ``__pycache__`` next to the sources (numba's index
+  is keyed by the source file's modification time, so an edited file recompiles);
+- no ``parallel=True`` (its parfor pass and gufunc wrapper more than doubled the compile time):
+  the kernels release the GIL and :mod:`nvsense.fitting.parallel` runs them on threads.
+
+Python callers pass arrays through :func:`as_f8` so the one signature always matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+__all__ = ["FAST", "JIT_OPTIONS", "as_f8", "entry", "helper", "ready"]
+
+#: fastmath flags for the hot loops: reassociation (vectorised sums), FMA contraction and
+#: reciprocals.  No ``nnan``/``ninf``: the kernels test for NaN and inf.
+FAST = {"reassoc", "contract", "nsz", "arcp"}
+
+#: Every kernel: cached, GIL released, IEEE division (no ZeroDivisionError checks, which would
+#: stop vectorisation) and no reference counting (``_nrt=False``, as numba's own allocation-
+#: free helpers use): the kernels allocate nothing, Python hands them their work arrays, and
+#: every array passed between kernel functions would otherwise cost two atomic operations on
+#: its reference count — a third of the fitting time when measured, and contention between
+#: threads that share arrays.
+JIT_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy",
+                            "_nrt": False}
+
+
+def helper(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Decorator for kernel helpers (typed and compiled by the entry kernel that calls them;
+    no Python-callable wrapper is built for them)."""
+    return njit(**{**JIT_OPTIONS, "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
+                   **options})
+
+
+def entry(signature: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Decorator for an entry kernel with one ``signature`` (compiled on first use)."""
+
+    def wrap(fn: Callable[..., Any]) -> Any:
+        dispatcher = njit(**{**JIT_OPTIONS, **options})(fn)
+        dispatcher.nvsense_signature = signature
+        return dispatcher
+
+    return wrap
+
+
+def ready(kernel: Any) -> Any:
+    """``kernel`` compiled (or loaded from the cache) for its one signature, and closed."""
+    if getattr(kernel, "_can_compile", False):
+        kernel.compile(kernel.nvsense_signature)
+        kernel.disable_compile()
+    return kernel
+
+
+def as_f8(a: Any, ndim: int | None = None) -> NDArray[np.float64]:
+    """``a`` as a writeable C-contiguous float64 array (the kernels' one array type)."""
+    out = np.ascontiguousarray(a, dtype=np.float64)
+    if ndim is not None and out.ndim != ndim:
+        raise ValueError(f"expected a {ndim}-D array, got shape {out.shape}")
+    if not out.flags.writeable:
+        out = out.copy()
+    return out
