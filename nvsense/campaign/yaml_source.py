@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from ..yaml_lines import line_of
 from .errors import CampaignError
 
 __all__ = ["YamlDocument", "read_yaml"]
@@ -31,26 +32,7 @@ class YamlDocument:
     def line(self, *keys: str | int) -> int | None:
         """1-based line of the value at ``keys`` (a key of a mapping, an index of a list); the
         line of the deepest part that exists when the full path does not."""
-        node = self.root
-        if node is None:
-            return None
-        line = node.start_mark.line + 1
-        for key in keys:
-            if isinstance(node, yaml.MappingNode):
-                for k, v in node.value:
-                    if k.value == str(key):
-                        node, line = v, k.start_mark.line + 1
-                        break
-                else:
-                    return line
-            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
-                if key >= len(node.value):
-                    return line
-                node = node.value[key]
-                line = node.start_mark.line + 1
-            else:
-                return line
-        return line
+        return line_of(self.root, keys)
 
     def where(self, *keys: str | int) -> str:
         """``"FILE, line N"`` for the value at ``keys`` (``"FILE"`` without line numbers)."""

@@ -42,6 +42,7 @@ from pydantic import (
 
 from ..physics.temperature import ZFS_MODELS
 from ..units import QuantityError, parse_quantity
+from ..yaml_lines import line_of
 from .errors import BenchConfigError
 from .registry import DriverInfo, find_driver
 
@@ -484,7 +485,7 @@ def _describe_error(err: Mapping[str, Any], data: Any,
                     root: yaml.Node | None) -> tuple[int, str]:
     """(line or 0, message) for one pydantic error."""
     loc = tuple(err["loc"])
-    line = _line_of(root, loc)
+    line = line_of(root, loc)
     return line or 0, _message(err, loc, data, f"line {line}, " if line else "")
 
 
@@ -522,29 +523,6 @@ def _key_path(loc: tuple[Any, ...], data: Any) -> str:
         text += ("." if text else "") + str(part)
         node = node.get(part) if isinstance(node, dict) else None
     return text or "bench"
-
-
-def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the deepest node of ``loc`` found in the YAML tree."""
-    if root is None:
-        return None
-    node, line = root, root.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == str(part):
-                    node, line = value, key.start_mark.line + 1
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                return line
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        elif not isinstance(part, int):
-            return line
-    return line
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
