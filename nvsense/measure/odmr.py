@@ -19,7 +19,6 @@ file closed with its status before :func:`run_odmr` returns or raises.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,10 +32,11 @@ from ..storage import Catalog, RunWriter, odmr_schema
 from .analysis import SweepAnalysis, analyse_spectrum, count_dips, field_kind
 from .control import STOPPED_BY_USER, RunControl
 from .events import Event, EventBus, RunFinished, RunStarted, SweepDone
+from .session import bench_clock, connected, event_bus
 from .settings import OdmrSettings
 from .sweeps import make_sweeper
 
-__all__ = ["OdmrResult", "bench_clock", "run_odmr"]
+__all__ = ["OdmrResult", "run_odmr"]
 
 log = logging.getLogger(__name__)
 
@@ -120,15 +120,6 @@ def _num(value: float) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def bench_clock(bench: Any) -> Callable[[], float]:
-    """The bench's clock in s: simulated time on the simulated bench (which may run faster
-    than the wall clock), else a monotonic clock."""
-    sample = getattr(bench, "sample", None)
-    if sample is not None:
-        return lambda: float(sample.time)
-    return time.monotonic
-
-
 def run_odmr(
     bench: Any,
     settings: OdmrSettings | Mapping[str, Any] | None = None,
@@ -173,19 +164,9 @@ def run_odmr(
     bench.check_settings(frequencies=frequencies, mw_power=settings.mw_power,
                          laser_power=settings.laser_power)
     catalog = catalog if catalog is not None else Catalog(data_dir)
-    control = control or RunControl()
-    bus = EventBus()
-    for callback in subscribers:
-        bus.subscribe(callback)
-    opened_here = not bench.connected
-    if opened_here:
-        bench.connect()
-    try:
-        return _Run(bench, settings, frequencies, catalog, bus, control, campaign,
-                    campaign_point).execute()
-    finally:
-        if opened_here:
-            bench.close()
+    with connected(bench):
+        return _Run(bench, settings, frequencies, catalog, event_bus(subscribers),
+                    control or RunControl(), campaign, campaign_point).execute()
 
 
 class _Run:

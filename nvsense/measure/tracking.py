@@ -45,7 +45,7 @@ from ..storage import Catalog, RunWriter
 from .analysis import SweepAnalysis, analyse_spectrum, count_dips
 from .control import STOPPED_BY_USER, RunControl
 from .events import Event, EventBus, RunFinished, RunStarted, TrackingBlock
-from .odmr import bench_clock
+from .session import bench_clock, connected, event_bus
 from .settings import FrequencyRange, SettingsError
 from .sweeps import make_sweeper
 from .tracking_budget import noise_budget, quality_sigma
@@ -134,18 +134,9 @@ def run_track(
         raise SettingsError(f"{getattr(bench.mw, 'name', 'mw')}: this microwave source has no "
                             "list mode; use mode 'stepped' (or 'auto')")
     catalog = catalog if catalog is not None else Catalog(data_dir)
-    bus = EventBus()
-    for callback in subscribers:
-        bus.subscribe(callback)
-    opened_here = not bench.connected
-    if opened_here:
-        bench.connect()
-    try:
-        return _Run(bench, settings, survey, catalog, bus, control or RunControl(), campaign,
-                    campaign_point).execute()
-    finally:
-        if opened_here:
-            bench.close()
+    with connected(bench):
+        return _Run(bench, settings, survey, catalog, event_bus(subscribers),
+                    control or RunControl(), campaign, campaign_point).execute()
 
 
 class _LockLost(Exception):
