@@ -14,6 +14,7 @@ depend on the instrument:
 
 from __future__ import annotations
 
+import abc
 import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
@@ -71,9 +72,9 @@ class MicrowaveDriver(VisaInstrument):
 
     # --- limits ---------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def _model_limits(self, model: str) -> MicrowaveLimits:
         """The instrument's own range for ``model`` (set by :meth:`_identify`)."""
-        raise NotImplementedError
 
     def _set_hardware_limits(self, limits: MicrowaveLimits) -> None:
         """Record the identified instrument's range; the bench narrowing must fit inside it."""
@@ -184,9 +185,9 @@ class MicrowaveDriver(VisaInstrument):
                 raise LimitError(f"{name}: FM rate {_show(rate, 'Hz')} is outside 0 to "
                                  f"{format_quantity(max_rate, 'Hz')}; nothing was sent")
 
+    @abc.abstractmethod
     def stop_list(self) -> None:
         """Leave list mode; the driver's commands."""
-        raise NotImplementedError
 
     def safe(self) -> None:
         """RF output off, list mode stopped.

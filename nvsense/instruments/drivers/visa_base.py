@@ -21,6 +21,7 @@ Tests inject a fake resource manager through the ``resource_manager`` argument
 
 from __future__ import annotations
 
+import abc
 import logging
 import math
 import numbers
@@ -120,7 +121,7 @@ def format_on_off(value: bool) -> str:
     return "ON" if value else "OFF"
 
 
-class VisaInstrument:
+class VisaInstrument(abc.ABC):
     """Base of the VISA drivers.
 
     Parameters
@@ -250,12 +251,13 @@ class VisaInstrument:
             return interface == constants.InterfaceType.asrl
         return self.address.upper().startswith(("ASRL", "COM"))
 
+    @abc.abstractmethod
     def _identify(self) -> str:
         """Read the identification and check the model; return the identity string."""
-        raise NotImplementedError
 
     def _initialize(self) -> None:
         """Put the instrument in its known safe state (called by :meth:`connect`)."""
+        return None  # a hook: drivers with state to reset override it
 
     # --- I/O ----------------------------------------------------------------------------
 
@@ -370,6 +372,7 @@ class VisaInstrument:
         The base class checks nothing; drivers override it with their instrument's error
         report (SCPI ``SYST:ERR?``, SG384 ``LERR?``).
         """
+        return None
 
     def command_fields(self) -> dict[str, Any]:
         """Fields available to :class:`Setting` command templates (e.g. ``{channel}``)."""
