@@ -176,7 +176,7 @@ def test_rescan_reports_unreadable_files_and_missing_ones(tmp_path, schema):
     catalog = Catalog(tmp_path)
     gone = _odmr_run(catalog, schema, -10.0)
     gone.path.unlink()
-    junk = tmp_path / "2026-11-28" / "notes.nc"
+    junk = gone.path.parent / "notes.nc"  # the run's own date folder, whatever the date
     junk.write_text("not a run")
     report = catalog.rescan()
     assert report.missing == [gone.run_id]
