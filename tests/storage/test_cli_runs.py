@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -40,10 +40,13 @@ def data_dir(tmp_path, schema, sweep_values):
             "D": 2.8701e9,
         },
     )
-    aborted = catalog.new_run("odmr", schema, parameters={"power_dbm": -5.0})
+    # fixed start times: the order the tests check must not depend on today's date
+    aborted = catalog.new_run(
+        "odmr", schema, parameters={"power_dbm": -5.0}, start_time=start + timedelta(hours=1)
+    )
     aborted.append(**sweep_values(0))
     aborted.close("aborted", "InstrumentError: mw: FREQ 2870000000 failed: VISA timeout")
-    track = catalog.new_run("track", tracking_schema(2))
+    track = catalog.new_run("track", tracking_schema(2), start_time=start + timedelta(hours=2))
     track.close()
     return tmp_path, done.run_id, aborted.run_id, track.run_id
 

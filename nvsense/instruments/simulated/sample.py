@@ -27,6 +27,7 @@ been taken, and idle wall time passes in the simulation too.
 
 from __future__ import annotations
 
+import os
 import threading
 import time as _time
 from collections.abc import Callable, Mapping
@@ -41,12 +42,30 @@ from ...physics.temperature import zfs_at
 from ..config import SampleConfig, load_bench_config
 from .faults import FaultPlan
 
-__all__ = ["CoilState", "LaserState", "MicrowaveState", "SimulatedSample"]
+__all__ = ["SEED_ENV", "CoilState", "LaserState", "MicrowaveState", "SimulatedSample",
+           "default_seed"]
+
+#: Environment variable with the seed of every simulated sample whose configuration gives
+#: none: makes demos, tests and subprocesses reproducible (the test suite sets it).
+SEED_ENV = "NVSENSE_SIM_SEED"
 
 Pace = Literal["fast", "realtime"]
 
 #: Bins evaluated per block: keeps the (bins × lines) temporaries small for long traces.
 _BLOCK = 16384
+
+
+def default_seed() -> int | None:
+    """The seed of a sample configured without one: ``$NVSENSE_SIM_SEED`` if set, else None
+    (fresh noise every time)."""
+    text = os.environ.get(SEED_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{SEED_ENV}={text!r}: give a whole number, e.g. {SEED_ENV}=1, or "
+                         "unset it") from None
 
 
 @dataclass
@@ -139,7 +158,8 @@ class SimulatedSample:
         self.time = 0.0
         self.sweep_count = 0
         self.faults = FaultPlan(config.faults)
-        self.rng = np.random.default_rng(config.seed)
+        self.rng = np.random.default_rng(config.seed if config.seed is not None
+                                         else default_seed())
         self.mw = MicrowaveState(power=config.mw_reference_power,
                                  list_power=config.mw_reference_power)
         self.laser = LaserState(power=config.laser_reference_power)
