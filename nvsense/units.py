@@ -21,9 +21,10 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pint
+if TYPE_CHECKING:
+    import pint
 
 __all__ = ["UNIT_EXAMPLES", "QuantityError", "format_quantity", "parse_quantity"]
 
@@ -54,6 +55,10 @@ class QuantityError(ValueError):
 
 @lru_cache(maxsize=1)
 def _registry() -> pint.UnitRegistry:
+    # pint is imported on first use: it costs ~0.1 s, and most values carry a unit nvsense
+    # reads without it (dBm, gauss) or none at all
+    import pint
+
     return pint.UnitRegistry()
 
 
@@ -107,6 +112,8 @@ def parse_quantity(
     if unit_text.startswith("/"):  # "1e7 /s" means 1e7 per second
         unit_text = "1" + unit_text
     if not unit_text:
+        if not math.isfinite(number):  # "1e999"
+            raise QuantityError(f"{_describe(name)}{value!r} is not finite; write e.g. {example}")
         return number
     try:
         result = _convert(number, unit_text, unit)
@@ -132,6 +139,8 @@ def _convert(number: float, unit_text: str, unit: str) -> float:
             return 1e-3 * 10.0 ** (number / 10.0)
         raise QuantityError(f"dBm is a power, not {unit}")
     ureg = _registry()
+    import pint
+
     try:
         source = ureg.parse_units(unit_text)
         target = ureg.parse_units("dimensionless" if unit == "1" else unit)

@@ -4,6 +4,13 @@ Each command group lives in its own module of this package and exposes
 ``register(subparsers)``, which adds its sub-command(s) and sets ``func`` (a callable taking the
 parsed arguments and returning the exit code) on each.  Exit codes: 0 done, 1 run aborted by an
 instrument fault, 2 bad input (nothing was sent to an instrument), 130 interrupted.
+
+Start-up is kept short: ``nvsense --help`` is printed from :data:`COMMANDS` (a static table of
+the commands and their help lines, checked against the modules by a test) without importing
+any command's module, and ``nvsense CMD ...`` imports the module of CMD only.
+
+Negative quantities are values in every command: ``--power -10dBm`` parses like
+``--power=-10dBm`` (see :class:`ArgumentParser`).
 """
 
 from __future__ import annotations
@@ -11,14 +18,33 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import pkgutil
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn
 
 from .. import __version__
 
-#: Command groups shown first by ``nvsense --help``; any other module of this package with a
-#: ``register`` function follows in alphabetical order.
+__all__ = ["COMMANDS", "FIRST_COMMANDS", "ArgumentParser", "build_parser", "command_modules",
+           "main"]
+
+#: Every command in the order ``nvsense --help`` lists them: name -> (module of this package
+#: that registers it, its help line).  Modules may register several commands (``runs`` adds
+#: ``runs`` and ``show``).  tests/cli/test_cli_startup.py checks this table against what the
+#: modules register, so it cannot drift.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "odmr": ("odmr", "measure CW-ODMR, fit every sweep, report field and D"),
+    "track": ("track", "tracking magnetometer: lock onto NV lines, record B(t), noise floor"),
+    "gui": ("gui", "the live window: bench, ODMR, tracking magnetometer, data"),
+    "campaign": ("campaign", "run measurement campaigns from a campaign file"),
+    "runs": ("runs", "list the runs in the catalogue"),
+    "show": ("runs", "summary of one run"),
+    "instruments": ("instruments", "list instrument drivers; check a bench"),
+    "nv": ("nv", "NV calculator: lines for a field, field from lines, D(T), sensitivity"),
+    "widefield": ("widefield", "simulate, fit and plot widefield ODMR cubes"),
+}
+
+#: Command groups shown first by ``nvsense --help`` (kept for scripts that read it).
 FIRST_COMMANDS: tuple[str, ...] = ("odmr", "track", "gui", "campaign", "runs")
 
 EXIT_OK = 0
@@ -26,33 +52,86 @@ EXIT_FAULT = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
+#: An argument that starts like a negative number is a value, whatever follows: "-10dBm",
+#: "-1.5e-3 T", "-.5", "-2 mT, 1 mT, 0 mT".  No option of nvsense starts with a digit.
+NEGATIVE_VALUE = re.compile(r"^-\.?\d")
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every command group registered."""
-    parser = argparse.ArgumentParser(
+
+class ArgumentParser(argparse.ArgumentParser):
+    """The parser of every nvsense command.
+
+    - A negative quantity with a unit is a value: argparse itself takes only bare negative
+      numbers (``-10``) as values and reads ``-10dBm`` as an unknown option ("expected one
+      argument").  Sub-parsers are of this class too (``add_subparsers`` uses the parent's
+      class), so this holds in every command.
+    - An error is one line on stderr naming the command, the argument and where the options
+      are listed, and exits with 2.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_VALUE
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (`{self.prog} --help` lists the "
+                                  "options)\n")
+
+
+def build_parser(commands: Iterable[str] | None = None) -> ArgumentParser:
+    """The argument parser of ``nvsense``.
+
+    Parameters
+    ----------
+    commands
+        The commands whose modules are imported and registered in full; the others get a
+        placeholder with their help line (enough for ``nvsense --help`` and for "invalid
+        choice" errors).  ``None`` registers every command.
+    """
+    wanted = set(COMMANDS) if commands is None else set(commands)
+    modules = {COMMANDS[name][0] for name in wanted if name in COMMANDS}
+    parser = ArgumentParser(
         prog="nvsense",
         description="NV-centre quantum sensing: ODMR, magnetometry and reanalysis.",
     )
     parser.add_argument("--version", action="version", version=f"nvsense {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in command_modules():
-        module = importlib.import_module(f"{__name__}.{name}")
-        module.register(subparsers)
+    registered: set[str] = set()
+    for name, (module, help_line) in COMMANDS.items():
+        if module in registered:
+            continue
+        if module in modules:
+            importlib.import_module(f"{__name__}.{module}").register(subparsers)
+            registered.add(module)
+        else:
+            subparsers.add_parser(name, help=help_line)
     return parser
 
 
 def command_modules() -> list[str]:
-    """Names of the modules in this package that register commands."""
-    names = sorted(m.name for m in pkgutil.iter_modules(__path__)
-                   if not m.name.startswith("_") and not m.ispkg)
-    return sorted(names, key=lambda n: (FIRST_COMMANDS.index(n) if n in FIRST_COMMANDS
-                                        else len(FIRST_COMMANDS)))
+    """Names of the modules in this package that register commands, in help order."""
+    return list(dict.fromkeys(module for module, _ in COMMANDS.values()))
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command named on the command line (the first argument that is not an option:
+    ``nvsense`` itself has only ``--help`` and ``--version``, which take no value)."""
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nvsense`` console script; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_of(argv)
+    parser = build_parser([command] if command in COMMANDS else [])
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad argument (already reported)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_BAD_INPUT

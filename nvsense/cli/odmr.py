@@ -33,9 +33,11 @@ from ..measure import (
     run_odmr,
     stop_on_sigint,
 )
+from ..measure.odmr import check_odmr
 from ..storage import Catalog, StorageError, resolve_data_dir
 from ..units import QuantityError
 from . import EXIT_BAD_INPUT, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_OK
+from .options import parse_settings
 
 __all__ = ["register", "run"]
 
@@ -98,7 +100,19 @@ def settings_from_args(args: argparse.Namespace) -> OdmrSettings:
                        ("field_guess", args.field_guess)):
         if value is not None:
             values[key] = value
-    return OdmrSettings.parse(values, context="nvsense odmr")
+    options = dict(OPTIONS)
+    if not args.ranges:  # the range came from --start/--stop/--points
+        options.update({"ranges.0.start": "--start", "ranges.0.stop": "--stop",
+                        "ranges.0.points": "--points", "ranges.0": "--start/--stop/--points"})
+    return parse_settings(OdmrSettings, values, options)
+
+
+#: The option of each ODMR setting, for error messages.
+OPTIONS = {
+    "ranges": "--range", "sweeps": "--sweeps", "duration": "--duration", "dwell": "--dwell",
+    "mw_power": "--power", "laser_power": "--laser-power", "model": "--model",
+    "n_lines": "--lines", "field_guess": "--field-guess", "mode": "--mode",
+}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,8 +122,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
         bench = load_bench(args.bench)
-        bench.check_settings(frequencies=settings.frequencies(), mw_power=settings.mw_power,
-                             laser_power=settings.laser_power)
+        check_odmr(bench, settings)  # every limit the run will meet, before anything is sent
         catalog = Catalog(resolve_data_dir(args.data_dir))
     except (SettingsError, BenchConfigError, LimitError, QuantityError, StorageError,
             ValueError) as exc:
@@ -121,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
         with stop_on_sigint(control), bench:
             result = run_odmr(bench, settings, catalog=catalog, subscribers=subscribers,
                               control=control)
+    except (SettingsError, LimitError) as exc:  # checked before anything was sent
+        err.print(f"nvsense odmr: {exc}", markup=False)
+        return EXIT_BAD_INPUT
     except InstrumentError as exc:  # connecting failed: nothing was measured
         err.print(f"nvsense odmr: {exc}", markup=False)
         return EXIT_FAULT
@@ -164,8 +180,10 @@ def _progress(console: Console, settings: OdmrSettings):
             return
         total = f"/{event.sweeps_planned}" if event.sweeps_planned else ""
         fit = event.average_fit
-        console.print(f"sweep {event.index + 1}{total}  t = {event.elapsed:7.2f} s  "
-                      f"{_field_line(fit)}", markup=False)
+        text = ("finding the lines (sweep written, fits follow)"
+                if getattr(event, "lines_pending", False) else _field_line(fit))
+        console.print(f"sweep {event.index + 1}{total}  t = {event.elapsed:7.2f} s  {text}",
+                      markup=False)
 
     return show
 

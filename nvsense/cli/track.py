@@ -34,9 +34,11 @@ from ..measure import (
     run_track,
     stop_on_sigint,
 )
+from ..measure.tracking import check_track
 from ..storage import Catalog, StorageError, resolve_data_dir
 from ..units import QuantityError
 from . import EXIT_BAD_INPUT, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_OK
+from .options import parse_settings
 
 __all__ = ["register", "run"]
 
@@ -110,16 +112,28 @@ def settings_from_args(args: argparse.Namespace) -> TrackSettings:
                        ("sweep", args.sweep), ("field_guess", args.field_guess)):
         if value is not None:
             values[key] = value
-    return TrackSettings.parse(values, context="nvsense track")
+    return parse_settings(TrackSettings, values, OPTIONS)
+
+
+#: The option of each tracking setting, for error messages.
+OPTIONS = {
+    "duration": "--duration", "axis": "--axis", "both_lines": "--both-lines", "line": "--line",
+    "rate": "--rate", "mw_power": "--power", "laser_power": "--laser-power", "ki": "--ki",
+    "kp": "--kp", "dither_periods": "--dither-periods", "capture_range": "--capture-range",
+    "reacquire": "--reacquire", "sweep": "--sweep", "sweep_dwell": "--sweep-dwell",
+    "sweeps": "--sweeps", "calibration_time": "--calibration-time", "model": "--model",
+    "field_guess": "--field-guess", "mode": "--mode",
+}
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nvsense track``; returns the exit code."""
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message
     out = Console(highlight=False, soft_wrap=True)
     try:
         settings = settings_from_args(args)
         bench = load_bench(args.bench)
+        check_track(bench, settings)  # every limit the run will meet, before anything is sent
         catalog = Catalog(resolve_data_dir(args.data_dir))
     except (SettingsError, BenchConfigError, LimitError, QuantityError, StorageError,
             ValueError) as exc:

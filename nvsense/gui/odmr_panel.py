@@ -83,7 +83,9 @@ class OdmrResults(QWidget):
                               + "  (fit of the running average)")
         self.field.setText(field_text(fit))
         self.d.setText(d_text(fit))
-        if fit is None:
+        if fit is None and getattr(event, "lines_pending", False):
+            self.status.setText("finding the lines; the sweeps are kept, their fits follow")
+        elif fit is None:
             self.status.setText("fit failed on this sweep; the data are kept")
         elif not fit.success:
             self.status.setText(f"fit: {fit.message or 'not converged'}")

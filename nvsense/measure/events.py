@@ -60,10 +60,12 @@ class RunStarted(Event):
 
 @dataclass(frozen=True)
 class SweepDone(Event):
-    """One ODMR sweep is complete, fitted and turned into field.
+    """One ODMR sweep is complete (and written to the run file), fitted and turned into field.
 
     ``fit`` and ``average_fit`` are :class:`nvsense.measure.odmr.SweepAnalysis` objects (or
-    ``None`` when fitting failed); arrays are not copied, so subscribers must not modify them.
+    ``None`` when fitting failed, or while ``lines_pending``: the number of lines is not known
+    yet, see :mod:`nvsense.measure.odmr`); arrays are not copied, so subscribers must not modify
+    them.
     """
 
     index: int
@@ -75,6 +77,7 @@ class SweepDone(Event):
     elapsed: float
     sweeps_planned: int | None = None
     wall_time: float = field(default_factory=time.time)
+    lines_pending: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,15 @@ sample on disk.
 ...     result = run_odmr(bench, OdmrSettings(sweeps=10), data_dir="nvsense-data")
 >>> result.final.field                                          # doctest: +SKIP
 
-Each sweep is written to the run file (and flushed) before it is published to subscribers, so a
-crash keeps every completed sweep.  (When the number of lines is not given, the first sweeps wait
-in memory until the running average shows its dips — at most :data:`DETECT_SWEEPS` sweeps —
-because the file's ``line`` dimension needs that number; give ``n_lines`` to write from the
-first sweep.)  Whatever happens — normal end, a stop request, Ctrl-C, an
-instrument fault, a bug — the bench is made safe (RF off, laser off or standby) and the run
-file closed with its status before :func:`run_odmr` returns or raises.
+The run file is created when the run starts, and each sweep is written to it (and flushed)
+before it is published to subscribers, so a crash at any moment keeps every completed sweep.
+When the number of lines is not given, the first sweeps are written raw (``time`` and
+``counts``) while the running average shows its dips — at most :data:`DETECT_SWEEPS` sweeps;
+once the number is known, the fits of those sweeps are added with the ``line`` dimension
+(:meth:`nvsense.storage.RunWriter.extend`) and every later sweep is written with its fits.
+Whatever happens — normal end, a stop request, Ctrl-C, an instrument fault, a bug — the bench
+is made safe (RF off, laser off or standby) and the run file closed with its status before
+:func:`run_odmr` returns or raises.
 """
 
 from __future__ import annotations
@@ -27,21 +29,23 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..instruments.errors import InstrumentError
-from ..storage import Catalog, RunWriter, odmr_schema
+from ..instruments.errors import InstrumentError, LimitError
+from ..storage import Catalog, RunSchema, RunWriter, odmr_schema
 from .analysis import SweepAnalysis, analyse_spectrum, count_dips, field_kind
 from .control import STOPPED_BY_USER, RunControl
 from .events import Event, EventBus, RunFinished, RunStarted, SweepDone
+from .preflight import check_odmr_plan
 from .session import bench_clock, connected, event_bus
-from .settings import OdmrSettings
+from .settings import OdmrSettings, SettingsError
 from .sweeps import make_sweeper
 
-__all__ = ["OdmrResult", "run_odmr"]
+__all__ = ["OdmrResult", "check_odmr", "run_odmr"]
 
 log = logging.getLogger(__name__)
 
-#: With the number of lines not given, sweeps wait in memory until dips are found in the running
-#: average, for at most this many sweeps; then the run is recorded without fits.
+#: With the number of lines not given, the first sweeps are written without fits until dips are
+#: found in the running average, for at most this many sweeps; then the run goes on with the
+#: number found (one line, if none was found).
 DETECT_SWEEPS = 10
 
 #: Units of the ODMR parameters as recorded in run files.
@@ -154,19 +158,36 @@ def run_odmr(
     Raises
     ------
     SettingsError, LimitError
-        Invalid settings or settings outside the instrument's or the bench's limits; raised
-        before anything is sent to an instrument.
+        Invalid settings or settings outside the instrument's or the bench's limits (also
+        the counter's bin times and the source's list length the run needs); raised before
+        anything is sent to an instrument.
     """
     if not isinstance(settings, OdmrSettings):
         settings = OdmrSettings.parse(dict(settings or {}))
     frequencies = settings.frequencies()
-    # every planned setting is checked before any command is sent
-    bench.check_settings(frequencies=frequencies, mw_power=settings.mw_power,
-                         laser_power=settings.laser_power)
+    check_odmr(bench, settings, frequencies)
     catalog = catalog if catalog is not None else Catalog(data_dir)
     with connected(bench):
         return _Run(bench, settings, frequencies, catalog, event_bus(subscribers),
                     control or RunControl(), campaign, campaign_point).execute()
+
+
+def check_odmr(bench: Any, settings: OdmrSettings, frequencies: Any = None) -> None:
+    """Check every planned setting of an ODMR run against the instruments' and the bench's
+    limits, sending nothing: frequencies, powers, and each acquisition and frequency list the
+    run will need (:func:`nvsense.measure.preflight.check_odmr_plan`).
+
+    Raises
+    ------
+    LimitError, SettingsError
+    """
+    frequencies = settings.frequencies() if frequencies is None else frequencies
+    bench.check_settings(frequencies=frequencies, mw_power=settings.mw_power,
+                         laser_power=settings.laser_power)
+    if settings.mode == "list" and not getattr(bench.mw, "supports_list", False):
+        raise SettingsError(f"{getattr(bench.mw, 'name', 'mw')}: this microwave source has no "
+                            "list mode; use mode 'stepped' (or 'auto')")
+    check_odmr_plan(bench, settings, frequencies)
 
 
 class _Run:
@@ -213,8 +234,7 @@ class _Run:
                 bench.mw.frequency = float(self.frequencies[0])
             bench.mw.output = True
             t0 = self.clock()
-            if self.n_lines is not None or s.model == "hamiltonian":
-                self._open_file(sweeper.mode)
+            self._open_file(sweeper.mode)
             while True:
                 counts = sweeper.sweep()
                 elapsed = self.clock() - t0
@@ -226,7 +246,9 @@ class _Run:
                     break
                 if s.duration is not None and elapsed >= s.duration:
                     break
-        except InstrumentError as exc:
+        except (InstrumentError, LimitError) as exc:
+            # a LimitError here is one the checks before the run could not know of (a
+            # driver's limit known only once connected): the run ends, its sweeps kept
             status, reason, error = "aborted", str(exc), exc
             log.error("ODMR run aborted: %s", exc)
         except KeyboardInterrupt:
@@ -240,18 +262,16 @@ class _Run:
         return self._finish(sweeper, status, reason, error)
 
     def _open_file(self, mode: str) -> None:
+        """Create the run file: with the fits' variables when the number of lines is known,
+        else with the raw sweeps only (the fits are added once the number is known)."""
         s = self.settings
-        n_lines = self.n_lines if s.model != "hamiltonian" else 2 * (
-            4 if self.axes is None else len(self.axes))
-        self.n_lines = n_lines
-        kind = field_kind(s.model, n_lines)
-        schema = odmr_schema(self.frequencies, n_lines, field=kind, average=True,
-                             signal_units=self.signal_units,
-                             signal_long_name="photon counts" if self.signal_units == "1"
-                             else "photodiode voltage")
+        if s.model == "hamiltonian":
+            self.n_lines = 2 * (4 if self.axes is None else len(self.axes))
         parameters = s.as_record()
-        parameters["n_lines"] = n_lines
+        parameters["n_lines"] = self.n_lines
         parameters["sweep_mode"] = mode
+        kind = field_kind(s.model, self.n_lines) if self.n_lines is not None else None
+        schema = self._schema() if self.n_lines is not None else self._raw_schema()
         meta = self.bench.metadata()
         self.writer = self.catalog.new_run(
             "odmr", schema, parameters=parameters, parameter_units=PARAMETER_UNITS,
@@ -264,24 +284,48 @@ class _Run:
                                     file=str(self.writer.path), parameters=parameters,
                                     identities=self.bench.identities()))
 
+    def _schema(self) -> RunSchema:
+        """The full layout: raw sweeps, fits of each sweep and of the running average."""
+        assert self.n_lines is not None
+        return odmr_schema(self.frequencies, self.n_lines,
+                           field=field_kind(self.settings.model, self.n_lines), average=True,
+                           signal_units=self.signal_units,
+                           signal_long_name="photon counts" if self.signal_units == "1"
+                           else "photodiode voltage")
+
+    def _raw_schema(self) -> RunSchema:
+        """The layout while the number of lines is not known: ``time`` and ``counts``."""
+        full = odmr_schema(self.frequencies, 1, field="none", average=False,
+                           signal_units=self.signal_units,
+                           signal_long_name="photon counts" if self.signal_units == "1"
+                           else "photodiode voltage")
+        return RunSchema(append_dim=full.append_dim, append_units=full.append_units,
+                         append_long_name=full.append_long_name, coords=full.coords,
+                         variables=[full.variable("time"), full.variable("counts")])
+
     def _record(self, counts: NDArray[np.float64], elapsed: float, mode: str) -> None:
         self.n_sweeps += 1
         self.sum = counts.copy() if self.sum is None else self.sum + counts
         average = self.sum / self.n_sweeps
-        if self.writer is None:  # number of lines not given: find the dips first
-            self.pending.append((counts, elapsed))
-            if not self._detect_lines(average, mode):
-                return
-            pending, self.pending = self.pending, []
-            running = np.zeros_like(counts)
-            for k, (sweep_counts, sweep_elapsed) in enumerate(pending[:-1]):
-                running += sweep_counts
-                self._store(sweep_counts, running / (k + 1), sweep_elapsed, k + 1)
-        self._store(counts, average, elapsed, self.n_sweeps)
+        if self.n_lines is not None:
+            self._store(counts, average, elapsed, self.n_sweeps)
+            return
+        # number of lines not known yet: the raw sweep goes to the file first (flushed)
+        assert self.writer is not None
+        self.writer.append(time=elapsed, counts=counts)
+        self.pending.append((counts, elapsed))
+        fits: tuple[SweepAnalysis | None, SweepAnalysis | None] = (None, None)
+        if self._detect_lines(average):
+            fits = self._add_fits()
+        self.bus.publish(SweepDone(run_id=self.writer.run_id, index=self.n_sweeps - 1,
+                                   frequencies=self.frequencies, counts=counts, average=average,
+                                   fit=fits[0], average_fit=fits[1], elapsed=elapsed,
+                                   sweeps_planned=self.settings.sweeps,
+                                   lines_pending=self.n_lines is None))
 
-    def _detect_lines(self, average: NDArray[np.float64], mode: str) -> bool:
-        """Find the number of dips in the running average and open the run file; until dips
-        stand out of the noise (up to DETECT_SWEEPS sweeps) the sweeps wait in memory."""
+    def _detect_lines(self, average: NDArray[np.float64], force: bool = False) -> bool:
+        """Find the number of dips in the running average; until dips stand out of the noise
+        (up to DETECT_SWEEPS sweeps, or ``force``) the number stays unknown."""
         try:
             found = count_dips(self.frequencies, average, self.settings.model)
         except Exception as exc:
@@ -290,26 +334,44 @@ class _Run:
         # successive averages agree on the number of dips
         stable = found > 0 and found == self.dips_found
         self.dips_found = found
-        if not stable and self.n_sweeps < DETECT_SWEEPS and not self._last_chance():
+        if not (stable or force) and self.n_sweeps < DETECT_SWEEPS and not self._last_chance():
             return False
         if found == 0:
             log.warning("no resonance found in %d sweeps (%s); recording without fits",
                         self.n_sweeps, reason)
         self.n_lines = max(found, 1)
-        self._open_file(mode)
         return True
 
     def _last_chance(self) -> bool:
-        """Whether this sweep is the last of the run (then the file must be written now)."""
+        """Whether this sweep is the last of the run (then the fits must be written now)."""
         s = self.settings
         return self.control.stop_requested or (s.sweeps is not None
                                                and self.n_sweeps >= s.sweeps)
 
-    def _store(self, counts: NDArray[np.float64], average: NDArray[np.float64],
-               elapsed: float, n_averaged: int) -> None:
-        """Fit one sweep and the running average, write them, then publish them."""
-        s = self.settings
+    def _add_fits(self) -> tuple[SweepAnalysis | None, SweepAnalysis | None]:
+        """Fit the sweeps written raw so far and add the fits to the file; returns the fits
+        of the last one (sweep, running average)."""
         assert self.writer is not None and self.n_lines is not None
+        pending, self.pending = self.pending, []
+        running = np.zeros_like(pending[0][0])
+        records: list[dict[str, Any]] = []
+        fits: tuple[SweepAnalysis | None, SweepAnalysis | None] = (None, None)
+        for k, (counts, _elapsed) in enumerate(pending):
+            running += counts
+            fits = self._fit_pair(counts, running / (k + 1), k + 1)
+            records.append(_fit_values(*fits))
+        schema = self._schema()
+        raw = set(self.writer.schema.variable_names)
+        names = [v.name for v in schema.variables if v.name not in raw]
+        values = {name: _stack([r.get(name) for r in records], schema, name) for name in names}
+        self.writer.extend(schema, values,
+                           attrs={"field_kind": field_kind(self.settings.model, self.n_lines)},
+                           parameters={"n_lines": self.n_lines})
+        return fits
+
+    def _fit_pair(self, counts: NDArray[np.float64], average: NDArray[np.float64],
+                  n_averaged: int) -> tuple[SweepAnalysis | None, SweepAnalysis | None]:
+        """Fits of one sweep and of the running average (seeded by the last good one)."""
         seed = self.last_average.fit if self.last_average is not None else None
         guess_field = self._field_guess()
         sweep_fit = self._analyse(counts, seed, guess_field, weight=1)
@@ -317,11 +379,16 @@ class _Run:
         if avg_fit is not None and avg_fit.success:
             self.last_average = avg_fit
         self.last = avg_fit
+        return sweep_fit, avg_fit
+
+    def _store(self, counts: NDArray[np.float64], average: NDArray[np.float64],
+               elapsed: float, n_averaged: int) -> None:
+        """Fit one sweep and the running average, write them, then publish them."""
+        s = self.settings
+        assert self.writer is not None and self.n_lines is not None
+        sweep_fit, avg_fit = self._fit_pair(counts, average, n_averaged)
         values: dict[str, Any] = {"time": elapsed, "counts": counts}
-        if sweep_fit is not None:
-            values.update(sweep_fit.record())
-        if avg_fit is not None:
-            values.update(avg_fit.record("avg_"))
+        values.update(_fit_values(sweep_fit, avg_fit))
         self.writer.append(**values)  # flushed: a crash from here on keeps this sweep
         self.bus.publish(SweepDone(run_id=self.writer.run_id, index=n_averaged - 1,
                                    frequencies=self.frequencies, counts=counts, average=average,
@@ -359,17 +426,16 @@ class _Run:
         except Exception as exc:  # the bench is made safe below in any case
             log.warning("could not stop the sweep cleanly: %s", exc)
         safe_report = list(self.bench.safe())
-        if self.pending:  # stopped while still looking for dips: keep those sweeps too
+        if self.pending and self.writer is not None and not self.writer.closed:
+            # stopped while still looking for dips: the raw sweeps are in the file; add the
+            # fits with the number of dips the average shows now
             try:
-                self.n_lines = self.n_lines or 1
-                self._open_file(sweeper.mode)
-                pending, self.pending = self.pending, []
-                running = np.zeros_like(pending[0][0])
-                for k, (counts, elapsed) in enumerate(pending):
-                    running += counts
-                    self._store(counts, running / (k + 1), elapsed, k + 1)
+                assert self.sum is not None
+                self._detect_lines(self.sum / self.n_sweeps, force=True)
+                self._add_fits()
             except Exception:
-                log.exception("could not write the sweeps taken before the dips were found")
+                log.exception("could not add the fits of the sweeps taken before the dips "
+                              "were found; their raw data are in the file")
         writer = self.writer
         results: dict[str, Any] = {"sweeps": self.n_sweeps}
         if self.last is not None:
@@ -387,3 +453,29 @@ class _Run:
                                      results=results, file=str(result.file or ""),
                                      safe_report=tuple(safe_report)))
         return result
+
+
+def _fit_values(sweep_fit: SweepAnalysis | None, avg_fit: SweepAnalysis | None
+                ) -> dict[str, Any]:
+    """The run-file values of one sweep's fits (the sweep's and the running average's)."""
+    values: dict[str, Any] = {}
+    for fit, prefix in ((sweep_fit, ""), (avg_fit, "avg_")):
+        if fit is None:
+            continue
+        values.update(fit.record(prefix))
+        # every fit gives the errors of width and contrast too
+        values.setdefault(f"{prefix}line_width_error", fit.fit.width_errors)
+        values.setdefault(f"{prefix}line_contrast_error", fit.fit.contrast_errors)
+    return values
+
+
+def _stack(rows: list[Any], schema: RunSchema, name: str) -> NDArray[Any]:
+    """One variable's values of several records; records without it are NaN (or False)."""
+    spec = schema.variable(name)
+    shape = schema.record_shape(spec)
+    fill = np.nan if spec.is_float else False
+    out = np.full((len(rows), *shape), fill, dtype=spec.numpy_dtype)
+    for i, row in enumerate(rows):
+        if row is not None:
+            out[i] = row
+    return out

@@ -45,6 +45,7 @@ from ..storage import Catalog, RunWriter
 from .analysis import SweepAnalysis, analyse_spectrum, count_dips
 from .control import STOPPED_BY_USER, RunControl
 from .events import Event, EventBus, RunFinished, RunStarted, TrackingBlock
+from .preflight import CALIBRATION_POINTS, check_track_plan
 from .session import bench_clock, connected, event_bus
 from .settings import FrequencyRange, SettingsError
 from .sweeps import make_sweeper
@@ -66,7 +67,8 @@ from .tracking_noise import summarise_noise
 from .tracking_result import RESULT_UNITS, TrackCalibration, TrackResult, results_record
 from .tracking_settings import PARAMETER_UNITS, TrackSettings
 
-__all__ = ["TrackCalibration", "TrackResult", "TrackSettings", "run_track"]
+__all__ = ["CALIBRATION_POINTS", "TrackCalibration", "TrackResult", "TrackSettings",
+           "check_track", "run_track"]
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +76,6 @@ log = logging.getLogger(__name__)
 BLOCKS_PER_SECOND = 20
 #: Samples kept in memory for the result's summary (the file has them all): 5.8 h at 100 Hz.
 MEMORY_SAMPLES = 2 ** 21
-#: Points of each fine calibration sweep, over ±(4 FWHM + hyperfine span) around the line.
-CALIBRATION_POINTS = 81
 _HF_SPAN = {"lorentzian": 0.0, "gaussian": 0.0, "14n": 2.2e6}
 _BRANCH = ("lower", "upper")
 
@@ -126,6 +126,23 @@ def run_track(
     """
     if not isinstance(settings, TrackSettings):
         settings = TrackSettings.parse(dict(settings or {}))
+    survey = check_track(bench, settings)
+    catalog = catalog if catalog is not None else Catalog(data_dir)
+    with connected(bench):
+        return _Run(bench, settings, survey, catalog, event_bus(subscribers),
+                    control or RunControl(), campaign, campaign_point).execute()
+
+
+def check_track(bench: Any, settings: TrackSettings) -> FrequencyRange:
+    """Check every planned setting of a tracking run against the instruments' and the
+    bench's limits, sending nothing: the initial sweep's frequencies, the powers, and every
+    acquisition and frequency list of the sweeps and of the lock's dither
+    (:func:`nvsense.measure.preflight.check_track_plan`).  Returns the initial sweep.
+
+    Raises
+    ------
+    LimitError, SettingsError
+    """
     limits = getattr(getattr(bench, "limits", None), "frequency", None)
     survey = settings.sweep_range(limits)
     bench.check_settings(frequencies=survey.frequencies(), mw_power=settings.mw_power,
@@ -133,10 +150,8 @@ def run_track(
     if settings.mode == "list" and not getattr(bench.mw, "supports_list", False):
         raise SettingsError(f"{getattr(bench.mw, 'name', 'mw')}: this microwave source has no "
                             "list mode; use mode 'stepped' (or 'auto')")
-    catalog = catalog if catalog is not None else Catalog(data_dir)
-    with connected(bench):
-        return _Run(bench, settings, survey, catalog, event_bus(subscribers),
-                    control or RunControl(), campaign, campaign_point).execute()
+    check_track_plan(bench, settings, survey)
+    return survey
 
 
 class _LockLost(Exception):

@@ -221,6 +221,9 @@ class RunWriter:
             _publish(part, self.path)
         finally:
             part.unlink(missing_ok=True)
+        self._open_swmr()
+
+    def _open_swmr(self) -> None:
         self._file = h5py.File(self.path, "r+", libver="latest")
         self._file.swmr_mode = True
         # Low-level dataset handles: h5py's high-level indexing costs ~0.1 ms per call,
@@ -249,30 +252,8 @@ class RunWriter:
                     _set_attrs(
                         dset, {"units": coord.units, "long_name": coord.long_name, **coord.attrs}
                     )
-            aux = " ".join(v.name for v in schema.variables if v.coordinate)
             for spec in schema.variables:
-                dtype = _storage_dtype(spec)
-                shape = schema.record_shape(spec)
-                dset = f.create_dataset(
-                    spec.name,
-                    shape=(0, *shape),
-                    maxshape=(None, *shape),
-                    dtype=dtype,
-                    chunks=(_chunk_rows(shape, dtype), *shape),
-                    fillvalue=np.nan if spec.is_float else None,
-                    track_order=True,
-                )
-                self._attach(f, dset, spec.dims, dim_ids)
-                attrs: dict[str, Any] = {}
-                if spec.is_float:
-                    # Left-out values read as NaN; xarray takes NaN as the missing value.
-                    attrs["_FillValue"] = np.array([np.nan], dtype=dtype)
-                attrs.update({"units": spec.units, "long_name": spec.long_name})
-                if aux and not spec.coordinate:
-                    attrs["coordinates"] = aux  # CF: these are coordinates, not data
-                if spec.numpy_dtype.kind == "b":
-                    attrs["dtype"] = "bool"  # xarray decodes int8 + this back to bool
-                _set_attrs(dset, {**attrs, **spec.attrs})
+                self._create_variable(f, schema, spec, dim_ids)
             f.attrs["_NCProperties"] = np.bytes_(
                 f"version=2,nvsense={self.software_version},"
                 f"hdf5={h5py.version.hdf5_version},h5py={h5py.__version__}"
@@ -282,6 +263,42 @@ class RunWriter:
             f.attrs.create("status", _fixed_bytes("running", STATUS_BYTES))
             f.attrs.create("end_time", _fixed_bytes("", END_TIME_BYTES))
             f.attrs.create("abort_reason", _fixed_bytes("", ABORT_REASON_BYTES))
+
+    def _create_variable(
+        self,
+        f: h5py.File,
+        schema: RunSchema,
+        spec: VariableSpec,
+        dim_ids: Mapping[str, int],
+        data: np.ndarray | None = None,
+    ) -> None:
+        """An appended variable, empty or holding ``data`` for the records written so far."""
+        dtype = _storage_dtype(spec)
+        shape = schema.record_shape(spec)
+        rows = 0 if data is None else data.shape[0]
+        dset = f.create_dataset(
+            spec.name,
+            shape=(rows, *shape),
+            maxshape=(None, *shape),
+            dtype=dtype,
+            chunks=(_chunk_rows(shape, dtype), *shape),
+            fillvalue=np.nan if spec.is_float else None,
+            track_order=True,
+        )
+        if rows:
+            dset[...] = data
+        self._attach(f, dset, spec.dims, dim_ids)
+        attrs: dict[str, Any] = {}
+        if spec.is_float:
+            # Left-out values read as NaN; xarray takes NaN as the missing value.
+            attrs["_FillValue"] = np.array([np.nan], dtype=dtype)
+        attrs.update({"units": spec.units, "long_name": spec.long_name})
+        aux = " ".join(v.name for v in schema.variables if v.coordinate)
+        if aux and not spec.coordinate:
+            attrs["coordinates"] = aux  # CF: these are coordinates, not data
+        if spec.numpy_dtype.kind == "b":
+            attrs["dtype"] = "bool"  # xarray decodes int8 + this back to bool
+        _set_attrs(dset, {**attrs, **spec.attrs})
 
     def _write_dimension(
         self, f: h5py.File, dim: str, size: int, dim_id: int, coord: CoordSpec | None
@@ -421,6 +438,171 @@ class RunWriter:
             if spec.numpy_dtype.kind == "b":
                 block[spec.name] = block[spec.name].astype(np.int8)
         return block, coord, k
+
+    # -- extending ---------------------------------------------------------------------------
+
+    def extend(
+        self,
+        schema: RunSchema,
+        values: Mapping[str, Any] | None = None,
+        *,
+        attrs: Mapping[str, Any] | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add variables (and the dimensions and coordinates they need) to the open run.
+
+        For what a run learns only after its first records: an ODMR run without a given
+        number of lines writes its raw sweeps from the first one, and adds the fitted lines
+        (``line`` dimension) once the number of lines is known.
+
+        Parameters
+        ----------
+        schema
+            The new layout: the present one (same append dimension, variables and
+            coordinates, unchanged) plus new variables, coordinates and dimensions.
+        values
+            Values of the new variables for the records already written, shaped
+            ``(n_records, *record shape)``; float variables left out are NaN there, bool ones
+            False.
+        attrs
+            Global attributes to add or replace (e.g. what the new variables mean).
+        parameters
+            Parameters to add to or replace in the run's ``parameters`` (and their
+            ``param_<name>`` attributes).
+
+        Notes
+        -----
+        SWMR cannot create objects, so the file is closed, the variables are added to a copy,
+        and the copy atomically replaces the file before writing goes on: a crash at any
+        moment leaves either the file before or the file after, both complete and readable.
+        """
+        if self._file is None:
+            raise StorageError(f"{self.path}: run {self.run_id} is closed; cannot extend it")
+        new_vars, new_coords, new_dims = self._check_extension(schema)
+        n = self._n
+        data = self._extension_values(schema, new_vars, values or {}, n)
+        header: dict[str, Any] = dict(attrs or {})
+        if parameters:
+            self.parameters.update(parameters)
+            header["parameters"] = to_json(self.parameters)
+            header.update(flatten_scalars("param_", dict(parameters)))
+        self._file.flush()
+        self._file.close()
+        self._file = None
+        part = self.path.with_name(f".{self.path.name}.{os.getpid()}.extend.part")
+        try:
+            shutil.copyfile(self.path, part)
+            self._add_to_file(part, schema, new_vars, new_coords, new_dims, data, header)
+            with open(part, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(part, self.path)
+        except OSError:
+            # no atomic replace here (Windows, a reader holding the file): add in place
+            part.unlink(missing_ok=True)
+            self._add_to_file(self.path, schema, new_vars, new_coords, new_dims, data, header)
+        finally:
+            part.unlink(missing_ok=True)
+        self.schema = schema
+        self._record_shapes = {v.name: schema.record_shape(v) for v in schema.variables}
+        self._open_swmr()
+
+    def _check_extension(
+        self, schema: RunSchema
+    ) -> tuple[list[VariableSpec], list[CoordSpec], dict[str, int]]:
+        old = self.schema
+        if not isinstance(schema, RunSchema):
+            raise SchemaError("extend needs a RunSchema")
+        same = (
+            schema.append_dim == old.append_dim
+            and schema.append_dtype == old.append_dtype
+            and schema.append_is_index == old.append_is_index
+        )
+        if not same:
+            raise SchemaError("extend cannot change the append dimension of a run")
+        names = set(schema.variable_names)
+        for var in old.variables:
+            if var.name not in names or schema.variable(var.name) != var:
+                raise SchemaError(f"extend cannot change or drop variable {var.name!r}")
+        old_coords = {c.name: c for c in old.coords}
+        new_coords = []
+        for coord in schema.coords:
+            if coord.name in old_coords:
+                kept = old_coords[coord.name]
+                if kept.dims != coord.dims or not np.array_equal(kept.values, coord.values):
+                    raise SchemaError(f"extend cannot change coordinate {coord.name!r}")
+            else:
+                new_coords.append(coord)
+        old_dims = old.fixed_dims
+        new_dims = {}
+        for dim, size in schema.fixed_dims.items():
+            if dim in old_dims:
+                if old_dims[dim] != size:
+                    raise SchemaError(f"extend cannot resize dimension {dim!r}")
+            else:
+                new_dims[dim] = size
+        new_vars = [v for v in schema.variables if v.name not in set(old.variable_names)]
+        return new_vars, new_coords, new_dims
+
+    def _extension_values(
+        self,
+        schema: RunSchema,
+        new_vars: list[VariableSpec],
+        values: Mapping[str, Any],
+        n: int,
+    ) -> dict[str, np.ndarray]:
+        unknown = sorted(set(values) - {v.name for v in new_vars})
+        if unknown:
+            raise SchemaError(f"extend: {unknown} are not new variables of the run")
+        data = {}
+        for spec in new_vars:
+            shape = (n, *schema.record_shape(spec))
+            if spec.name in values:
+                block = _as_values(spec.name, values[spec.name], spec.numpy_dtype, shape)
+            elif spec.numpy_dtype.kind in "fb":
+                block = np.full(shape, spec.is_float and np.nan, spec.numpy_dtype)
+            elif n:
+                raise SchemaError(f"extend: values of {spec.name!r} ({spec.dtype}) are missing")
+            else:
+                block = np.zeros(shape, spec.numpy_dtype)
+            data[spec.name] = block.astype(_storage_dtype(spec))
+        return data
+
+    def _add_to_file(
+        self,
+        path: Path,
+        schema: RunSchema,
+        new_vars: list[VariableSpec],
+        new_coords: list[CoordSpec],
+        new_dims: Mapping[str, int],
+        data: Mapping[str, np.ndarray],
+        header: Mapping[str, Any],
+    ) -> None:
+        with h5py.File(path, "r+", libver="latest") as f:
+            dim_ids = {}
+            for name, obj in f.items():
+                if isinstance(obj, h5py.Dataset) and "_Netcdf4Dimid" in obj.attrs:
+                    dim_ids[name] = int(np.asarray(obj.attrs["_Netcdf4Dimid"]).reshape(-1)[0])
+            next_id = max(dim_ids.values(), default=-1) + 1
+            coords = {c.name: c for c in new_coords if c.dims == (c.name,)}
+            for dim, size in new_dims.items():
+                dim_ids[dim] = next_id
+                self._write_dimension(f, dim, size, next_id, coords.get(dim))
+                next_id += 1
+            for coord in new_coords:
+                if coord.name not in coords:
+                    dset = f.create_dataset(coord.name, data=_coord_values(coord), track_order=True)
+                    self._attach(f, dset, coord.dims, dim_ids)
+                    _set_attrs(
+                        dset, {"units": coord.units, "long_name": coord.long_name, **coord.attrs}
+                    )
+            for spec in new_vars:
+                self._create_variable(f, schema, spec, dim_ids, data[spec.name])
+            for name, value in header.items():
+                if value is None:
+                    continue
+                if name in f.attrs:
+                    del f.attrs[name]
+                _set_attrs(f, {name: value})
 
     # -- closing ----------------------------------------------------------------------------
 

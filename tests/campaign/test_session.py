@@ -108,8 +108,8 @@ def test_a_failed_point_is_recorded_with_its_reason_and_the_campaign_goes_on(ben
     assert again.complete
 
 
-def test_a_point_failing_before_its_run_file_exists_is_in_the_journal(bench_file, data_dir):
-    # without n_lines the file opens once the dips are found; the first sweep of point 1 fails
+def test_a_point_failing_at_its_first_sweep_is_in_the_journal(bench_file, data_dir):
+    # without n_lines too, the run file exists from the start; the first sweep of point 1 fails
     settings = {k: v for k, v in FAST.items() if k != "n_lines"}
     bench = bench_with(bench_file, counter_disconnect_at_sweep=3)
     campaign = load_campaign({"name": "lost", "measurement": "odmr", "settings": settings,
@@ -117,11 +117,13 @@ def test_a_point_failing_before_its_run_file_exists_is_in_the_journal(bench_file
     result = run_campaign(campaign, data_dir=data_dir)
     # the lost counter is connected again after the failed point, so the campaign goes on
     assert [o.status for o in result.outcomes] == ["completed", "failed", "completed"]
-    assert result.outcomes[1].run_id is None
-    assert "counter_disconnect_at_sweep" in result.outcomes[1].reason
-    assert len(Catalog(data_dir).runs(campaign="lost")) == 2
+    failed = result.outcomes[1]
+    assert failed.run_id is not None and "counter_disconnect_at_sweep" in failed.reason
+    rows = Catalog(data_dir).records(campaign="lost")
+    assert [r["status"] for r in rows] == ["completed", "aborted", "completed"]
+    assert rows[1]["id"] == failed.run_id and rows[1]["n_records"] == 0
     entry = CampaignJournal(data_dir, "lost").last_outcomes()[1]
-    assert entry["status"] == "failed" and entry["run_id"] is None
+    assert entry["status"] == "failed" and entry["run_id"] == failed.run_id
     assert "counter_disconnect_at_sweep" in entry["reason"]
 
 
