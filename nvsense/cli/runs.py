@@ -14,7 +14,6 @@ from rich.table import Table
 
 from ..storage import Catalog, CatalogError, RunFileError
 from ..storage.datadir import DATA_DIR_ENV, DEFAULT_DATA_DIR, RUN_ID_PATTERN
-from ..storage.summary import run_summary
 from ..storage.times import parse_iso
 from ..units import format_quantity
 
@@ -228,6 +227,8 @@ def _run_path(target: str, catalog: Catalog) -> Path:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """``nvsense show``: one run's summary, read from its file."""
+    from ..storage.summary import run_summary  # reads HDF5: not needed by `nvsense runs`
+
     catalog = Catalog(args.data_dir)
     try:
         summary = run_summary(_run_path(args.run, catalog))

@@ -17,22 +17,67 @@ Reading::
 The file layout and the catalogue are documented in docs/readme/storage.md.
 """
 
-from .catalog import Catalog, RescanReport
-from .datadir import DATA_DIR_ENV, resolve_data_dir
-from .errors import (
-    CatalogError,
-    CatalogWarning,
-    NotARunFileError,
-    RunFileError,
-    RunNotClosedWarning,
-    SchemaError,
-    StorageError,
-)
-from .layouts import odmr_schema, tracking_schema
-from .metadata import KEY_RESULT_UNITS, RunInfo, run_metadata
-from .reader import open_run
-from .schema import CoordSpec, RunSchema, VariableSpec
-from .writer import RunWriter
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Each name is imported from its module on first use (PEP 562): `nvsense runs` needs the
+# catalogue alone, not h5py, xarray and pandas.
+_LAZY = {
+    "Catalog": "catalog",
+    "RescanReport": "catalog",
+    "DATA_DIR_ENV": "datadir",
+    "resolve_data_dir": "datadir",
+    "CatalogError": "errors",
+    "CatalogWarning": "errors",
+    "NotARunFileError": "errors",
+    "RunFileError": "errors",
+    "RunNotClosedWarning": "errors",
+    "SchemaError": "errors",
+    "StorageError": "errors",
+    "odmr_schema": "layouts",
+    "tracking_schema": "layouts",
+    "KEY_RESULT_UNITS": "metadata",
+    "RunInfo": "metadata",
+    "run_metadata": "metadata",
+    "open_run": "reader",
+    "CoordSpec": "schema",
+    "RunSchema": "schema",
+    "VariableSpec": "schema",
+    "RunWriter": "writer",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .catalog import Catalog, RescanReport
+    from .datadir import DATA_DIR_ENV, resolve_data_dir
+    from .errors import (
+        CatalogError,
+        CatalogWarning,
+        NotARunFileError,
+        RunFileError,
+        RunNotClosedWarning,
+        SchemaError,
+        StorageError,
+    )
+    from .layouts import odmr_schema, tracking_schema
+    from .metadata import KEY_RESULT_UNITS, RunInfo, run_metadata
+    from .reader import open_run
+    from .schema import CoordSpec, RunSchema, VariableSpec
+    from .writer import RunWriter
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "DATA_DIR_ENV",

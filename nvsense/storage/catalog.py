@@ -14,6 +14,7 @@ share).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -23,9 +24,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .datadir import (
     CATALOG_FILENAME,
@@ -36,12 +35,17 @@ from .datadir import (
 )
 from .errors import CatalogError, CatalogWarning, RunFileError
 from .metadata import KEY_RESULT_UNITS, STATUSES, from_json, run_metadata, to_json, writer_alive
-from .reader import read_run_attrs
-from .schema import RunSchema
 from .times import local_now, parse_iso, parse_since_until
-from .writer import RunWriter
+
+if TYPE_CHECKING:  # imported where used: listing runs needs neither pandas nor HDF5
+    import pandas as pd
+
+    from .schema import RunSchema
+    from .writer import RunWriter
 
 __all__ = ["BUSY_TIMEOUT_S", "Catalog", "RescanReport"]
+
+log = logging.getLogger(__name__)
 
 #: How long one catalogue operation waits for another process's write to finish.
 BUSY_TIMEOUT_S = 30.0
@@ -242,6 +246,8 @@ class Catalog:
             Open for appending; ``.run_id`` and ``.path`` say where the run is.  Closing it
             updates the catalogue row.
         """
+        from .writer import RunWriter
+
         check_kind(kind)
         start = (start_time or local_now()).astimezone()
         for attempt in range(100):
@@ -295,6 +301,8 @@ class Catalog:
         RunFileError
             The file is missing, damaged or not an nvsense run.
         """
+        from .reader import read_run_attrs
+
         path = Path(path).absolute()
         attrs, n_records = read_run_attrs(path)
         row = self._row_from_attrs(attrs, n_records, path)
@@ -395,7 +403,23 @@ class Catalog:
             If the run is not in the catalogue.
         """
         self._mark_interrupted()
-        return self._get_row(run_id)
+        return self._with_live_counts([self._get_row(run_id)])[0]
+
+    def _with_live_counts(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows of runs still being written get the number of records in their file so far
+        (the catalogue row is written when the run starts and when it ends).  Reading that
+        number opens the file read-only (SWMR), never disturbing the writer."""
+        running = [row for row in rows if row.get("status") == "running"]
+        if not running:
+            return rows
+        from .reader import read_run_attrs  # HDF5: only when a run is being written
+
+        for row in running:
+            try:
+                _, row["n_records"] = read_run_attrs(row["file"])
+            except (RunFileError, OSError) as exc:  # being replaced, or gone: keep the row's
+                log.debug("records of %s not read: %s", row.get("id"), exc)
+        return rows
 
     def _get_row(self, run_id: str) -> dict[str, Any]:
         with self._connect() as con:
@@ -484,6 +508,8 @@ class Catalog:
             and ``results`` as dicts; ``file`` as an absolute path for
             :func:`~nvsense.storage.open_run`.
         """
+        import pandas as pd
+
         rows = self.records(kind, status, since, until, campaign, limit, **params)
         frame = pd.DataFrame(rows, columns=list(LIST_COLUMNS))
         for column in ("start_time", "end_time"):
@@ -534,10 +560,10 @@ class Catalog:
         self._mark_interrupted()
         with self._connect() as con:
             rows = [dict(r) for r in con.execute(sql, args).fetchall()]
-        return [
+        return self._with_live_counts([
             {k: v for k, v in self._decode_row(r).items() if k in LIST_COLUMNS}
             for r in reversed(rows)
-        ]
+        ])
 
     def locate(self, run_id: str) -> Path:
         """The file of a run: from the catalogue, else found by name in the data folder (a

@@ -13,12 +13,10 @@ import json
 import math
 import os
 import socket
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
-
-import numpy as np
-import yaml
 
 __all__ = [
     "FORMAT_NAME",
@@ -54,6 +52,12 @@ KEY_RESULT_UNITS: dict[str, str] = {
 STATUSES = ("running", "completed", "aborted", "interrupted")
 
 
+def _numpy() -> Any:
+    """numpy if it is loaded: a value cannot be a numpy object otherwise (and listing the
+    catalogue then does not pay for importing it)."""
+    return sys.modules.get("numpy")
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready copy: numpy scalars and arrays become Python numbers and lists, and
     non-finite floats become ``None`` (JSON has no NaN, and SQLite's JSON functions reject
@@ -62,9 +66,10 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
+    np = _numpy()
+    if np is not None and isinstance(value, np.ndarray):
         return _plain(value.tolist())
-    if isinstance(value, np.generic):
+    if np is not None and isinstance(value, np.generic):
         return _plain(value.item())
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -98,7 +103,8 @@ def flatten_scalars(prefix: str, mapping: Mapping[str, Any] | None) -> dict[str,
             for key, item in value.items():
                 walk(f"{path}.{key}" if path else str(key), item)
             return
-        if isinstance(value, np.generic):
+        np = _numpy()
+        if np is not None and isinstance(value, np.generic):
             value = value.item()
         name = prefix + path.replace("/", "_")  # '/' separates HDF5 paths
         if isinstance(value, bool):
@@ -168,6 +174,8 @@ class RunInfo:
         """The bench configuration parsed from its YAML text (``None`` if none was stored)."""
         if not self.bench_config_text:
             return None
+        import yaml
+
         return yaml.safe_load(self.bench_config_text)
 
     def to_dict(self) -> dict[str, Any]:
@@ -181,7 +189,7 @@ def _text(attrs: Mapping[str, Any], name: str) -> str | None:
     value = attrs.get(name)
     if value is None:
         return None
-    if isinstance(value, bytes | np.bytes_):
+    if isinstance(value, bytes):  # numpy.bytes_ is a bytes too
         value = value.decode("utf-8", errors="replace")
     value = str(value).rstrip("\x00")
     return value or None
@@ -191,8 +199,11 @@ def _int(attrs: Mapping[str, Any], name: str) -> int | None:
     value = attrs.get(name)
     if value is None:
         return None
+    np = _numpy()
     try:
-        return int(np.asarray(value).reshape(-1)[0])
+        if np is not None:
+            return int(np.asarray(value).reshape(-1)[0])
+        return int(value[0] if isinstance(value, list | tuple) else value)
     except (TypeError, ValueError, IndexError):
         return None
 

@@ -14,11 +14,13 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
-import xarray as xr
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 from .errors import NotARunFileError, RunFileError, RunNotClosedWarning
 from .hdf5_access import is_open_for_write_error, open_swmr_reader
@@ -201,6 +203,8 @@ def open_run(path: str | os.PathLike[str]) -> xr.Dataset:
         The file is missing or damaged; :class:`NotARunFileError` if it is a NetCDF file
         that nvsense did not write.
     """
+    import xarray as xr  # here: the catalogue reads run files' attributes without it
+
     path = Path(path)
     with _reading(path) as (f, dim):
         # Read with h5py rather than through h5netcdf: h5netcdf recomputes the length of an
