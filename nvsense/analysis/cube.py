@@ -35,6 +35,11 @@ def is_zarr_path(path: str | Path) -> bool:
     return path.suffix.lower() == ".zarr" or path.is_dir()
 
 
+def _is_zarr_store(path: Path) -> bool:
+    """Whether the folder ``path`` is a zarr store (v2 or v3 metadata at its top)."""
+    return any((path / name).is_file() for name in ("zarr.json", ".zgroup", ".zarray"))
+
+
 def open_cube(path: str | Path) -> xr.Dataset:
     """Open a cube file lazily (zarr or NetCDF) and check it.
 
@@ -108,6 +113,10 @@ def write_cube(cube: xr.Dataset, path: str | Path, *, rows_per_chunk: int = 32) 
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise CubeError(f"folder {str(path.parent)!r} does not exist; create it first")
+    if path.is_dir() and not _is_zarr_store(path):
+        # writing a zarr store empties its folder first: never a folder that holds other data
+        raise CubeError(f"{str(path)!r} is a folder that is not a zarr store; name a new "
+                        "file, e.g. cube.zarr or cube.nc (nothing was written)")
     encoding: dict[str, Any] = {}
     if "pl" in cube.data_vars:
         ny, nx, nf = (cube.sizes[d] for d in CUBE_DIMS)

@@ -70,4 +70,8 @@ def parse_since_until(value: str | datetime | date, *, end: bool = False) -> dat
             f"cannot read {text!r} as a date or an age: write e.g. 2026-11-28, "
             "2026-11-28T14:00, '2 h' or '3 d'"
         )
-    return local_now() - timedelta(seconds=age)
+    try:
+        return local_now() - timedelta(seconds=age)
+    except OverflowError:  # more than ~10,000 years back
+        raise ValueError(f"{text!r} reaches back before the year 1; give a date or a "
+                         "shorter age, e.g. '3 d'") from None

@@ -122,10 +122,11 @@ def test_odmr_and_track_take_negative_powers_with_units(tmp_path, capsys):
     from nvsense.storage import open_run, run_metadata
 
     assert run_metadata(open_run(summary["file"])).parameters["mw_power"] == -12.0
-    # track: the value reaches the settings (stopped before anything runs by a bad --rate)
-    code = main(["track", "--power", "-12dBm", "--rate", "0Hz", "--data-dir", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert code == 2 and "--rate" in err and "--power" not in err
+    code = main(["track", "--power", "-12dBm", "--duration", "0.5s", "--calibration-time",
+                 "0.2s", "--json", "--data-dir", str(tmp_path)])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert run_metadata(open_run(summary["file"])).parameters["mw_power"] == -12.0
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
