@@ -266,8 +266,9 @@ def test_the_examples_include_bad_and_valid_input(files, harness):
            ["odmr", "--bench", files["text"]], ["odmr", "--powr", "-10dBm"]]
     for argv in bad:
         n = len(harness)
-        with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp), \
-                contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        quiet = (contextlib.redirect_stderr(io.StringIO()),
+                 contextlib.redirect_stdout(io.StringIO()))
+        with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp), quiet[0], quiet[1]:
             assert main(argv) == 2, argv
         assert len(harness) == n
     with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp), \
