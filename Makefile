@@ -18,6 +18,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m nvsense.fitting.precompile  # numba kernels into the cache, ahead of the first fit
 	touch $(STAMP)
 
 demo: $(STAMP)

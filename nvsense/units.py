@@ -138,6 +138,9 @@ def _convert(number: float, unit_text: str, unit: str) -> float:
         if unit == "W":
             return 1e-3 * 10.0 ** (number / 10.0)
         raise QuantityError(f"dBm is a power, not {unit}")
+    factor = _plain_factor(unit_text, unit)
+    if factor is not None:  # the common units: the same result as pint, without loading it
+        return number * factor
     ureg = _registry()
     import pint
 
@@ -149,6 +152,29 @@ def _convert(number: float, unit_text: str, unit: str) -> float:
         raise QuantityError(f"{unit_text!r} is not a unit of {_KIND.get(unit, unit)}") from None
     except (pint.UndefinedUnitError, AttributeError, TypeError, ValueError, AssertionError):
         raise QuantityError(f"unknown unit {unit_text!r}") from None
+
+
+# Units read without pint (whose import and registry cost ~0.3 s at every start): SI prefixes
+# of the base units, and a few others.  Multiplying by these factors gives pint's results to
+# the last bit (tests/core/test_units.py compares them).
+_PREFIX_FACTORS = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "": 1.0,
+                   "k": 1e3, "M": 1e6, "G": 1e9}
+_PREFIXED = {"Hz", "s", "W", "T", "V", "A", "K", "T/A"}
+_OTHER_FACTORS = {
+    "s": {"min": 60.0, "h": 3600.0, "d": 86400.0},
+    "1/s": {"1/s": 1.0, "Hz": 1.0, "kHz": 1e3, "MHz": 1e6, "GHz": 1e9},
+    "1": {"%": 0.01},
+}
+
+
+def _plain_factor(unit_text: str, unit: str) -> float | None:
+    """The factor from ``unit_text`` to ``unit`` for the units read without pint, else None."""
+    other = _OTHER_FACTORS.get(unit, {})
+    if unit_text in other:
+        return other[unit_text]
+    if unit in _PREFIXED and unit_text.endswith(unit):
+        return _PREFIX_FACTORS.get(unit_text[: len(unit_text) - len(unit)])
+    return None
 
 
 _KIND = {
