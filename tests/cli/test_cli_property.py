@@ -263,7 +263,9 @@ def test_the_examples_include_bad_and_valid_input(files, harness):
            ["track", "--rate", "1e-30"], ["track", "--sweep-dwell", "1ns"],
            ["track", "--duration", ""], ["odmr", "--points", "1e3"], ["nv", "zfs", "-5 K"],
            ["runs", "--since", "soon"], ["campaign", "check", files["broken"]],
-           ["odmr", "--bench", files["text"]], ["odmr", "--powr", "-10dBm"]]
+           ["odmr", "--bench", files["text"]], ["odmr", "--powr", "-10dBm"],
+           # found by the search: a unit pint divided by zero on, an age before the year 1
+           ["track", "--duration", "0/0"], ["runs", "--since", "63932231512.0"]]
     for argv in bad:
         n = len(harness)
         quiet = (contextlib.redirect_stderr(io.StringIO()),

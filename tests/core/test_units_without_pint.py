@@ -55,3 +55,11 @@ def test_common_values_do_not_load_pint():
     assert out.strip() == "False"
     # and the rest still goes through pint
     assert parse_quantity("25 degC", "K") == pytest.approx(298.15)
+
+
+@pytest.mark.parametrize("text", ["0/0", "1 /0", "2 m/0s", "3 **", "4 ((", "5 1e999 s"])
+def test_any_unit_pint_cannot_read_is_an_unknown_unit(text):
+    from nvsense.units import QuantityError
+
+    with pytest.raises(QuantityError, match="unknown unit|cannot read|not finite"):
+        parse_quantity(text, "s")
