@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -288,6 +288,10 @@ class Camera(Protocol):
     """
 
     name: str
+    #: Who numbers the frames: "camera" (a hardware counter: a gap is a frame lost on the way
+    #: to the computer) or "host" (the driver counts arrivals: a frame the camera could not
+    #: deliver shows only in the timestamps).
+    counter_source: Literal["camera", "host"]
 
     def connect(self) -> None:
         """Open the camera and put it in a known state (not acquiring, internal trigger)."""
@@ -347,6 +351,12 @@ class Camera(Protocol):
     @property
     def acquiring(self) -> bool:
         """Whether an acquisition runs."""
+
+    @property
+    def mw_trigger_lead(self) -> int:
+        """List steps the trigger sends before the first frame's exposure (1 when the edge
+        that starts a frame also steps the list, 0 when the list steps as an exposure ends):
+        load the list rotated by it (:meth:`SweepPlan.hardware_list`)."""
 
     def start(self, buffer_frames: int = 1000) -> None:
         """Start acquiring into a ring buffer of ``buffer_frames`` frames; the frame counter

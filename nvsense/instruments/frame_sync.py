@@ -32,6 +32,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -175,11 +176,16 @@ class TriggerTiming:
         pulse train's (external).  Needed to read timestamps.
     tolerance
         How far (fraction of a period) a frame's timestamp may stray from a clock edge.
+    counter
+        The camera's ``counter_source``: "camera" (a hardware frame counter) or "host"
+        (frames numbered as they arrive, so triggers are counted from the timestamps in
+        every mode).
     """
 
     mode: TriggerMode
     period: float | None = None
     tolerance: float = 0.25
+    counter: Literal["camera", "host"] = "camera"
 
     def __post_init__(self) -> None:
         mode = TriggerMode(self.mode)
@@ -191,11 +197,18 @@ class TriggerTiming:
         if self.period is not None and not (math.isfinite(self.period) and self.period > 0):
             raise FrameSyncError(f"period must be a positive number of seconds, not "
                                  f"{self.period!r}")
-        if mode == TriggerMode.EXTERNAL and self.period is None:
-            raise FrameSyncError("external triggering needs the trigger period to count "
-                                 "missed edges from the frame timestamps")
+        if self.counter not in ("camera", "host"):
+            raise FrameSyncError(f"counter must be 'camera' or 'host', not {self.counter!r}")
+        if self.by_time and self.period is None:
+            raise FrameSyncError("the clock period is needed to count triggers from the frame "
+                                 "timestamps (external trigger, or a host-side frame counter)")
         if not 0 < self.tolerance < 0.5:
             raise FrameSyncError(f"tolerance must be in (0, 0.5) periods, not {self.tolerance}")
+
+    @property
+    def by_time(self) -> bool:
+        """Whether triggers are counted from timestamps (external clock or host counter)."""
+        return self.mode == TriggerMode.EXTERNAL or self.counter == "host"
 
 
 @dataclass(frozen=True)
@@ -272,11 +285,13 @@ class FrameSync:
         stamps = np.asarray(block.timestamp, dtype=np.float64)
         trigger = np.full(n, -1, np.int64)
         status = np.zeros(n, np.int8)
+        by_time = self.timing.by_time
         external = self.timing.mode == TriggerMode.EXTERNAL
-        if external and n and not np.all(np.isfinite(stamps)):
-            raise FrameSyncError("external triggering needs frame timestamps to detect missed "
-                                 "edges, and this camera gives none; use trigger mode "
-                                 "'exposure_out' (the camera clocks the list)")
+        if by_time and n and not np.all(np.isfinite(stamps)):
+            raise FrameSyncError(
+                "frame timestamps are needed to count triggers (external triggering, or a "
+                "camera without a frame counter of its own) and this camera gave none; use a "
+                "camera with timestamps, or its exposure output with a hardware frame counter")
         period, tol = self.timing.period, self.timing.tolerance
         report = self.report
         for i in range(n):
@@ -294,14 +309,17 @@ class FrameSync:
             if dk < 0:
                 status[i] = FrameStatus.OUT_OF_ORDER
                 continue
-            if external:
+            if by_time:
                 steps = (t - t0) / period  # type: ignore[operator]
                 dg = round(steps)
                 if abs(steps - dg) > tol or dg < dk:
                     # between two edges, or fewer edges than exposures: nothing to trust
                     status[i] = FrameStatus.TIMING
                     continue
-                report.missed_triggers += dg - dk
+                if external:
+                    report.missed_triggers += dg - dk
+                else:  # exposures the camera made but never delivered
+                    report.lost_in_transfer += dg - dk
             else:
                 dg = dk
                 if period is not None and math.isfinite(t) and math.isfinite(t0) and \

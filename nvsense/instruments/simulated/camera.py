@@ -44,7 +44,7 @@ import time as _time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -207,6 +207,8 @@ class SimulatedCamera(SimulatedInstrument):
 
     model: ClassVar[str] = "SimulatedCamera"
     slot: ClassVar[str] = "camera"
+    #: The simulated camera counts its frames itself.
+    counter_source: ClassVar[Literal["camera", "host"]] = "camera"
 
     def __init__(
         self,
