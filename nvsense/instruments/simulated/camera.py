@@ -436,16 +436,17 @@ class SimulatedCamera(SimulatedInstrument):
         now = sample.now()
         deadline = now + timeout
         self._expose_until(now)
-        waiting = int(min_frames) - self._unread()
-        if waiting > 0:
-            ready = min(self._ready_time(waiting), deadline)
+        # wait until min_frames are there (lost or dropped frames never arrive: keep going)
+        while self._unread() < int(min_frames) and now < deadline:
+            ready = min(self._ready_time(int(min_frames) - self._unread()), deadline)
             if ready > now:
                 if sample.pace == "realtime":
                     self._sleep(ready - now)
-                    now = sample.now()
                 else:
                     sample.advance(ready - now)
-                    now = sample.now()
+            now = sample.now()
+            if sample.pace != "realtime":
+                now = max(now, ready)  # the clock may round a hair below the ready time
             self._expose_until(now)
         self._require("READ", at=now)
         return self._deliver(max_frames)
