@@ -11,9 +11,9 @@ variable                                     unit    what
                                                      drift-corrected and normalised (below)
 ``reference (y, x, frequency)``              counts  the reference frames likewise (with
                                                      ``reference="every"``)
-``pl_sweep (sweep, y, x, frequency)``        ADU     every sweep's frames as the camera gave
-                                                     them (uint16)
-``ref_sweep (sweep, y, x, frequency)``       ADU     every sweep's reference frames
+``frames (sweep, frequency, y, x)``          ADU     every sweep's frames as the camera gave
+                                                     them (uint16, one frame per point)
+``ref_frames (sweep, frequency, y, x)``      ADU     every sweep's reference frames
 ``point_valid (sweep, frequency)``           1       the point's frame is in ``pl``
 ``ref_valid (sweep, frequency)``             1       its reference frame arrived
 ``frame_number (sweep, frequency)``          1       camera frame counter (−1 missing, −2
@@ -34,6 +34,9 @@ the reference's shot noise), shifted back by the drift (whole pixels by default,
 the counts Poisson), and summed.  A pixel or point missing from some sweeps (outside the
 image after the shift, or marked) is scaled up from the sweeps that have it, so that every
 value of ``pl`` stands for the same number of sweeps and Poisson weights stay right.
+
+The raw frames keep the camera's layout (frame by frame): appending a sweep is then a plain
+copy, and the sums too; only ``pl`` is transposed to the cube layout when it is written.
 
 Crash safety: a sweep is complete in the file once its record is appended (the run file's
 rule).  ``pl`` is then rewritten in place and the attribute ``pl_sweeps`` set to the number of
@@ -114,11 +117,11 @@ def widefield_schema(frequency: Sequence[float] | NDArray[np.float64],
         CoordSpec("x", np.arange(nx) * step, unit, "image column position"),
         CoordSpec("frequency", freq, "Hz", "microwave frequency"),
     ]
-    cube, per_point = ("sweep", "y", "x", "frequency"), ("sweep", "frequency")
+    stack, per_point = ("sweep", "frequency", "y", "x"), ("sweep", "frequency")
     variables = [
         VariableSpec("time", ("sweep",), "s", "sweep end time since the run start",
                      coordinate=True),
-        VariableSpec("pl_sweep", cube, "ADU", "frames of the sweep as the camera gave them",
+        VariableSpec("frames", stack, "ADU", "frames of the sweep as the camera gave them",
                      dtype="uint16"),
         VariableSpec("point_valid", per_point, "1", "the point's frame is in pl", dtype="bool"),
         VariableSpec("frame_number", per_point, "1",
@@ -134,7 +137,7 @@ def widefield_schema(frequency: Sequence[float] | NDArray[np.float64],
     ]
     if reference:
         variables += [
-            VariableSpec("ref_sweep", cube, "ADU", "reference frames of the sweep",
+            VariableSpec("ref_frames", stack, "ADU", "reference frames of the sweep",
                          dtype="uint16"),
             VariableSpec("ref_valid", per_point, "1", "the reference frame arrived",
                          dtype="bool"),
@@ -147,6 +150,8 @@ def widefield_schema(frequency: Sequence[float] | NDArray[np.float64],
 
 class CubeAccumulator:
     """The running, drift-corrected, normalised sum of sweeps (``pl`` of a widefield run).
+
+    Sums are kept frame by frame, (points, rows, columns), the layout frames arrive in.
 
     Parameters
     ----------
@@ -166,68 +171,84 @@ class CubeAccumulator:
         if shift_method not in SHIFT_METHODS:
             raise ValueError(f"shift_method must be one of {', '.join(SHIFT_METHODS)}, not "
                              f"{shift_method!r}")
-        self.shape = (*frame_shape, n_points)
+        self.shape = (n_points, *frame_shape)
         self.gain = np.float32(electrons_per_adu)
         self.offset = np.float32(offset)
         self.shift_method = shift_method
         self.n_sweeps = 0
         self._sum = np.zeros(self.shape, np.float32)
-        self._count = np.zeros(self.shape, np.uint32)
         self._ref_sum = np.zeros(self.shape, np.float32) if reference else None
-        self._ref_count = np.zeros(self.shape, np.uint32) if reference else None
+        # sweeps that cover every pixel and point count as a number; the others per element
+        self._full = [0, 0]
+        self._count = np.zeros(self.shape, np.uint16)
+        self._ref_count = np.zeros(self.shape, np.uint16) if reference else None
 
-    def add(self, signal: NDArray[np.uint16], valid: ArrayLike, *, norm: ArrayLike | None = None,
+    def add(self, frames: NDArray[np.uint16], valid: ArrayLike, *, norm: ArrayLike | None = None,
             shift: tuple[float, float] = (0.0, 0.0), reference: NDArray[np.uint16] | None = None,
-            reference_valid: ArrayLike | None = None) -> tuple[int, int]:
-        """Add one sweep ((rows, columns, points) ADU); return the (rows, columns) shift
+            reference_valid: ArrayLike | None = None) -> tuple[float, float]:
+        """Add one sweep ((points, rows, columns) ADU); return the (rows, columns) shift
         applied (rounded for the integer method)."""
         valid = np.asarray(valid, bool)
-        if signal.shape != self.shape:
-            raise ValueError(f"sweep of shape {signal.shape}, expected {self.shape}")
-        factor = np.ones(self.shape[-1], np.float32) if norm is None \
+        if frames.shape != self.shape:
+            raise ValueError(f"sweep of shape {frames.shape}, expected {self.shape}")
+        factor = np.ones(self.shape[0], np.float32) if norm is None \
             else np.asarray(norm, np.float32)
-        applied = self._add(self._sum, self._count, signal, valid, factor, shift)
+        applied = self._add(0, self._sum, self._count, frames, valid, factor, shift)
         if self._ref_sum is not None and self._ref_count is not None and reference is not None:
-            ref_valid = np.ones(self.shape[-1], bool) if reference_valid is None \
+            ref_valid = np.ones(self.shape[0], bool) if reference_valid is None \
                 else np.asarray(reference_valid, bool)
-            self._add(self._ref_sum, self._ref_count, reference, ref_valid, factor, shift)
+            self._add(1, self._ref_sum, self._ref_count, reference, ref_valid, factor, shift)
         if valid.any():
             self.n_sweeps += 1
         return applied
 
-    def _add(self, total: NDArray[np.float32], count: NDArray[np.uint32],
+    def _add(self, which: int, total: NDArray[np.float32], count: NDArray[np.uint16],
              frames: NDArray[np.uint16], valid: NDArray[np.bool_], factor: NDArray[np.float32],
-             shift: tuple[float, float]) -> tuple[int, int]:
+             shift: tuple[float, float]) -> tuple[float, float]:
         electrons = frames.astype(np.float32)
         electrons -= self.offset
-        electrons *= self.gain * factor
+        electrons *= (self.gain * factor)[:, None, None]
         dy, dx = float(shift[0]), float(shift[1])
+        if self.shift_method == "integer":
+            dy, dx = float(round(dy)), float(round(dx))
+        inside: NDArray[np.bool_] | None = None
         if dy or dx:
             from ..analysis.registration import shift_frames  # numpy only; lazy: heavy package
 
             electrons, inside = shift_frames(electrons, (dy, dx), method=self.shift_method,
-                                             axes=(0, 1))
-        else:
-            inside = np.ones(self.shape[:2], bool)
-        use = inside[:, :, None] & valid[None, None, :]
-        electrons[~use] = 0.0
+                                             axes=(1, 2))  # zero outside
+            if inside.all():
+                inside = None
+        if not valid.all():
+            electrons[~valid] = 0.0
         total += electrons
-        count += use
-        if self.shift_method == "integer":
-            return round(dy), round(dx)
-        return dy, dx  # type: ignore[return-value]
+        if inside is None and valid.all():
+            self._full[which] += 1
+        else:
+            use = valid[:, None, None] if inside is None \
+                else valid[:, None, None] & inside[None]
+            count += use
+        return dy, dx
 
-    def cube(self, which: str = "pl") -> NDArray[np.float32]:
-        """The accumulated cube, counts of :attr:`n_sweeps` sweeps (NaN where no sweep has
-        the pixel and point)."""
-        total, count = (self._sum, self._count) if which == "pl" else (self._ref_sum,
-                                                                       self._ref_count)
+    def frames(self, which: str = "pl") -> NDArray[np.float32]:
+        """The accumulated frames (points, rows, columns), counts of :attr:`n_sweeps` sweeps
+        (NaN where no sweep has the pixel and point)."""
+        index = 0 if which == "pl" else 1
+        total, count = (self._sum, self._count) if index == 0 else (self._ref_sum,
+                                                                   self._ref_count)
         if total is None or count is None:
             raise ValueError("no reference frames are accumulated")
+        covered = count.astype(np.float32)
+        covered += np.float32(self._full[index])
         with np.errstate(invalid="ignore", divide="ignore"):
-            out = total * (np.float32(self.n_sweeps) / count.astype(np.float32))
-        out[count == 0] = np.nan
+            out = total * np.float32(self.n_sweeps)
+            out /= covered
+        out[covered == 0] = np.nan
         return out
+
+    def cube(self, which: str = "pl") -> NDArray[np.float32]:
+        """The accumulated cube (rows, columns, points), as ``pl`` is stored."""
+        return np.ascontiguousarray(np.moveaxis(self.frames(which), 0, -1))
 
 
 class CubeWriter(RunWriter):
@@ -345,12 +366,12 @@ class CubeWriter(RunWriter):
         if self.reference != (sweep.reference is not None):
             raise SchemaError("this run " + ("needs" if self.reference else "has no") +
                               " reference frames")
-        signal = sweep.cube("signal")
+        signal = sweep.signal
         valid = sweep.valid
         norm = self._norm(sweep)
         values: dict[str, Any] = {
             "time": self.elapsed() if time is None else float(time),
-            "pl_sweep": signal,
+            "frames": signal,
             "point_valid": valid,
             "frame_number": sweep.frame_number,
             "frame_time": sweep.timestamp,
@@ -361,8 +382,8 @@ class CubeWriter(RunWriter):
         }
         ref = None
         if self.reference:
-            ref = sweep.cube("reference")
-            values |= {"ref_sweep": ref, "ref_valid": sweep.reference_valid,
+            ref = sweep.reference
+            values |= {"ref_frames": ref, "ref_valid": sweep.reference_valid,
                        "ref_frame_number": sweep.reference_frame_number}
         applied = self.accumulator.add(signal, valid, norm=norm, shift=shift, reference=ref,
                                        reference_valid=sweep.reference_valid)
@@ -373,7 +394,10 @@ class CubeWriter(RunWriter):
         """Rewrite ``pl`` (and ``reference``) from the in-memory sum, then ``pl_sweeps``."""
         if self._file is None:
             raise RunFileError(self.path, "is closed; cannot update its cube")
-        _write_all(self._pl, self.accumulator.cube("pl"))
+        cube = self.accumulator.cube("pl")
+        cube.flags.writeable = False
+        self._cube = (self.accumulator.n_sweeps, cube)
+        _write_all(self._pl, cube)
         if self._ref is not None:
             _write_all(self._ref, self.accumulator.cube("reference"))
         self._file.flush()
@@ -399,7 +423,11 @@ class CubeWriter(RunWriter):
         return levels.mean() / levels
 
     def accumulated(self, which: str = "pl") -> NDArray[np.float32]:
-        """The current accumulated cube from memory (for live maps; no file read)."""
+        """The current accumulated cube (rows, columns, points) from memory, read-only (for
+        live maps; no file read)."""
+        cached = getattr(self, "_cube", None)
+        if which == "pl" and cached is not None and cached[0] == self.accumulator.n_sweeps:
+            return cached[1]
         return self.accumulator.cube(which)
 
 
@@ -417,7 +445,8 @@ def open_widefield_run(path: str | os.PathLike[str], *, sweeps: bool = False) ->
     Returns ``pl (y, x, frequency)`` (and ``reference``) up to date with every complete sweep
     (rebuilt from the records when the file's ``pl`` is behind: a crash during its update),
     the per-sweep bookkeeping (``point_valid``, ``frame_number``, ``drift_y`` ...) and the
-    run's attributes; ``pl_sweep``/``ref_sweep`` only with ``sweeps=True`` (they are large).
+    run's attributes; the raw ``frames``/``ref_frames`` only with ``sweeps=True`` (they are
+    large).
     The result is loaded in memory and fits with :func:`nvsense.analysis.fit_cube`, or is
     written as a plain cube with :func:`nvsense.analysis.write_cube`.
 
@@ -461,14 +490,14 @@ def open_widefield_run(path: str | os.PathLike[str], *, sweeps: bool = False) ->
             if reference:
                 data["reference"] = (("y", "x", "frequency"), acc.cube("reference"),
                                      _var_attrs(f["reference"]))
-        big = {"pl_sweep", "ref_sweep"}
+        big = {"frames", "ref_frames"}
         for name, obj in f.items():
             if not isinstance(obj, h5py.Dataset) or name in data or name in coords:
                 continue
             if name in big and not sweeps:
                 continue
             if obj.maxshape and obj.maxshape[0] is None:
-                dims = ("sweep", "y", "x", "frequency") if name in big else \
+                dims = ("sweep", "frequency", "y", "x") if name in big else \
                     ("sweep", "frequency") if obj.ndim == 2 else ("sweep",)
                 values = obj[:n]
                 var_attrs = _var_attrs(obj)
@@ -496,8 +525,8 @@ def _rebuild(f: h5py.File, n: int, attrs: Mapping[str, Any], reference: bool) ->
                           offset=float(attrs["offset_adu"]), reference=reference,
                           shift_method=str(attrs.get("shift_method", "integer")))
     for i in range(n):
-        acc.add(f["pl_sweep"][i], f["point_valid"][i].astype(bool), norm=f["norm"][i],
+        acc.add(f["frames"][i], f["point_valid"][i].astype(bool), norm=f["norm"][i],
                 shift=(float(f["drift_y"][i]), float(f["drift_x"][i])),
-                reference=f["ref_sweep"][i] if reference else None,
+                reference=f["ref_frames"][i] if reference else None,
                 reference_valid=f["ref_valid"][i].astype(bool) if reference else None)
     return acc

@@ -55,7 +55,8 @@ def test_constant_frames_accumulate_to_counts_of_all_sweeps(tmp_path):
     assert ds["pl"].attrs["units"] == "counts" and ds.sizes["sweep"] == 2
     np.testing.assert_allclose(ds["pl"].values[..., 0], 2 * electrons(1200))
     assert ds["point_valid"].dtype == bool and not ds["point_valid"].values[1, 4]
-    np.testing.assert_array_equal(ds["pl_sweep"].values[1, :, :, 0], 1300)
+    assert ds["frames"].dims == ("sweep", "frequency", "y", "x")
+    np.testing.assert_array_equal(ds["frames"].values[1, 0], 1300)
 
 
 def test_drift_is_undone_by_whole_pixels_and_edges_scaled(tmp_path):
@@ -167,13 +168,13 @@ def test_a_crash_during_the_cube_update_loses_nothing(tmp_path):
                           reference=True)
     for i, level in enumerate((1000, 1100, 1200, 1400)):
         s = sweep(i, level, reference=2000, missing=(2,) if i == 3 else ())
-        acc.add(s.cube(), s.valid, shift=(0.0, float(i)), reference=s.cube("reference"),
+        acc.add(s.signal, s.valid, shift=(0.0, float(i)), reference=s.reference,
                 reference_valid=s.reference_valid)
     np.testing.assert_allclose(recovered["pl"].values, acc.cube(), equal_nan=True)
-    assert recovered.sizes["sweep"] == 4 and "pl_sweep" in recovered
+    assert recovered.sizes["sweep"] == 4 and "frames" in recovered
     assert not recovered["point_valid"].values[3, 2]
     fit_input = open_widefield_run(path)
-    assert "pl_sweep" not in fit_input
+    assert "frames" not in fit_input
 
 
 def test_runs_are_never_overwritten_and_sweeps_must_fit(tmp_path):
