@@ -703,55 +703,79 @@ class SimulatedCamera(SimulatedInstrument):
         """One frame exposed from ``t_start`` at list ``entry``, in ADU."""
         render = self._prepare(t_start)
         rf_on, frequency, power = self._mw(entry)
-        light = render.brightness
-        if rf_on:
-            contrast, width = self.sample.dip_parameters(power)
-            hw2 = np.float32((0.5 * width) ** 2)
-            detuning = np.float32(frequency - render.f_ref)
-            dips = np.zeros(light.shape, np.float32)
-            tmp = np.empty(light.shape, np.float32)
-            for line, c in zip(render.lines, contrast):
-                np.subtract(detuning, line, out=tmp)
-                np.multiply(tmp, tmp, out=tmp)
-                tmp += hw2
-                np.divide(np.float32(c) * hw2, tmp, out=tmp)
-                dips += tmp
-            np.subtract(np.float32(1.0), dips, out=dips)
-            np.maximum(dips, 0.0, out=dips)
-            light = light * dips
         sample = self.sample
         scale = (self.photon_rate * self._exposure * sample.detected_rate()
                  / sample.config.count_rate)
         if sample.config.laser_noise > 0:
             sigma = sample.config.laser_noise / math.sqrt(2 * self._exposure)
             scale *= max(1.0 + sigma * self.rng.standard_normal(), 0.0)
-        expected = self._blur(light)
-        expected = expected * np.float32(scale)
+        # in place on two work images: a frame is a few passes over memory
+        light, tmp = self._work(render.brightness.shape)
+        if rf_on:
+            contrast, width = sample.dip_parameters(power)
+            hw2 = np.float32((0.5 * width) ** 2)
+            detuning = np.float32(frequency - render.f_ref)
+            light.fill(1.0)
+            for line, c in zip(render.lines, contrast):
+                np.subtract(detuning, line, out=tmp)
+                np.multiply(tmp, tmp, out=tmp)
+                tmp += hw2
+                np.divide(np.float32(c) * hw2, tmp, out=tmp)
+                light -= tmp
+            np.maximum(light, 0.0, out=light)
+            light *= render.brightness
+        else:
+            np.copyto(light, render.brightness)
+        light *= np.float32(scale)
+        expected = light
+        if self.psf_sigma > 0:  # the blur is linear: blur the scaled light once
+            ndimage.gaussian_filter(light, self.psf_sigma, mode="nearest", truncate=3.5,
+                                    output=tmp)
+            expected = tmp
         expected += np.float32(self.dark_current * self._exposure)
-        return self._sensor(expected)
+        return self._sensor(expected, light if expected is tmp else tmp)
 
-    def _sensor(self, expected: NDArray[np.float32]) -> NDArray[np.uint16]:
+    def _work(self, shape: tuple[int, ...]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        work = getattr(self, "_work_images", None)
+        if work is None or work[0].shape != shape:
+            work = (np.empty(shape, np.float32), np.empty(shape, np.float32))
+            self._work_images = work
+        return work
+
+    def _sensor(self, expected: NDArray[np.float32],
+                scratch: NDArray[np.float32]) -> NDArray[np.uint16]:
         """Shot noise, full well, binning with read noise, ADU conversion."""
         cal = self.calibration
         rng = self.rng
+        b = self._binning
         if float(expected.min()) > GAUSSIAN_LIMIT_E:
             noise = rng.standard_normal(expected.shape, dtype=np.float32)
-            noise *= np.sqrt(expected)
-            electrons = expected + noise
+            if b == 1 and cal.read_noise > 0:
+                # Gaussian shot and read noise add in quadrature: one draw for both (the
+                # full well then clips the read noise too, a negligible 1.5 e⁻ effect)
+                np.add(expected, np.float32(cal.read_noise**2), out=scratch)
+                np.sqrt(scratch, out=scratch)
+                read_done = True
+            else:
+                np.sqrt(expected, out=scratch)
+                read_done = False
+            noise *= scratch
+            noise += expected
+            electrons = noise
         else:
             electrons = rng.poisson(expected).astype(np.float32)
+            read_done = False
         np.clip(electrons, 0.0, np.float32(cal.full_well), out=electrons)
-        b = self._binning
         binned = _bin(electrons, b) if b > 1 else electrons
-        if cal.read_noise > 0:
+        if cal.read_noise > 0 and not read_done:
             read = rng.standard_normal(binned.shape, dtype=np.float32)
             read *= np.float32(cal.read_noise * b)  # b² pixels read out and summed
             binned += read
-        adu = binned * np.float32(1.0 / cal.electrons_per_adu)
-        adu += np.float32(cal.offset)
-        np.rint(adu, out=adu)
-        np.clip(adu, 0, 2**self._limits.bits - 1, out=adu)
-        return adu.astype(np.uint16)
+        binned *= np.float32(1.0 / cal.electrons_per_adu)
+        binned += np.float32(cal.offset)
+        np.rint(binned, out=binned)
+        np.clip(binned, 0, 2**self._limits.bits - 1, out=binned)
+        return binned.astype(np.uint16)
 
 
 def _unit(v: ArrayLike) -> NDArray[np.float64]:
