@@ -93,8 +93,11 @@ def main() -> None:
         truth_by_frame: dict[int, float] = {}
         truth_lock = threading.Lock()
 
+        last: list = []
+
         def write_loop() -> None:
             while (sweep := sweeps.get()) is not None:
+                last[:] = [sweep]
                 start = time.perf_counter()
                 reg = tracker.update(sweep.signal.mean(axis=0, dtype=np.float32))
                 writer.append_sweep(sweep, shift=reg.shift, drift_confidence=reg.confidence)
@@ -166,6 +169,7 @@ def main() -> None:
             size = path.stat().st_size
             if not args.keep:
                 path.unlink()
+            alone = writer_alone(folder, last[0], cam, plan) if last else float("nan")
         report = assembler.report
         writes = np.array(stats["write"])
         n_sweeps = len(writes)
@@ -180,6 +184,8 @@ def main() -> None:
               f"per {sweep_time:.2f} s sweep (max {1e3 * writes.max():.0f} ms): throughput "
               f"{sweep_time / writes.mean():.1f}× the camera rate (worst sweep "
               f"{sweep_time / writes.max():.1f}×)")
+        print(f"writer alone (the last sweep written again 10 times, camera stopped): "
+              f"{1e3 * alone:.0f} ms a sweep = {sweep_time / alone:.1f}× the camera rate")
         if args.live:
             live = np.array(stats["live"]) if stats["live"] else np.array([np.nan])
             print(f"live map (bin {args.live}): {stats['live_done']} updates, "
@@ -188,9 +194,31 @@ def main() -> None:
         print(f"camera simulation: {1e3 * render / max(frames, 1):.1f} ms per frame "
               f"({100 * render / elapsed:.0f}% of one core)")
         true_drift = cam.drift_at(bench.sample.now() - 0.5 * sweep_time)
+        print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"drift registered {stats['drift'][0]:+.2f}, {stats['drift'][1]:+.2f} px; "
               f"true {true_drift[0]:+.2f}, {true_drift[1]:+.2f} px")
     bench.close()
+
+
+def writer_alone(folder: Path, sweep: object, cam: object, plan: SweepPlan) -> float:
+    """Median time to append one sweep (with its registration) when nothing else runs."""
+    cal = cam.calibration  # type: ignore[attr-defined]
+    path = folder / f"widefield_stream_alone_{os.getpid()}.nc"
+    tracker = DriftTracker()
+    times = []
+    try:
+        with CubeWriter(path, FREQ, cam.frame_shape,  # type: ignore[attr-defined]
+                        electrons_per_adu=cal.electrons_per_adu, offset=cal.offset,
+                        reference=plan.reference == "every") as run:
+            for i in range(11):
+                start = time.perf_counter()
+                reg = tracker.update(sweep.signal.mean(axis=0, dtype=np.float32))  # type: ignore[attr-defined]
+                run.append_sweep(sweep, shift=(reg.shift[0] + 0.4 * i, reg.shift[1]))  # type: ignore[arg-type]
+                if i:  # the first pays for imports
+                    times.append(time.perf_counter() - start)
+    finally:
+        path.unlink(missing_ok=True)
+    return float(np.median(times))
 
 
 if __name__ == "__main__":

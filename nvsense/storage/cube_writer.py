@@ -455,8 +455,6 @@ def open_widefield_run(path: str | os.PathLike[str], *, sweeps: bool = False) ->
     RunFileError
         Missing, damaged, or not a widefield run.
     """
-    from .reader import _decode  # the same attribute decoding as open_run
-
     path = Path(path)
     if not path.exists():
         raise RunFileError(path, "no such widefield run file")
@@ -510,12 +508,22 @@ def open_widefield_run(path: str | os.PathLike[str], *, sweeps: bool = False) ->
     return ds
 
 
-def _var_attrs(obj: h5py.Dataset) -> dict[str, Any]:
-    from .reader import _NETCDF_INTERNAL, _decode
+#: Attributes of the netCDF-4 / HDF5 dimension-scale machinery, not metadata.
+_INTERNAL = {"CLASS", "NAME", "REFERENCE_LIST", "DIMENSION_LIST", "_Netcdf4Dimid",
+             "_Netcdf4Coordinates", "_nc3_strict", "_NCProperties", "_FillValue"}
 
-    out = {k: _decode(v) for k, v in obj.attrs.items()
-           if k not in _NETCDF_INTERNAL and k != "_FillValue"}
-    return out
+
+def _decode(value: Any) -> Any:
+    """An attribute as xarray gives it: text as ``str``, one-element arrays as scalars."""
+    if isinstance(value, np.ndarray) and value.size == 1 and value.ndim <= 1:
+        value = value.reshape(-1)[0]
+    if isinstance(value, bytes | np.bytes_):
+        return bytes(value).decode("utf-8", errors="replace").rstrip("\x00")
+    return value
+
+
+def _var_attrs(obj: h5py.Dataset) -> dict[str, Any]:
+    return {k: _decode(v) for k, v in obj.attrs.items() if k not in _INTERNAL}
 
 
 def _rebuild(f: h5py.File, n: int, attrs: Mapping[str, Any], reference: bool) -> CubeAccumulator:

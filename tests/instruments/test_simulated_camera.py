@@ -240,3 +240,32 @@ def test_laser_off_leaves_only_offset_and_noise():
     cam.start(10)
     frames = cam.read_frames(min_frames=3).frames.astype(float)
     assert frames.mean() == pytest.approx(cam.calibration.offset, abs=1.0)
+
+
+def test_a_lost_frame_is_measured_again_in_cw_and_fills_its_point():
+    from nvsense.instruments.frame_sync import entries_of, plan_repairs
+
+    bench = small_bench(faults=CameraFaults(dropped={3}), field_map="none", psf_sigma=0.0)
+    cam, mw = bench.camera, bench.mw
+    plan = SweepPlan(8)
+    freqs = np.linspace(2.80e9, 2.83e9, 8)  # across the lower line, near 2814 MHz
+    run_list(bench, plan.hardware_list(freqs))
+    cam.start(100)
+    assembler = SweepAssembler(plan, TriggerTiming("exposure_out", cam.frame_period),
+                               cam.frame_shape)
+    (sweep,) = assembler.add(cam.read_frames(min_frames=7, timeout=1))[:1]
+    repairs = plan_repairs(sweep)
+    assert repairs.remeasure == ((3, False),) and list(entries_of([3], plan)) == [3]
+    # the loop's repair: stop, CW at the missing point, one frame on the internal clock
+    cam.stop()
+    mw.stop_list()
+    mw.frequency = freqs[3]
+    cam.trigger_mode = "internal"
+    cam.start(10)
+    again = cam.read_frames(min_frames=1, timeout=1)
+    sweep.put(3, again.frames[0])
+    assert sweep.complete and sweep.frame_number[3] == -2
+    assert cam.frame_log[-1].frequency == freqs[3]
+    # the repaired point (2812.9 MHz) is the one nearest the line (2814 MHz): the darkest
+    profile = sweep.signal.reshape(8, -1).mean(axis=1)
+    assert profile.argmin() == 3 and profile[3] < 0.985 * profile[[0, 7]].mean()

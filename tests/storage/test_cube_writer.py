@@ -177,6 +177,21 @@ def test_a_crash_during_the_cube_update_loses_nothing(tmp_path):
     assert "frames" not in fit_input
 
 
+def test_a_widefield_run_is_catalogued_like_any_run(tmp_path):
+    from nvsense.storage import Catalog
+
+    catalog = Catalog(tmp_path / "data")
+    path = tmp_path / "data" / "wf.nc"
+    with CubeWriter(path, FREQ, SHAPE, electrons_per_adu=GAIN, offset=OFFSET,
+                    parameters={"exposure": 5e-3}, on_close=lambda w: catalog.index_file(w.path),
+                    run_id="20261207-101500-widefield-ab12") as run:
+        catalog.index_file(run.path)
+        assert catalog.runs(kind="widefield")["status"].tolist() == ["running"]
+        run.append_sweep(sweep(0, 1100))
+    rows = catalog.runs(kind="widefield")
+    assert rows["status"].tolist() == ["completed"] and rows["n_records"].tolist() == [1]
+
+
 def test_runs_are_never_overwritten_and_sweeps_must_fit(tmp_path):
     path = tmp_path / "run.nc"
     with CubeWriter(path, FREQ, SHAPE, electrons_per_adu=GAIN, offset=OFFSET) as run:
