@@ -209,3 +209,25 @@ def test_runs_are_never_overwritten_and_sweeps_must_fit(tmp_path):
         other = Catalog(tmp_path / "data").new_run("odmr", odmr_schema(FREQ, 2))
         other.close()
         open_widefield_run(other.path)
+
+
+@pytest.mark.parametrize("method", ["fourier", "linear"])
+def test_sub_pixel_methods_realign_a_smooth_image(method):
+    n = 32
+    k = np.fft.fftfreq(n)
+    spectrum = np.fft.fft2(np.random.default_rng(1).standard_normal((n, n))) * np.exp(
+        -2 * (np.pi * 4) ** 2 * (k[:, None] ** 2 + k[None, :] ** 2))
+
+    def image(dy, dx):
+        phase = np.exp(-2j * np.pi * (k[:, None] * dy + k[None, :] * dx))
+        return 5000 + 500 * np.fft.ifft2(spectrum * phase).real / np.fft.ifft2(spectrum).real.std()
+
+    acc = CubeAccumulator((n, n), 2, electrons_per_adu=1.0, offset=0.0, shift_method=method)
+    for shift in [(0.0, 0.0), (1.5, -0.7)]:
+        frames = np.round(np.stack([image(*shift)] * 2)).astype(np.uint16)
+        assert acc.add(frames, [True, True], shift=shift) == pytest.approx(shift)
+    pl = acc.frames()
+    inner = (slice(4, n - 4), slice(4, n - 4))
+    expected = 2 * image(0.0, 0.0)[inner]
+    tolerance = 2.0 if method == "fourier" else 40.0  # rounding vs bilinear smoothing
+    assert np.abs(pl[0][inner] - expected).max() < tolerance
