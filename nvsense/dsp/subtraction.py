@@ -112,7 +112,14 @@ class AdaptiveSubtraction:
 
     def _fit_inputs(self, s: NDArray[np.float64], r: NDArray[np.float64]
                     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        both = signal.detrend(np.vstack([s, r[None, :]]), axis=-1, type=self.detrend)
+        both = np.vstack([s, r[None, :]])
+        both -= both.mean(axis=1, keepdims=True)
+        n = both.shape[1]
+        if self.detrend == "linear" and n > 1:
+            # least-squares slope against the centred sample index, removed row by row
+            k = np.arange(n, dtype=float) - (n - 1) / 2
+            slopes = np.einsum("ij,j->i", both, k) / np.dot(k, k)
+            both -= slopes[:, None] * k[None, :]
         return both[:-1], both[-1]
 
     def process(self, signal_block: ArrayLike, reference_block: ArrayLike) -> SubtractionBlock:
@@ -132,9 +139,10 @@ class AdaptiveSubtraction:
             raise ValueError(f"signal must have shape ({self.n_channels}, n) (or (n,)) and "
                              f"the reference (n,); got {s_in.shape} and {r.shape}")
         s_fit, r_fit = self._fit_inputs(s, r)
-        sr = s_fit @ r_fit
-        rr = float(r_fit @ r_fit)
-        if rr <= 1e-24 * float(r @ r):  # nothing left after the trend: a constant record
+        # einsum, not BLAS: a threaded BLAS would spin extra cores for these short products
+        sr = np.einsum("ij,j->i", s_fit, r_fit)
+        rr = float(np.dot(r_fit, r_fit))
+        if rr <= 1e-24 * float(np.dot(r, r)):  # nothing left after the trend: a constant record
             raise ValueError("the reference photodiode record is constant: check that the "
                              "reference beam reaches it (no laser noise to fit against)")
         if self.method == "block_ls" or self._gain is None:
