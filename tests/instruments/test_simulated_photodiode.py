@@ -68,9 +68,10 @@ def test_photocurrent_and_its_shot_noise():
     assert v.mean() == pytest.approx(2e4 * current, rel=1e-5)
     f, a = asd(v, FS, 4096)
     band = (f > 1e3) & (f < 90e3)
-    # √(2qI) one-sided: the mean of ~88 bins × 195 segments is within 2 % (p > 1 - 1e-6)
+    # √(2qI) one-sided: ~1800 bins × 195 half-overlapping segments: the ASD scatters by
+    # ~0.3 %; 3 % is far outside it
     assert np.mean(a[band] ** 2) ** 0.5 == pytest.approx(2e4 * math.sqrt(2 * Q * current),
-                                                         rel=0.02)
+                                                         rel=0.03)
 
 
 def test_laser_noise_spectrum_is_seen_by_both_photodiodes():
