@@ -154,13 +154,13 @@ def test_reference_source_phase_harmonic_and_sine_out():
     script = [*setting("RSRC 1", "RSRC?", "1"), ("RSRC?", "1"),
               *ok("PHAS 190.0000000"), ("PHAS?", "-170.0000000"),
               ("FREQ?", "10000.000000"), *setting("HARM 2", "HARM?", "2"),
-              *setting("SLVL 0.250000000", "SLVL?", "0.250000000")]
+              *setting("SLVL 0.176776695", "SLVL?", "0.176776695")]
     with scripted(script) as lia:
         lia.reference_source = "external"
         assert lia.reference_source == "external"
         lia.reference_phase = 190.0  # reads back wrapped: accepted
         lia.harmonic = 2
-        lia.sine_amplitude = 0.25
+        lia.sine_amplitude = 0.25  # peak volts: SLVL is in Vrms
 
 
 def test_dual_reference_mode_is_reported_not_guessed():
@@ -293,9 +293,10 @@ def test_against_the_shipped_pyvisa_sim_model(tmp_path):
         assert (lia.time_constant, lia.filter_order, lia.sensitivity) == (1e-3, 4, 0.01)
         assert (lia.reference_frequency, lia.harmonic, lia.reference_phase) == \
             (12.5e3, 2, -45.0)
+        assert lia.sine_amplitude == pytest.approx(0.1, abs=2e-9)
         assert lia.read_xy() == (0.0, 0.0)
         assert lia.configure_capture(1000, 1.25e6) == 1.25e6
         lia.safe()
-        assert lia.sine_amplitude == 1e-9
+        assert lia.sine_amplitude == pytest.approx(1e-9 * np.sqrt(2))
     finally:
         lia.close()

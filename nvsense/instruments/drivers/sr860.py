@@ -12,8 +12,8 @@ Commands from *SR860 500 kHz DSP Lock-in Amplifier, Operation Manual* (rev. 2.x)
 - Reference: ``FREQ`` (Hz; set in internal mode, reads the external frequency otherwise; up to
   500 kHz on the SR860, 4 MHz on the SR865A; harmonic × frequency must stay below it),
   ``PHAS`` (degrees, −360000 to 360000; reads back wrapped to ±180), ``HARM`` (1–99),
-  ``RSRC`` (0 internal, 1 external, 2 dual, 3 chop), ``SLVL`` (sine-out amplitude, 1 nV to
-  2 V).
+  ``RSRC`` (0 internal, 1 external, 2 dual, 3 chop), ``SLVL`` (sine-out amplitude in Vrms,
+  1 nV to 2 V; the protocol's ``sine_amplitude`` is the peak, √2 × SLVL).
 - Signal and filter: ``SCAL`` (full-scale sensitivity index: 0 = 1 V … 27 = 1 nV in a 1-2-5
   sequence; × 1 µA/V with the current input, ``IVMD 1``), ``OFLT`` (time constant index:
   0 = 1 µs … 21 = 30 ks in a 1-3 sequence), ``OFSL`` (slope: 0–3 = 6, 12, 18, 24 dB/oct).
@@ -175,7 +175,7 @@ class SR860(VisaInstrument):
             time_constants=TIME_CONSTANTS_S, max_filter_order=4,
             sensitivity_min=sensitivities[0], sensitivity_max=sensitivities[-1],
             sensitivities=sensitivities, sensitivity_unit="A" if self._current_input else "V",
-            max_harmonic=99, sine_amplitude_max=2.0,
+            max_harmonic=99, sine_amplitude_max=2.0 * math.sqrt(2.0),
             capture_rate_max=1.25e6,
             max_capture_samples=_CAPTURE_MAX_KB * 1024 // 8)
 
@@ -288,15 +288,17 @@ class SR860(VisaInstrument):
 
     @property
     def sine_amplitude(self) -> float:
-        """Sine-output amplitude, V (``SLVL?``)."""
-        return self.query_value("SLVL?", parse_float)
+        """Peak amplitude of the sine output, V (``SLVL?`` is in Vrms: × √2)."""
+        return self.query_value("SLVL?", parse_float) * math.sqrt(2.0)
 
     @sine_amplitude.setter
     def sine_amplitude(self, value: float) -> None:
-        amplitude = check_range(value, 1e-9, 2.0, what="sine_amplitude", unit="V",
-                                who=self.name)
-        self.set_checked(f"SLVL {amplitude:.9f}", "SLVL?", amplitude,
-                         tolerance=1e-9 + 1e-6 * amplitude)
+        # The protocol's amplitude is a peak voltage (what an FM input responds to); the SR860
+        # specifies and sets its sine output in Vrms, 1 nV to 2 V.
+        peak = check_range(value, 1e-9 * math.sqrt(2.0), 2.0 * math.sqrt(2.0),
+                           what="sine_amplitude (peak)", unit="V", who=self.name)
+        rms = peak / math.sqrt(2.0)
+        self.set_checked(f"SLVL {rms:.9f}", "SLVL?", rms, tolerance=1e-9 + 1e-6 * rms)
 
     def _index_reply(self, query: str, size: int) -> int:
         index = self.query_value(query, _parse_int)
