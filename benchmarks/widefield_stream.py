@@ -145,6 +145,7 @@ def main() -> None:
         render = 0.0
         frames = lost = 0
         cam.start(args.buffer)
+        t_start = bench.sample.now()
         t0 = time.perf_counter()
         deadline = t0 + 60 * args.minutes
         target = int(60 * args.minutes * FPS)  # fast pace: frames of simulated time
@@ -189,7 +190,8 @@ def main() -> None:
         print(f"{elapsed:.0f} s at {FPS:.0f} frames/s, {SIZE}×{SIZE} pixels, {POINTS} points"
               f"{' + references' if plan.reference == 'every' else ''}: {frames} frames, "
               f"{n_sweeps} sweeps written ({size / 1e9:.2f} GB)")
-        print(f"frames lost: {report.lost_in_transfer + lost} (ring buffer {lost}), "
+        print(f"frames lost: {report.lost_in_transfer} (of which overwritten in the camera's "
+              f"ring buffer before they were read: {lost}), "
               f"duplicated: {report.duplicates}, rejected: {report.timing_rejects}, "
               f"misassigned: {stats['misassigned']} of {stats['checked']} checked, "
               f"incomplete sweeps: {stats['incomplete']}")
@@ -206,10 +208,12 @@ def main() -> None:
                   f"{stats['live_done'] / elapsed:.2f} Hz achieved (one per sweep)")
         print(f"camera simulation: {1e3 * render / max(frames, 1):.1f} ms per frame "
               f"({100 * render / elapsed:.0f}% of one core)")
-        true_drift = cam.drift_at(bench.sample.now() - 0.5 * sweep_time)
+        stamps = last[0].timestamp if last else np.array([0.0])
+        true_drift = cam.drift_at(t_start + float(np.nanmean(stamps)))
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        print(f"drift registered {stats['drift'][0]:+.2f}, {stats['drift'][1]:+.2f} px; "
-              f"true {true_drift[0]:+.2f}, {true_drift[1]:+.2f} px")
+        print(f"drift of the last sweep written: registered {stats['drift'][0]:+.2f}, "
+              f"{stats['drift'][1]:+.2f} px; true {true_drift[0]:+.2f}, {true_drift[1]:+.2f} px "
+              f"(the drift steps every second, within a sweep)")
     bench.close()
 
 
