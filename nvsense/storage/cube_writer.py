@@ -247,8 +247,36 @@ class CubeAccumulator:
         return out
 
     def cube(self, which: str = "pl") -> NDArray[np.float32]:
-        """The accumulated cube (rows, columns, points), as ``pl`` is stored."""
-        return np.ascontiguousarray(np.moveaxis(self.frames(which), 0, -1))
+        """The accumulated cube (rows, columns, points), as ``pl`` is stored.
+
+        Computed in blocks of rows, each scaled and transposed while it is in cache.
+        """
+        index = 0 if which == "pl" else 1
+        total, count = (self._sum, self._count) if index == 0 else (self._ref_sum,
+                                                                   self._ref_count)
+        if total is None or count is None:
+            raise ValueError("no reference frames are accumulated")
+        n_points, ny, nx = self.shape
+        out = np.empty((ny, nx, n_points), np.float32)
+        full = np.float32(self._full[index])
+        n = np.float32(self.n_sweeps)
+        partial = bool(count.any())
+        rows = max(1, 2**18 // max(n_points * nx, 1))  # ~1 MB of float32 per block
+        for r0 in range(0, ny, rows):
+            r1 = min(r0 + rows, ny)
+            block = total[:, r0:r1]
+            if partial:
+                covered = count[:, r0:r1].astype(np.float32)
+                covered += full
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    block = block * n / covered
+                block[covered == 0] = np.nan
+            elif full > 0:
+                block = block * (n / full)
+            else:
+                block = np.full(block.shape, np.nan, np.float32)
+            out[r0:r1] = block.transpose(1, 2, 0)
+        return out
 
 
 class CubeWriter(RunWriter):
