@@ -205,23 +205,36 @@ class CubeAccumulator:
     def _add(self, which: int, total: NDArray[np.float32], count: NDArray[np.uint16],
              frames: NDArray[np.uint16], valid: NDArray[np.bool_], factor: NDArray[np.float32],
              shift: tuple[float, float]) -> tuple[float, float]:
-        electrons = frames.astype(np.float32)
-        electrons -= self.offset
-        electrons *= (self.gain * factor)[:, None, None]
         dy, dx = float(shift[0]), float(shift[1])
+        scale = (self.gain * factor)[:, None, None]
+        _, ny, nx = self.shape
         if self.shift_method == "integer":
+            # a whole-pixel shift is a re-indexing: add the overlap straight into the sum
             dy, dx = float(round(dy)), float(round(dx))
-        inside: NDArray[np.bool_] | None = None
-        if dy or dx:
+            (src_y, dst_y), (src_x, dst_x) = _overlap(ny, int(dy)), _overlap(nx, int(dx))
+            electrons = np.subtract(frames[:, src_y, src_x], self.offset, dtype=np.float32)
+            electrons *= scale
+            if not valid.all():
+                electrons[~valid] = 0.0
+            total[:, dst_y, dst_x] += electrons
+            inside = None
+            if dy or dx:
+                inside = np.zeros((ny, nx), bool)
+                inside[dst_y, dst_x] = True
+        else:
             from ..analysis.registration import shift_frames  # numpy only; lazy: heavy package
 
-            electrons, inside = shift_frames(electrons, (dy, dx), method=self.shift_method,
-                                             axes=(1, 2))  # zero outside
-            if inside.all():
-                inside = None
-        if not valid.all():
-            electrons[~valid] = 0.0
-        total += electrons
+            electrons = np.subtract(frames, self.offset, dtype=np.float32)
+            electrons *= scale
+            inside = None
+            if dy or dx:
+                electrons, inside = shift_frames(electrons, (dy, dx), method=self.shift_method,
+                                                 axes=(1, 2))  # zero outside
+            if not valid.all():
+                electrons[~valid] = 0.0
+            total += electrons
+        if inside is not None and inside.all():
+            inside = None
         if inside is None and valid.all():
             self._full[which] += 1
         else:
@@ -457,6 +470,13 @@ class CubeWriter(RunWriter):
         if which == "pl" and cached is not None and cached[0] == self.accumulator.n_sweeps:
             return cached[1]
         return self.accumulator.cube(which)
+
+
+def _overlap(n: int, s: int) -> tuple[slice, slice]:
+    """(source, destination) of ``out[i] = data[i + s]`` within 0..n."""
+    if s >= 0:
+        return slice(min(s, n), n), slice(0, max(n - s, 0))
+    return slice(0, max(n + s, 0)), slice(min(-s, n), n)
 
 
 def _write_all(dsid: h5py.h5d.DatasetID, data: NDArray[np.float32]) -> None:
