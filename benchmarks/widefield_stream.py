@@ -170,6 +170,7 @@ def main() -> None:
                     time.sleep(0.05)
         finally:
             elapsed = time.perf_counter() - t0
+            exposed = cam.frames_exposed
             cam.stop()
             sweeps.put(None)
             threads[0].join()
@@ -190,6 +191,9 @@ def main() -> None:
         print(f"{elapsed:.0f} s at {FPS:.0f} frames/s, {SIZE}×{SIZE} pixels, {POINTS} points"
               f"{' + references' if plan.reference == 'every' else ''}: {frames} frames, "
               f"{n_sweeps} sweeps written ({size / 1e9:.2f} GB)")
+        backlog = exposed - frames - report.lost_in_transfer
+        print(f"frames exposed: {exposed}; received {frames}; still unread in the ring buffer "
+              f"when the run stopped: {backlog}")
         print(f"frames lost: {report.lost_in_transfer} (of which overwritten in the camera's "
               f"ring buffer before they were read: {lost}), "
               f"duplicated: {report.duplicates}, rejected: {report.timing_rejects}, "

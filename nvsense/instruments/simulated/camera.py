@@ -391,6 +391,16 @@ class SimulatedCamera(SimulatedInstrument):
     def acquiring(self) -> bool:
         return self._acq is not None
 
+    @property
+    def frames_exposed(self) -> int:
+        """Frames the sensor has exposed since :meth:`start`, as of now (simulation truth:
+        delivered, waiting in the ring buffer, or lost)."""
+        acq = self._acq
+        if acq is None:
+            return 0
+        self._expose_until(self.sample.now())
+        return acq.next_frame
+
     # --- acquisition ---------------------------------------------------------------------
 
     def start(self, buffer_frames: int = 1000) -> None:
