@@ -315,7 +315,9 @@ class Bench:
         if coil_current is not None:
             if self.coil is None:
                 raise LimitError("coil current given, but this bench has no coil "
-                                 "(add instruments.coil to the bench file)")
+                                 "(add instruments.coil to the bench file)",
+                                 quantity="coil_current", value=coil_current, unit="A",
+                                 instrument="coil")
             check_coil_current(coil_current, instrument=self._instrument_limits("coil"),
                                bench=self.limits, who="coil")
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...units import format_quantity, parse_quantity
-from ..errors import InstrumentError, LimitError
+from ..errors import InstrumentError
+from ..limits import out_of_range
 from ..protocols import CoilLimits
 from .visa_base import (
     DriverDescription,
@@ -104,9 +105,10 @@ class DP800(ScpiErrorQueue, VisaInstrument):
         """Raise ``LimitError`` unless ``value`` (A) is inside :attr:`limits`."""
         low, high = self.limits.current_min, self.limits.current_max
         if not (is_number(value) and low <= value <= high):
-            raise LimitError(f"{self.name}: coil current {value!r} A is outside "
-                             f"{format_quantity(low, 'A')} to {format_quantity(high, 'A')}; "
-                             f"nothing was sent")
+            raise out_of_range(f"{self.name}: coil current {value!r} A is outside "
+                               f"{format_quantity(low, 'A')} to {format_quantity(high, 'A')}; "
+                               f"nothing was sent", quantity="coil_current", value=value,
+                               low=low, high=high, unit="A", instrument=self.name)
 
     def _identify(self) -> str:
         self.write("*CLS")

@@ -7,6 +7,7 @@ from typing import Literal
 
 from ...units import format_quantity
 from ..errors import InstrumentError, LimitError
+from ..limits import out_of_range
 from ..protocols import LaserLimits
 from .visa_base import VisaInstrument, is_number
 
@@ -36,12 +37,15 @@ class LaserDriver(VisaInstrument):
         lim = self.limits
         if not is_number(value):
             raise LimitError(f"{self.name}: laser power must be a finite number in W, "
-                             f"not {value!r}; nothing was sent")
+                             f"not {value!r}; nothing was sent", quantity="laser_power",
+                             value=value, unit="W", instrument=self.name)
         number = float(value)
         if not lim.power_min <= number <= lim.power_max:
-            raise LimitError(f"{self.name}: laser power {format_quantity(number, 'W')} is "
-                             f"outside {format_quantity(lim.power_min, 'W')} to "
-                             f"{format_quantity(lim.power_max, 'W')}; nothing was sent")
+            raise out_of_range(f"{self.name}: laser power {format_quantity(number, 'W')} is "
+                               f"outside {format_quantity(lim.power_min, 'W')} to "
+                               f"{format_quantity(lim.power_max, 'W')}; nothing was sent",
+                               quantity="laser_power", value=number, low=lim.power_min,
+                               high=lim.power_max, unit="W", instrument=self.name)
 
     def standby(self) -> None:
         """Emission off, laser kept warm (the laser's ``off`` keeps its temperature control)."""

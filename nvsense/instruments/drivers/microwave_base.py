@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from ...units import format_quantity, parse_quantity
 from ..errors import BenchConfigError, InstrumentError, LimitError
+from ..limits import out_of_range
 from ..protocols import MicrowaveLimits
 from .visa_base import VisaInstrument, is_number
 
@@ -110,18 +111,22 @@ class MicrowaveDriver(VisaInstrument):
         """Raise ``LimitError`` unless ``value`` (Hz) is inside :attr:`limits`."""
         lim = self.limits
         if not (is_number(value) and lim.frequency_min <= value <= lim.frequency_max):
-            raise LimitError(
+            raise out_of_range(
                 f"{self.name}: frequency {_show(value, 'Hz')} is outside "
                 f"{format_quantity(lim.frequency_min, 'Hz')} to "
-                f"{format_quantity(lim.frequency_max, 'Hz')}; nothing was sent")
+                f"{format_quantity(lim.frequency_max, 'Hz')}; nothing was sent",
+                quantity="frequency", value=value, low=lim.frequency_min,
+                high=lim.frequency_max, unit="Hz", instrument=self.name)
 
     def check_power(self, value: float) -> None:
         """Raise ``LimitError`` unless ``value`` (dBm) is inside :attr:`limits`."""
         lim = self.limits
         if not (is_number(value) and lim.power_min <= value <= lim.power_max):
-            raise LimitError(
+            raise out_of_range(
                 f"{self.name}: power {_show(value, 'dBm')} is outside {lim.power_min:g} dBm to "
-                f"{lim.power_max:g} dBm; nothing was sent")
+                f"{lim.power_max:g} dBm; nothing was sent",
+                quantity="mw_power", value=value, low=lim.power_min, high=lim.power_max,
+                unit="dBm", instrument=self.name)
 
     def check_list(self, frequencies: Sequence[float], power: float) -> NDArray[np.float64]:
         """Validate a list for :meth:`load_list`; return it as a float array.
@@ -134,20 +139,28 @@ class MicrowaveDriver(VisaInstrument):
         try:
             freqs = np.asarray(frequencies, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError):
-            raise LimitError(f"{self.name}: the frequency list must be numbers in Hz") from None
+            raise LimitError(f"{self.name}: the frequency list must be numbers in Hz",
+                             quantity="frequency", instrument=self.name) from None
         if freqs.size == 0:
-            raise LimitError(f"{self.name}: the frequency list is empty; nothing was sent")
+            raise LimitError(f"{self.name}: the frequency list is empty; nothing was sent",
+                             quantity="list_points", value=0, limit=1, unit="", bound="lower",
+                             source="instrument", instrument=self.name)
         if freqs.size > self.max_list_points:
             raise LimitError(f"{self.name}: {freqs.size} list points, the instrument holds at "
-                             f"most {self.max_list_points}; nothing was sent")
+                             f"most {self.max_list_points}; nothing was sent",
+                             quantity="list_points", value=int(freqs.size),
+                             limit=self.max_list_points, unit="", bound="upper",
+                             source="instrument", instrument=self.name)
         lim = self.limits
         bad = ~np.isfinite(freqs) | (freqs < lim.frequency_min) | (freqs > lim.frequency_max)
         if bad.any():
             index = int(np.flatnonzero(bad)[0])
-            raise LimitError(
+            raise out_of_range(
                 f"{self.name}: list point {index} ({_show(float(freqs[index]), 'Hz')}) is "
                 f"outside {format_quantity(lim.frequency_min, 'Hz')} to "
-                f"{format_quantity(lim.frequency_max, 'Hz')}; nothing was sent")
+                f"{format_quantity(lim.frequency_max, 'Hz')}; nothing was sent",
+                quantity="frequency", value=float(freqs[index]), low=lim.frequency_min,
+                high=lim.frequency_max, unit="Hz", instrument=self.name)
         self.check_power(power)
         return freqs
 
@@ -174,16 +187,22 @@ class MicrowaveDriver(VisaInstrument):
                             max_deviation: float, max_rate: float) -> None:
         if source not in ("internal", "external"):
             raise LimitError(f"{name}: FM source must be 'internal' or 'external', "
-                             f"not {source!r}")
+                             f"not {source!r}", quantity="fm_source", value=source,
+                             instrument=name)
         if not (is_number(deviation) and 0 < deviation <= max_deviation):
-            raise LimitError(f"{name}: FM deviation {_show(deviation, 'Hz')} is outside "
-                             f"0 to {format_quantity(max_deviation, 'Hz')}; nothing was sent")
+            raise out_of_range(f"{name}: FM deviation {_show(deviation, 'Hz')} is outside "
+                               f"0 to {format_quantity(max_deviation, 'Hz')}; nothing was sent",
+                               quantity="fm_deviation", value=deviation, low=0.0,
+                               high=max_deviation, unit="Hz", instrument=name)
         if source == "internal":
             if rate is None:
-                raise LimitError(f"{name}: internal FM needs a rate (Hz)")
+                raise LimitError(f"{name}: internal FM needs a rate (Hz)", quantity="fm_rate",
+                                 unit="Hz", instrument=name)
             if not (is_number(rate) and 0 < rate <= max_rate):
-                raise LimitError(f"{name}: FM rate {_show(rate, 'Hz')} is outside 0 to "
-                                 f"{format_quantity(max_rate, 'Hz')}; nothing was sent")
+                raise out_of_range(f"{name}: FM rate {_show(rate, 'Hz')} is outside 0 to "
+                                   f"{format_quantity(max_rate, 'Hz')}; nothing was sent",
+                                   quantity="fm_rate", value=rate, low=0.0, high=max_rate,
+                                   unit="Hz", instrument=name)
 
     @abc.abstractmethod
     def stop_list(self) -> None:

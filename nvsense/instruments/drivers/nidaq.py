@@ -71,6 +71,7 @@ from numpy.typing import NDArray
 
 from ...units import QuantityError, format_quantity, parse_quantity
 from ..errors import BenchConfigError, InstrumentError, LimitError
+from ..limits import out_of_range
 from ..protocols import LaserLimits
 
 __all__ = ["NIDAQ_NOT_INSTALLED", "NIDAQCounter", "NIDAQGate"]
@@ -508,13 +509,17 @@ class NIDAQCounter:
 
     def _make_plan(self, n_bins: int, bin_time: float, trigger_mw: bool) -> _Plan:
         if isinstance(n_bins, bool) or not isinstance(n_bins, int | np.integer) or n_bins < 1:
-            raise LimitError(f"{self.name}: n_bins must be a whole number ≥ 1, not {n_bins!r}")
+            raise LimitError(f"{self.name}: n_bins must be a whole number ≥ 1, not {n_bins!r}",
+                             quantity="n_bins", value=n_bins, limit=1, unit="", bound="lower",
+                             source="instrument", instrument=self.name)
         n_bins = int(n_bins)
         bin_time = float(bin_time)
         if not (math.isfinite(bin_time) and MIN_BIN_TIME <= bin_time <= MAX_BIN_TIME):
-            raise LimitError(
+            raise out_of_range(
                 f"{self.name}: bin time {bin_time!r} s is outside "
-                f"{format_quantity(MIN_BIN_TIME, 's')} .. {format_quantity(MAX_BIN_TIME, 's')}")
+                f"{format_quantity(MIN_BIN_TIME, 's')} .. {format_quantity(MAX_BIN_TIME, 's')}",
+                quantity="bin_time", value=bin_time, low=MIN_BIN_TIME, high=MAX_BIN_TIME,
+                unit="s", instrument=self.name)
         if trigger_mw and self.sample_mode == "continuous":
             raise BenchConfigError(
                 f"{self.name}: sample_mode: continuous cannot step the microwave list (the clock "
@@ -652,7 +657,9 @@ class NIDAQCounter:
                 f"{format_quantity(actual_rate, 'S/s')} do not fill a bin of "
                 f"{format_quantity(actual_bin, 's')}; over {plan.n_bins} bins the samples would "
                 f"drift by {drift / actual_bin:.2g} bin. Use a bin time that is a whole number "
-                "of 10 ns ticks divisible by oversample, or leave oversample out")
+                "of 10 ns ticks divisible by oversample, or leave oversample out",
+                quantity="bin_time", value=actual_bin, unit="s", source="instrument",
+                instrument=self.name)
 
     def acquire(self, timeout: float | None = None) -> NDArray[np.float64]:
         """Run the configured acquisition; return counts per bin or mean volts per bin.
@@ -916,7 +923,10 @@ class NIDAQGate:
             raise LimitError(
                 f"{self.name}: the power is fixed at {format_quantity(self._power, 'W')} by the "
                 f"optics; the digital gate on {self.physical_line} only switches the laser on "
-                f"and off and cannot set {format_quantity(value, 'W')}")
+                f"and off and cannot set {format_quantity(value, 'W')}",
+                quantity="laser_power", value=value,
+                limit=self._power, unit="W", bound="upper" if value > self._power else "lower",
+                source="instrument", instrument=self.name)
 
     @property
     def on(self) -> bool:

@@ -160,7 +160,9 @@ class SMB100A(ScpiErrorQueue, MicrowaveDriver):
         freqs = super().check_list(frequencies, power)
         if freqs.min() < _LIST_FREQUENCY_MIN:
             raise LimitError(f"{self.name}: list frequencies must be at least 300 kHz "
-                             f"(SMB100A list mode); nothing was sent")
+                             f"(SMB100A list mode); nothing was sent", quantity="frequency",
+                             value=float(freqs.min()), limit=_LIST_FREQUENCY_MIN, unit="Hz",
+                             bound="lower", source="instrument", instrument=self.name)
         return freqs
 
     def load_list(self, frequencies: Sequence[float], power: float) -> None:

@@ -182,7 +182,9 @@ class SynthHD(MicrowaveDriver):
             steps = np.diff(freqs)
             if np.any(steps == 0) or np.ptp(steps) > 1e-6 * abs(steps[0]) + 0.1:
                 raise LimitError(f"{self.name}: the SynthHD steps a linear sweep, so the list "
-                                 f"must be equally spaced; nothing was sent")
+                                 f"must be equally spaced; nothing was sent",
+                                 quantity="frequency", source="instrument",
+                                 instrument=self.name)
         return freqs
 
     def load_list(self, frequencies: Sequence[float], power: float) -> None:

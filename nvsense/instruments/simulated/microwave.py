@@ -8,8 +8,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from ...units import parse_quantity
-from ..errors import InstrumentError, LimitError
-from ..limits import check_frequencies, check_mw_power
+from ..errors import InstrumentError
+from ..limits import check_frequencies, check_mw_power, out_of_range
 from ..protocols import MicrowaveLimits
 from .base import SimulatedInstrument
 from .sample import SimulatedSample
@@ -124,8 +124,10 @@ class SimulatedMicrowave(SimulatedInstrument):
                                   "(supports_list: false); use software-stepped sweeps")
         freqs = np.asarray(frequencies, dtype=float).ravel()
         if not 1 <= freqs.size <= MAX_LIST_POINTS:
-            raise LimitError(f"{self.name}: a list has 1 to {MAX_LIST_POINTS} points, not "
-                             f"{freqs.size}; nothing was sent")
+            raise out_of_range(f"{self.name}: a list has 1 to {MAX_LIST_POINTS} points, not "
+                               f"{freqs.size}; nothing was sent", quantity="list_points",
+                               value=int(freqs.size), low=1, high=MAX_LIST_POINTS, unit="",
+                               instrument=self.name)
         check_frequencies(freqs, instrument=self._limits, bench=None, who=self.name)
         check_mw_power(float(power), instrument=self._limits, bench=None, who=self.name)
         self._require(f"LSTC {freqs.size}")
@@ -161,11 +163,14 @@ class SimulatedMicrowave(SimulatedInstrument):
         deviation = float(deviation)
         if enabled:
             if not 0 <= deviation <= MAX_FM_DEVIATION:
-                raise LimitError(f"{self.name}: FM deviation {deviation:g} Hz is outside 0 to "
-                                 f"{MAX_FM_DEVIATION:g} Hz; nothing was sent")
+                raise out_of_range(f"{self.name}: FM deviation {deviation:g} Hz is outside 0 "
+                                   f"to {MAX_FM_DEVIATION:g} Hz; nothing was sent",
+                                   quantity="fm_deviation", value=deviation, low=0.0,
+                                   high=MAX_FM_DEVIATION, unit="Hz", instrument=self.name)
             if rate is not None and not 0 < float(rate) <= 1e6:
-                raise LimitError(f"{self.name}: FM rate {rate} Hz is outside (0, 1 MHz]; "
-                                 f"nothing was sent")
+                raise out_of_range(f"{self.name}: FM rate {rate} Hz is outside (0, 1 MHz]; "
+                                   f"nothing was sent", quantity="fm_rate", value=rate,
+                                   low=0.0, high=1e6, unit="Hz", instrument=self.name)
             if source not in ("internal", "external"):
                 raise ValueError(f"FM source must be 'internal' or 'external', not {source!r}")
             f = self._state.frequency
