@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from .capabilities import bench_capabilities, sweep_mode
 from .config import BenchConfig, load_bench_config
 from .errors import BenchConfigError, InstrumentError, LimitError
 from .guarded import GuardedCoil, GuardedLaser, GuardedMicrowave
@@ -154,6 +155,22 @@ class Bench:
     def driver_of(self, slot: str) -> str:
         """The driver name of ``slot`` (``"sg384"``)."""
         return self.config.instruments.entries()[slot].driver
+
+    def sweep_mode(self, requested: Literal["auto", "list", "stepped"] = "auto"
+                   ) -> Literal["list", "stepped"]:
+        """How sweeps step the frequency on this bench: ``"list"`` (hardware-timed, when the
+        source is a :class:`~nvsense.instruments.protocols.ListSweep` and the counter a
+        :class:`~nvsense.instruments.protocols.MicrowaveTrigger`) or ``"stepped"``.
+
+        See :func:`nvsense.instruments.capabilities.sweep_mode`; ``requested="list"`` on a
+        bench without lists raises :class:`~nvsense.instruments.errors.CapabilityError`.
+        """
+        return sweep_mode(self, requested)
+
+    def capabilities(self) -> dict[str, bool]:
+        """Optional features of the bench's instruments
+        (:func:`nvsense.instruments.capabilities.bench_capabilities`)."""
+        return bench_capabilities(self)
 
     def identities(self) -> dict[str, str]:
         """Slot -> identity string as each instrument reports it (needs a connection)."""
@@ -322,9 +339,8 @@ class Bench:
                                bench=self.limits, who="coil")
 
     def _instrument_limits(self, slot: str) -> Any:
-        inner = getattr(self.instruments[slot], "inner", self.instruments[slot])
         try:
-            return getattr(inner, "limits", None) if slot == "coil" else inner.limits
+            return self.instruments[slot].instrument_limits
         except Exception as exc:  # a driver may know its limits only once connected
             log.warning("%s: instrument limits unknown (%s); checking the bench limits only",
                         slot, exc)

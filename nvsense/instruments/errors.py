@@ -7,6 +7,7 @@ from typing import Any, Literal
 __all__ = [
     "BackendUnavailableError",
     "BenchConfigError",
+    "CapabilityError",
     "InstrumentError",
     "LimitError",
     "LimitSource",
@@ -107,3 +108,8 @@ class LimitError(ValueError):
 
 class BenchConfigError(ValueError):
     """A bench file (or mapping) is invalid: the message names the key and the fix."""
+
+
+class CapabilityError(ValueError):
+    """A bench was asked for a feature its instruments do not have (a hardware-timed list
+    on a source without list mode, FM on a source without FM); nothing was sent."""

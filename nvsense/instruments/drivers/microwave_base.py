@@ -17,7 +17,7 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from ...units import format_quantity, parse_quantity
 from ..errors import BenchConfigError, InstrumentError, LimitError
 from ..limits import out_of_range
-from ..protocols import MicrowaveLimits
+from ..protocols import ListSweep, MicrowaveLimits
 from .visa_base import VisaInstrument, is_number
 
 __all__ = ["MicrowaveDriver"]
@@ -168,19 +168,13 @@ class MicrowaveDriver(VisaInstrument):
 
     @property
     def supports_list(self) -> bool:
-        """Whether :meth:`load_list` (external-trigger list sweeps) is available."""
-        return True
+        """Whether hardware-timed lists are available: ``isinstance(self, ListSweep)``."""
+        return isinstance(self, ListSweep)
 
     def _require_list(self, command: str) -> tuple[NDArray[np.float64], float]:
         if self._list is None:
             raise RuntimeError(f"{self.name}: {command}: no list loaded; call load_list() first")
         return self._list
-
-    def set_fm(self, deviation: float, *, rate: float | None = None,
-               source: Literal["internal", "external"] = "internal",
-               enabled: bool = True) -> None:
-        """Frequency modulation; drivers of instruments with FM override this."""
-        raise NotImplementedError(f"{self.name}: {type(self).__name__} has no FM")
 
     @staticmethod
     def _check_fm_arguments(name: str, deviation: float, rate: float | None, source: str,

@@ -12,12 +12,13 @@ from .coil import SimulatedCoil
 from .counter import SimulatedCounter
 from .faults import FaultPlan
 from .laser import SimulatedLaser
-from .microwave import SimulatedMicrowave
+from .microwave import SimulatedCWMicrowave, SimulatedMicrowave
 from .sample import SimulatedSample
 
 __all__ = [
     "FaultPlan",
     "SimulatedCoil",
+    "SimulatedCWMicrowave",
     "SimulatedCounter",
     "SimulatedLaser",
     "SimulatedMicrowave",

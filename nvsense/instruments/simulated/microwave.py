@@ -10,11 +10,11 @@ import numpy as np
 from ...units import parse_quantity
 from ..errors import InstrumentError
 from ..limits import check_frequencies, check_mw_power, out_of_range
-from ..protocols import MicrowaveLimits
+from ..protocols import ListSweep, MicrowaveLimits
 from .base import SimulatedInstrument
 from .sample import SimulatedSample
 
-__all__ = ["SimulatedMicrowave"]
+__all__ = ["SimulatedCWMicrowave", "SimulatedMicrowave"]
 
 #: Longest frequency list accepted.
 MAX_LIST_POINTS = 65536
@@ -22,8 +22,11 @@ MAX_LIST_POINTS = 65536
 MAX_FM_DEVIATION = 32e6
 
 
-class SimulatedMicrowave(SimulatedInstrument):
-    """A microwave source driving the simulated sample.
+class SimulatedCWMicrowave(SimulatedInstrument):
+    """A microwave source driving the simulated sample, without hardware-timed lists.
+
+    What ``SimulatedMicrowave(..., supports_list=False)`` builds: a source that is not a
+    :class:`~nvsense.instruments.protocols.ListSweep`, so sweeps are stepped point by point.
 
     Parameters
     ----------
@@ -35,14 +38,9 @@ class SimulatedMicrowave(SimulatedInstrument):
         [lowest, highest] frequency (default the SG384's type-N output: 950 kHz to 4.05 GHz).
     power_range
         [lowest, highest] power in dBm (default −110 to +16.5 dBm).
-    supports_list
-        ``False`` to simulate a source without hardware-timed lists (software-stepped sweeps).
 
     Notes
     -----
-    ``frequency`` and ``power`` are the CW set-points.  While a list runs (:meth:`start_list`)
-    the output follows the list at the list's power; setting ``frequency`` or ``power`` then
-    raises (stop the list first), and :meth:`stop_list` returns to the CW set-points.
     Internal FM is modelled (the line shape is averaged over the modulation within each bin);
     an external FM input has no simulated signal, so it leaves the output unmodulated.
     """
@@ -52,13 +50,11 @@ class SimulatedMicrowave(SimulatedInstrument):
 
     def __init__(self, name: str = "mw", sample: SimulatedSample | None = None, *,
                  frequency_range: Sequence[Any] = ("950 kHz", "4.05 GHz"),
-                 power_range: Sequence[Any] = ("-110 dBm", "16.5 dBm"),
-                 supports_list: bool = True) -> None:
+                 power_range: Sequence[Any] = ("-110 dBm", "16.5 dBm")) -> None:
         super().__init__(name, sample)
         fmin, fmax = _pair(frequency_range, "Hz", f"instruments.{name}.frequency_range")
         pmin, pmax = _pair(power_range, "dBm", f"instruments.{name}.power_range")
         self._limits = MicrowaveLimits(fmin, fmax, pmin, pmax)
-        self._supports_list = bool(supports_list)
         self._state = self.sample.mw
 
     def connect(self) -> None:
@@ -76,8 +72,8 @@ class SimulatedMicrowave(SimulatedInstrument):
 
     @property
     def supports_list(self) -> bool:
-        """Whether :meth:`load_list` is available."""
-        return self._supports_list
+        """Whether hardware-timed lists are available: ``isinstance(self, ListSweep)``."""
+        return isinstance(self, ListSweep)
 
     @property
     def frequency(self) -> float:
@@ -116,45 +112,6 @@ class SimulatedMicrowave(SimulatedInstrument):
         self._require(f"ENBR {int(bool(value))}")
         with self.sample.lock:
             self._state.output = bool(value)
-
-    def load_list(self, frequencies: Sequence[float], power: float) -> None:
-        """Load a list stepped by the counter's sample clock (stops a running list)."""
-        if not self._supports_list:
-            raise InstrumentError(self.name, "LIST", "this source has no list mode "
-                                  "(supports_list: false); use software-stepped sweeps")
-        freqs = np.asarray(frequencies, dtype=float).ravel()
-        if not 1 <= freqs.size <= MAX_LIST_POINTS:
-            raise out_of_range(f"{self.name}: a list has 1 to {MAX_LIST_POINTS} points, not "
-                               f"{freqs.size}; nothing was sent", quantity="list_points",
-                               value=int(freqs.size), low=1, high=MAX_LIST_POINTS, unit="",
-                               instrument=self.name)
-        check_frequencies(freqs, instrument=self._limits, bench=None, who=self.name)
-        check_mw_power(float(power), instrument=self._limits, bench=None, who=self.name)
-        self._require(f"LSTC {freqs.size}")
-        with self.sample.lock:
-            self._state.list_active = False
-            self._state.list_frequencies = freqs.copy()
-            self._state.list_power = float(power)
-
-    def start_list(self) -> None:
-        """Output the first list frequency and step on every trigger."""
-        self._require("LSTE 1")
-        with self.sample.lock:
-            if self._state.list_frequencies is None:
-                raise InstrumentError(self.name, "LSTE 1", "no list loaded; call load_list first")
-            self._state.list_active = True
-            self._state.list_index = 0
-
-    def stop_list(self) -> None:
-        """Back to CW at the CW set-points."""
-        self._require("LSTE 0")
-        with self.sample.lock:
-            self._state.list_active = False
-
-    @property
-    def list_active(self) -> bool:
-        """Whether a list is running (not part of the protocol)."""
-        return self._state.list_active
 
     def set_fm(self, deviation: float, *, rate: float | None = None,
                source: Literal["internal", "external"] = "internal",
@@ -199,6 +156,85 @@ class SimulatedMicrowave(SimulatedInstrument):
         if self._state.list_active:
             raise InstrumentError(self.name, command,
                                   "a frequency list is running; call stop_list() first")
+
+
+class SimulatedMicrowave(SimulatedCWMicrowave):
+    """A microwave source driving the simulated sample, with hardware-timed lists and FM.
+
+    Parameters
+    ----------
+    name
+        Bench key.
+    sample
+        The shared sample.
+    frequency_range
+        [lowest, highest] frequency (default the SG384's type-N output: 950 kHz to 4.05 GHz).
+    power_range
+        [lowest, highest] power in dBm (default −110 to +16.5 dBm).
+    supports_list
+        ``False`` simulates a source without hardware-timed lists: the constructor then
+        returns a :class:`SimulatedCWMicrowave` (not a
+        :class:`~nvsense.instruments.protocols.ListSweep`), and sweeps are stepped.
+
+    Notes
+    -----
+    ``frequency`` and ``power`` are the CW set-points.  While a list runs (:meth:`start_list`)
+    the output follows the list at the list's power; setting ``frequency`` or ``power`` then
+    raises (stop the list first), and :meth:`stop_list` returns to the CW set-points.
+    """
+
+    def __new__(cls, name: str = "mw", sample: SimulatedSample | None = None, *,
+                frequency_range: Sequence[Any] = ("950 kHz", "4.05 GHz"),
+                power_range: Sequence[Any] = ("-110 dBm", "16.5 dBm"),
+                supports_list: bool = True) -> Any:
+        if cls is SimulatedMicrowave and not supports_list:
+            source = SimulatedCWMicrowave.__new__(SimulatedCWMicrowave)
+            source.__init__(name, sample, frequency_range=frequency_range,  # type: ignore[misc]
+                            power_range=power_range)
+            return source
+        return super().__new__(cls)
+
+    def __init__(self, name: str = "mw", sample: SimulatedSample | None = None, *,
+                 frequency_range: Sequence[Any] = ("950 kHz", "4.05 GHz"),
+                 power_range: Sequence[Any] = ("-110 dBm", "16.5 dBm"),
+                 supports_list: bool = True) -> None:
+        super().__init__(name, sample, frequency_range=frequency_range, power_range=power_range)
+
+    def load_list(self, frequencies: Sequence[float], power: float) -> None:
+        """Load a list stepped by the counter's sample clock (stops a running list)."""
+        freqs = np.asarray(frequencies, dtype=float).ravel()
+        if not 1 <= freqs.size <= MAX_LIST_POINTS:
+            raise out_of_range(f"{self.name}: a list has 1 to {MAX_LIST_POINTS} points, not "
+                               f"{freqs.size}; nothing was sent", quantity="list_points",
+                               value=int(freqs.size), low=1, high=MAX_LIST_POINTS, unit="",
+                               instrument=self.name)
+        check_frequencies(freqs, instrument=self._limits, bench=None, who=self.name)
+        check_mw_power(float(power), instrument=self._limits, bench=None, who=self.name)
+        self._require(f"LSTC {freqs.size}")
+        with self.sample.lock:
+            self._state.list_active = False
+            self._state.list_frequencies = freqs.copy()
+            self._state.list_power = float(power)
+
+    def start_list(self) -> None:
+        """Output the first list frequency and step on every trigger."""
+        self._require("LSTE 1")
+        with self.sample.lock:
+            if self._state.list_frequencies is None:
+                raise InstrumentError(self.name, "LSTE 1", "no list loaded; call load_list first")
+            self._state.list_active = True
+            self._state.list_index = 0
+
+    def stop_list(self) -> None:
+        """Back to CW at the CW set-points."""
+        self._require("LSTE 0")
+        with self.sample.lock:
+            self._state.list_active = False
+
+    @property
+    def list_active(self) -> bool:
+        """Whether a list is running (not part of the protocol)."""
+        return self._state.list_active
 
 
 def _pair(values: Sequence[Any], unit: str, name: str) -> tuple[float, float]:
