@@ -54,6 +54,7 @@ def load_bench(
     path_or_mapping: str | Path | Mapping[str, Any] | BenchConfig | None = None,
     *,
     pace: Literal["fast", "realtime"] | None = None,
+    base_dir: str | Path | None = None,
 ) -> Bench:
     """Read a bench file (or mapping) and build its instruments, without connecting.
 
@@ -66,6 +67,9 @@ def load_bench(
         simulated bench.
     pace
         For simulated instruments: ``"fast"`` or ``"realtime"`` (overrides ``sample.pace``).
+    base_dir
+        Where relative paths in the bench (pyvisa-sim models) are read from: default the
+        bench file's folder, or the working directory for a mapping.
 
     Raises
     ------
@@ -73,7 +77,7 @@ def load_bench(
         The bench file is invalid, names an unknown driver or option, or a driver cannot be
         imported (:class:`~nvsense.instruments.registry.DriverUnavailableError`).
     """
-    config, source = load_bench_config(path_or_mapping)
+    config, source = load_bench_config(path_or_mapping, base_dir=base_dir)
     return Bench(config, source=source, pace=pace)
 
 
@@ -119,8 +123,11 @@ class Bench:
         raw = {}
         for slot, entry in config.instruments.entries().items():
             try:
-                raw[slot] = build_instrument(slot, entry.driver, entry.options,
-                                             sample=self.sample)
+                # The validated options: units parsed, relative paths already resolved
+                # against the bench file.
+                options = (entry.settings.driver_kwargs() if entry.settings is not None
+                           else entry.options)
+                raw[slot] = build_instrument(slot, entry.driver, options, sample=self.sample)
             except BenchConfigError as exc:
                 if source is None:
                     raise

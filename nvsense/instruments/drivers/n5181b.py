@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from ..driver_options import N5181B_MODELS
 from ..errors import InstrumentError
 from ..protocols import MicrowaveLimits
 from .microwave_base import MicrowaveDriver
@@ -83,7 +84,7 @@ class N5181B(ScpiErrorQueue, MicrowaveDriver):
     description = DriverDescription(
         kind="mw",
         summary="Keysight MXG N5181B / N5182B / N5183B signal generator",
-        models=("N5181B", "N5182B", "N5183B"),
+        models=N5181B_MODELS,
         manual="Keysight X-Series Signal Generators SCPI Command Reference",
         connections=("TCPIP0::10.0.0.13::inst0::INSTR", "TCPIP0::10.0.0.13::5025::SOCKET",
                      "GPIB0::19::INSTR"))

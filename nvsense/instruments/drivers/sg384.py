@@ -31,6 +31,7 @@ from typing import Literal
 
 from pyvisa import constants
 
+from ..driver_options import SG384_MODELS
 from ..errors import InstrumentError
 from ..protocols import MicrowaveLimits
 from .microwave_base import MicrowaveDriver
@@ -82,7 +83,7 @@ class SG384(MicrowaveDriver):
     description = DriverDescription(
         kind="mw",
         summary="Stanford Research Systems SG382/SG384/SG386 (SG39x) RF signal generator",
-        models=("SG382", "SG384", "SG386", "SG392", "SG394", "SG396"),
+        models=SG384_MODELS,
         manual="SRS SG380 Series Operation and Service Manual, ch. 'Remote Programming'",
         connections=("TCPIP0::10.0.0.11::5025::SOCKET", "GPIB0::27::INSTR",
                      "ASRL/dev/ttyUSB0::INSTR"))

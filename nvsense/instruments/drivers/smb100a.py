@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from ..driver_options import SMB100A_MODELS
 from ..errors import InstrumentError, LimitError
 from ..protocols import MicrowaveLimits
 from .microwave_base import MicrowaveDriver
@@ -84,7 +85,7 @@ class SMB100A(ScpiErrorQueue, MicrowaveDriver):
     description = DriverDescription(
         kind="mw",
         summary="Rohde & Schwarz SMB100A RF and microwave signal generator",
-        models=("SMB100A",),
+        models=SMB100A_MODELS,
         manual="R&S SMB100A Operating Manual 1407.0806.32, ch. 6 'Remote Control Commands'",
         connections=("TCPIP0::10.0.0.12::inst0::INSTR", "TCPIP0::10.0.0.12::5025::SOCKET",
                      "GPIB0::28::INSTR"))

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..driver_options import SYNTHHD_MODELS
 from ..errors import InstrumentError, LimitError
 from ..protocols import MicrowaveLimits
 from .microwave_base import MicrowaveDriver
@@ -64,7 +65,7 @@ class SynthHD(MicrowaveDriver):
     description = DriverDescription(
         kind="mw",
         summary="Windfreak SynthHD / SynthHD PRO dual-channel synthesizer (USB serial)",
-        models=("SynthHD v1.4", "SynthHD v2", "SynthHD PRO v2"),
+        models=SYNTHHD_MODELS,
         manual="Windfreak Technologies SynthHD & HD PRO API Guide",
         connections=("ASRL/dev/ttyACM0::INSTR", "ASRL3::INSTR"))
     read_termination = "\n"

@@ -17,8 +17,8 @@ from .sample import SimulatedSample
 
 __all__ = [
     "FaultPlan",
-    "SimulatedCoil",
     "SimulatedCWMicrowave",
+    "SimulatedCoil",
     "SimulatedCounter",
     "SimulatedLaser",
     "SimulatedMicrowave",
