@@ -16,7 +16,7 @@ ADDRESS = "ASRL/dev/ttyUSB1::INSTR"
 RATING = [("sn?", "21345"), ("gmlp?", "100.000000")]
 START_0601 = [("@cobas 0", "OK"), ("l0", "OK"), ("l?", "0"), ("cp", "OK")]
 CONNECT_0601 = RATING + START_0601
-CONNECT_0401 = RATING + [("@cobas 0", "OK"), ("l0", "OK"), ("l?", "0")]
+CONNECT_0401 = [*RATING, ("@cobas 0", "OK"), ("l0", "OK"), ("l?", "0")]
 SYNTAX = "Syntax error: illegal command"
 
 
