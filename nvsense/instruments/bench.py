@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from .capabilities import bench_capabilities, sweep_mode
 from .config import BenchConfig, load_bench_config
-from .errors import BenchConfigError, InstrumentError, LimitError
+from .errors import BackendUnavailableError, BenchConfigError, InstrumentError, LimitError
 from .guarded import GuardedCoil, GuardedLaser, GuardedMicrowave
 from .limits import (
     BenchLimits,
@@ -39,8 +39,11 @@ from .limits import (
     check_laser_power,
     check_mw_power,
 )
+from .protocols import Snapshottable
 from .registry import build_instrument
+from .sample_info import SampleInfo, mixed_bench_warnings, sample_info, unseen_by_sample
 from .simulated.sample import SimulatedSample
+from .snapshot import generic_snapshot, quantity_value
 
 __all__ = ["Bench", "load_bench"]
 
@@ -105,7 +108,16 @@ class Bench:
     source : Path or None
     limits : BenchLimits
     sample : SimulatedSample or None
-        The simulated sample shared by the simulated instruments (``None`` on a real bench).
+        The simulated sample shared by the simulated instruments (``None`` on a real bench):
+        the simulator's ground truth, for tests and simulated campaigns.  Measurements read
+        :attr:`sample_info` instead.
+    warnings : list of str
+        Problems of the bench's make-up that do not stop it (a mixed bench whose simulated
+        sample cannot see a real source or laser), each naming the instrument and the fix;
+        logged when the bench is built.
+    connect_errors : dict
+        Slot -> error for instruments that :meth:`connect` with ``keep_going`` could not
+        reach.
     safe_report : list of str
         What the last :meth:`safe` did, one line per action (``"mw: RF off, list stopped"``),
         including failures; stored in run files.
@@ -138,8 +150,12 @@ class Bench:
         self.coil = GuardedCoil(raw["coil"], self.limits) if "coil" in raw else None
         self.safe_report: list[str] = []
         self.safe_errors: dict[str, BaseException] = {}
+        self.connect_errors: dict[str, InstrumentError] = {}
         self._connected: list[str] = []
         self._atexit_registered = False
+        self.warnings: list[str] = mixed_bench_warnings(config)
+        for text in self.warnings:
+            log.warning("%s: %s", self.label, text, extra={"nvsense_bench_warning": True})
 
     # --- description ---------------------------------------------------------------------
 
@@ -162,6 +178,62 @@ class Bench:
     def driver_of(self, slot: str) -> str:
         """The driver name of ``slot`` (``"sg384"``)."""
         return self.config.instruments.entries()[slot].driver
+
+    @property
+    def sample_info(self) -> SampleInfo:
+        """What the bench file declares about the sample (``sample: nv, axes, nucleus``); on a
+        simulated bench it defaults from the simulator's configuration.  See
+        :mod:`nvsense.instruments.sample_info`."""
+        return sample_info(self.config)
+
+    @property
+    def unseen_by_sample(self) -> tuple[str, ...]:
+        """Slots of real instruments that the simulated sample of this bench cannot see (a
+        real ``mw`` or ``laser`` with the simulated counter); empty on a consistent bench."""
+        return unseen_by_sample(self.config)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every instrument's read-back state, like a QCoDeS station snapshot.
+
+        Needs a connection.  Each instrument's :meth:`snapshot` (identity, settings read back
+        with their units, limits, list and FM state...) under its slot, with the bench's
+        limits and the effective ones, the declared sample and the bench's warnings.  An
+        instrument that fails to answer is recorded with its error instead, so that one
+        snapshot never stops a run.  JSON-serialisable
+        (:func:`nvsense.instruments.snapshot.snapshot_json`).
+        """
+        instruments: dict[str, Any] = {}
+        for slot, instrument in self.instruments.items():
+            entry: dict[str, Any] = {"driver": self.driver_of(slot)}
+            if slot not in self._connected:
+                error = self.connect_errors.get(slot)
+                entry["error"] = str(error) if error else "not connected"
+                instruments[slot] = entry
+                continue
+            try:
+                # the guards add the effective limits; a user's counter may have no snapshot
+                entry.update(instrument.snapshot() if isinstance(instrument, Snapshottable)
+                             else generic_snapshot(slot, instrument))
+            except Exception as exc:  # recorded, not raised: the others still count
+                entry["error"] = f"{type(exc).__name__}: {exc}"
+            instruments[slot] = entry
+        b = self.limits
+        return {
+            "bench": {"name": self.config.name or "", "label": self.label,
+                      "source": str(self.source) if self.source else ""},
+            "limits": {
+                "frequency": ([quantity_value(f, "Hz") for f in b.frequency]
+                              if b.frequency is not None else None),
+                "max_mw_power": quantity_value(b.max_mw_power, "dBm"),
+                "max_laser_power": quantity_value(b.max_laser_power, "W"),
+                "max_coil_current": quantity_value(b.max_coil_current, "A"),
+            },
+            "safe_state": {"laser": self.config.safe_state.laser},
+            "sample": self.sample_info.as_dict(),
+            "capabilities": self.capabilities(),
+            "warnings": list(self.warnings),
+            "instruments": instruments,
+        }
 
     def sweep_mode(self, requested: Literal["auto", "list", "stepped"] = "auto"
                    ) -> Literal["list", "stepped"]:
@@ -199,8 +271,15 @@ class Bench:
 
     # --- connection ------------------------------------------------------------------------
 
-    def connect(self) -> Bench:
+    def connect(self, *, keep_going: bool = False) -> Bench:
         """Connect every instrument (in :data:`SLOT_ORDER`).
+
+        Parameters
+        ----------
+        keep_going
+            Try every instrument even when one fails, and raise nothing: the failures are in
+            :attr:`connect_errors`, the instruments that answered stay connected (``nvsense
+            instruments check`` reports them all).  Default: stop at the first failure.
 
         Raises
         ------
@@ -210,10 +289,14 @@ class Bench:
         """
         if self._connected:
             return self
+        self.connect_errors = {}
         for slot, instrument in self.instruments.items():
             try:
                 instrument.connect()
             except BaseException as exc:
+                if keep_going and isinstance(exc, Exception):
+                    self.connect_errors[slot] = self._connect_error(slot, exc)
+                    continue
                 self.safe()
                 self.close()
                 if isinstance(exc, Exception):
@@ -230,6 +313,10 @@ class Bench:
         where = entry.options.get("address") or entry.options.get("device")
         what = f"{slot} ({entry.driver}{f' at {where}' if where else ''})"
         cause = exc.cause if isinstance(exc, InstrumentError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, BackendUnavailableError):
+            # Software missing on this computer: the cause names it and how to install it;
+            # cables and power are not the problem.
+            return BackendUnavailableError(what, "connect", cause)
         hint = ("check that it is switched on, connected and at that address "
                 f"(instruments.{slot} in {self.source or 'the bench'}), or run on the "
                 "simulated bench")

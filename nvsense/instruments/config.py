@@ -2,8 +2,8 @@
 
 A bench file is YAML (see ``docs/readme/bench.md`` for the full reference)::
 
-    sample:                       # used by simulated instruments only
-      field: ["0.4 mT", "1.1 mT", "1.9 mT"]
+    sample:                       # what a real bench knows: nv, axes, nucleus; the rest
+      field: ["0.4 mT", "1.1 mT", "1.9 mT"]   # configures the simulated instruments
       linewidth: "1 MHz"
       contrast: 0.02
     instruments:
@@ -153,7 +153,11 @@ def _nucleus(value: Any) -> Any:
 
 
 class SampleConfig(_Model):
-    """The NV sample and optics the simulated instruments model (SI floats, dBm).
+    """The NV sample: what the bench knows about it, and what the simulator models.
+
+    ``nv`` (``single`` or ``ensemble``), ``axes`` and ``nucleus`` are what a real bench
+    declares about its sample (:class:`~nvsense.instruments.sample_info.SampleInfo`); on a
+    simulated bench they, and every other key (SI floats, dBm), configure the simulator.
 
     ``linewidth`` (FWHM) and ``contrast`` hold at ``mw_reference_power``; with RF power P
     (in mW) the saturation parameter is ``s = P / P_sat`` and each line has contrast
@@ -173,6 +177,7 @@ class SampleConfig(_Model):
     zfs_model: str = "acosta2010"
     strain: _quantity("Hz", '"3 MHz"', non_negative=True) = 0.0  # type: ignore[valid-type]
     nucleus: Annotated[Literal["none", "14N", "15N"], BeforeValidator(_nucleus)] = "none"
+    nv: Literal["single", "ensemble"] | None = None
     axes: Annotated[tuple[Annotated[int, Field(ge=0, le=3)], ...],
                     BeforeValidator(_axes)] = (0, 1, 2, 3)
     linewidth: _quantity("Hz", '"1 MHz"', positive=True) = 1e6  # type: ignore[valid-type]
@@ -217,6 +222,9 @@ class SampleConfig(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> SampleConfig:
+        if self.nv == "single" and len(self.axes) != 1:
+            raise ValueError(f"nv: single, but axes {list(self.axes)} lists "
+                             f"{len(self.axes)}; a single NV has one axis: give e.g. axes: [0]")
         model = ZFS_MODELS[self.zfs_model]
         if not model.t_min <= self.temperature <= model.t_max:
             others = [name for name, m in ZFS_MODELS.items()

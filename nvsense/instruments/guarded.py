@@ -33,7 +33,9 @@ from .protocols import (
     LimitedCoilSupply,
     ListSweep,
     MicrowaveLimits,
+    Snapshottable,
 )
+from .snapshot import generic_snapshot, limits_snapshot
 
 __all__ = ["GuardedCoil", "GuardedLaser", "GuardedMicrowave"]
 
@@ -42,6 +44,8 @@ class _Guard:
     """Pass attribute access through to the wrapped instrument, except what the guard owns."""
 
     _own: ClassVar[frozenset[str]] = frozenset()
+    #: The bench slot of this kind of instrument (for snapshots of user drivers).
+    _slot: ClassVar[str] = ""
 
     def __init__(self, inner: Any, bench_limits: BenchLimits) -> None:
         object.__setattr__(self, "_inner", inner)
@@ -67,6 +71,15 @@ class _Guard:
             object.__setattr__(self, name, value)
         else:
             setattr(self._inner, name, value)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The instrument's snapshot (read back), with the effective limits (the instrument's
+        within the bench's) as ``effective_limits``."""
+        inner = self._inner
+        data = (inner.snapshot() if isinstance(inner, Snapshottable)
+                else generic_snapshot(self._slot, inner))
+        data["effective_limits"] = limits_snapshot(self.limits)
+        return data
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(dir(self._inner)))
@@ -95,6 +108,7 @@ class GuardedMicrowave(_Guard):
     """
 
     _own = frozenset({"_fm_deviation", "_list", "_list_running"})
+    _slot = "mw"
 
     def __new__(cls, inner: Any, bench_limits: BenchLimits) -> GuardedMicrowave:
         if cls is GuardedMicrowave:
@@ -244,6 +258,8 @@ def _microwave_guard(lists: bool, fm: bool) -> type[GuardedMicrowave]:
 class GuardedLaser(_Guard):
     """A :class:`~nvsense.instruments.protocols.Laser` behind the limits."""
 
+    _slot = "laser"
+
     @property
     def instrument_limits(self) -> LaserLimits:
         return self._inner.limits
@@ -278,6 +294,8 @@ class GuardedLaser(_Guard):
 
 class GuardedCoil(_Guard):
     """A :class:`~nvsense.instruments.protocols.CoilSupply` behind the limits."""
+
+    _slot = "coil"
 
     @property
     def instrument_limits(self) -> CoilLimits | None:

@@ -31,6 +31,7 @@ from typing import Any, Literal
 from ...units import format_quantity, parse_quantity
 from ..errors import InstrumentError
 from ..protocols import LaserLimits
+from ..snapshot import quantity_value
 from .laser_base import LaserDriver
 from .visa_base import DriverDescription, SerialSettings, Setting, parse_float
 
@@ -209,6 +210,15 @@ class Cobolt(LaserDriver):
             if self.on != bool(value):
                 raise InstrumentError(self.name, command,
                                       f"l? reads back {'off' if value else 'on'}")
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        return {**super()._snapshot_state(),
+                "measured_power": quantity_value(self.measured_power, "W"),
+                "rated_power": quantity_value(self.rated_power, "W"),
+                "max_power": quantity_value(self.max_power, "W"),
+                "series": self.series,
+                "interlock_closed": self.interlock_closed,
+                "fault": self.fault}
 
     @property
     def measured_power(self) -> float:

@@ -19,6 +19,7 @@ from ...units import format_quantity, parse_quantity
 from ..errors import InstrumentError
 from ..limits import out_of_range
 from ..protocols import CoilLimits
+from ..snapshot import limits_snapshot, quantity_value
 from .visa_base import (
     DriverDescription,
     ScpiErrorQueue,
@@ -138,6 +139,16 @@ class DP800(ScpiErrorQueue, VisaInstrument):
             self.set_checked(f":SOUR{self.channel}:VOLT {self.voltage:.3f}",
                              f":SOUR{self.channel}:VOLT?", self.voltage,
                              tolerance=0.0005 + 1e-9)
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        """Current set-point, output, measured current and compliance voltage read back."""
+        ch = self.channel
+        return {"channel": ch,
+                "current": quantity_value(self.current, "A"),
+                "output": bool(self.output),
+                "measured_current": quantity_value(self.measured_current, "A"),
+                "voltage": quantity_value(self.query_value(f":SOUR{ch}:VOLT?"), "V"),
+                "limits": limits_snapshot(self.limits)}
 
     @property
     def measured_current(self) -> float:

@@ -26,6 +26,7 @@ from ...units import format_quantity, parse_quantity
 from ..errors import BenchConfigError, InstrumentError, LimitError
 from ..limits import out_of_range
 from ..protocols import ListSweep, MicrowaveLimits
+from ..snapshot import limits_snapshot, quantity_value
 from .visa_base import VisaInstrument, is_number
 
 __all__ = ["MicrowaveDriver"]
@@ -201,6 +202,35 @@ class MicrowaveDriver(VisaInstrument):
     @abc.abstractmethod
     def stop_list(self) -> None:
         """Leave list mode; the driver's commands."""
+
+    # --- snapshot ---------------------------------------------------------------------------
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        """Frequency, power and output read back; limits; list and FM state."""
+        loaded = self._list
+        return {
+            "frequency": quantity_value(self.frequency, "Hz"),  # type: ignore[attr-defined]
+            "power": quantity_value(self.power, "dBm"),  # type: ignore[attr-defined]
+            "output": bool(self.output),  # type: ignore[attr-defined]
+            "limits": limits_snapshot(self.limits),
+            "list": {
+                "running": self._list_running(),
+                "points": int(loaded[0].size) if loaded is not None else 0,
+                "first": quantity_value(loaded[0][0], "Hz") if loaded is not None else None,
+                "last": quantity_value(loaded[0][-1], "Hz") if loaded is not None else None,
+                "power": quantity_value(loaded[1], "dBm") if loaded is not None else None,
+                "max_points": self.max_list_points,
+            },
+            "fm": self._fm_state(),
+        }
+
+    @abc.abstractmethod
+    def _list_running(self) -> bool:
+        """Whether the instrument is in list mode, read back."""
+
+    @abc.abstractmethod
+    def _fm_state(self) -> dict[str, Any]:
+        """FM read back: ``{"enabled": bool, "deviation": {"value", "unit"}}``."""
 
     def safe(self) -> None:
         """RF output off, list mode stopped.

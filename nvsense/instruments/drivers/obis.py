@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import InstrumentError
 from ..protocols import LaserLimits
+from ..snapshot import quantity_value
 from .laser_base import LaserDriver
 from .visa_base import DriverDescription, SerialSettings, Setting, parse_bool, parse_float
 
@@ -137,6 +138,10 @@ class OBIS(LaserDriver):
                 raise InstrumentError(self.name, command,
                                       f"emission reads back {'off' if value else 'on'} "
                                       f"(SYST:FAUL? {fault})")
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        return {**super()._snapshot_state(),
+                "measured_power": quantity_value(self.measured_power, "W")}
 
     @property
     def measured_power(self) -> float:

@@ -35,6 +35,7 @@ import numpy as np
 from ..driver_options import SYNTHHD_MODELS
 from ..errors import InstrumentError, LimitError
 from ..protocols import MicrowaveLimits
+from ..snapshot import quantity_value
 from .microwave_base import MicrowaveDriver
 from .visa_base import DriverDescription, SerialSettings, parse_bool, parse_float
 
@@ -222,6 +223,22 @@ class SynthHD(MicrowaveDriver):
             self._set("c", 0, "c{}", parse=parse_bool, expected=False)
             self._set("g", 0, "g{}", parse=parse_bool, expected=False)
             self._set("w", 0, "w{}", parse=lambda r: int(float(r)))
+
+    # --- snapshot ---------------------------------------------------------------------------
+
+    def _list_running(self) -> bool:
+        """Continuous sweep on (``c?``)."""
+        return self.query_value("c?", parse_bool)
+
+    def _fm_state(self) -> dict[str, Any]:
+        """Continuous FM on (``/?``) and its deviation (``>?``, Hz)."""
+        return {"enabled": self.query_value("/?", parse_bool),
+                "deviation": quantity_value(self.query_value(">?"), "Hz")}
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        with self._lock:
+            self._select_channel()
+            return {"channel": self.channel, **super()._snapshot_state()}
 
     # --- modulation -------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from ...units import parse_quantity
 from ..errors import InstrumentError
 from ..limits import out_of_range
+from ..snapshot import quantity_value
 from .base import SimulatedInstrument
 from .sample import SimulatedSample
 
@@ -90,6 +91,14 @@ class SimulatedCounter(SimulatedInstrument):
         if self._n_bins is None:
             return None
         return self._n_bins, self._bin_time, self._trigger_mw
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        setup = self.configuration
+        return {"kind": self.kind, "mw_trigger_lead": self.mw_trigger_lead,
+                "volts_at_count_rate": quantity_value(self._volts, "V"),
+                "configuration": None if setup is None else {
+                    "n_bins": setup[0], "bin_time": quantity_value(setup[1], "s"),
+                    "trigger_mw": setup[2]}}
 
     def acquire(self, timeout: float | None = None) -> NDArray[np.float64]:
         """Run the configured acquisition: ``n_bins`` counts (or volts), advancing the clock.

@@ -11,6 +11,7 @@ from ...units import parse_quantity
 from ..errors import InstrumentError
 from ..limits import check_frequencies, check_mw_power, out_of_range
 from ..protocols import ListSweep, MicrowaveLimits
+from ..snapshot import limits_snapshot, quantity_value
 from .base import SimulatedInstrument
 from .sample import SimulatedSample
 
@@ -150,6 +151,27 @@ class SimulatedCWMicrowave(SimulatedInstrument):
             self._state.output = False
             self._state.list_active = False
             self._state.fm_enabled = False
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        state = self._state
+        loaded = state.list_frequencies
+        return {
+            "frequency": quantity_value(state.frequency, "Hz"),
+            "power": quantity_value(state.power, "dBm"),
+            "output": state.output,
+            "limits": limits_snapshot(self._limits),
+            "list": {"running": state.list_active,
+                     "points": int(loaded.size) if loaded is not None else 0,
+                     "first": quantity_value(loaded[0], "Hz") if loaded is not None else None,
+                     "last": quantity_value(loaded[-1], "Hz") if loaded is not None else None,
+                     "power": quantity_value(state.list_power, "dBm")
+                     if loaded is not None else None,
+                     "index": state.list_index},
+            "fm": {"enabled": state.fm_enabled,
+                   "deviation": quantity_value(state.fm_deviation, "Hz"),
+                   "rate": quantity_value(state.fm_rate, "Hz"),
+                   "source": "internal" if state.fm_internal else "external"},
+        }
 
     def _require_cw(self, command: str) -> None:
         self._require(command)

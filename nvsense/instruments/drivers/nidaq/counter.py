@@ -66,6 +66,7 @@ from numpy.typing import NDArray
 from ....units import format_quantity
 from ...errors import BenchConfigError, InstrumentError, LimitError
 from ...limits import out_of_range
+from ...snapshot import quantity_value
 from .common import (
     _COUNTER_WRAP,
     _SAMPLES_NOT_YET_AVAILABLE,
@@ -728,6 +729,36 @@ class NIDAQCounter:
                 _log.warning("%s: could not stop the %s task: %s", self._label, what,
                              _daq_cause(exc))
         self._committed = False
+
+    def snapshot(self) -> dict[str, Any]:
+        """Identity, wiring and the configured acquisition, with the bin time the card
+        accepted (read back after :meth:`configure`), JSON-ready."""
+        plan = self._plan
+        acquisition = None
+        if plan is not None:
+            with self._daq("read back the bin clock"):
+                accepted = 1.0 / float(self._clock_chan.co_pulse_freq)
+            acquisition = {"n_bins": plan.n_bins, "bin_time": quantity_value(plan.bin_time, "s"),
+                           "bin_time_read_back": quantity_value(accepted, "s"),
+                           "trigger_mw": plan.trigger_mw, "oversample": plan.oversample}
+        data: dict[str, Any] = {
+            "name": self.name,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "identity": self.identity, "connected": self.connected,
+            "device": self.device, "kind": self.kind, "counter": self.counter,
+            "clock_counter": self.clock_counter, "source_terminal": self.source_terminal,
+            "clock_terminal": self.clock_terminal, "edge": self.edge, "gate": self.gate,
+            "sample_mode": self.sample_mode, "duty_cycle": self.duty_cycle,
+            "mw_trigger_lead": self.mw_trigger_lead,
+            "timeout": quantity_value(self.timeout, "s"), "configuration": acquisition,
+        }
+        if self.kind == "volts":
+            data["analog_input"] = {"channel": self.ai_channel, "terminal": self.ai_terminal,
+                                    "min": quantity_value(self.ai_min, "V"),
+                                    "max": quantity_value(self.ai_max, "V"),
+                                    "max_rate": quantity_value(self.ai_max_rate, "S/s"),
+                                    "oversample": self.oversample}
+        return data
 
     def __repr__(self) -> str:
         return (f"NIDAQCounter(name={self.name!r}, device={self.device!r}, kind={self.kind!r}, "

@@ -21,6 +21,7 @@ from nidaqmx.constants import LineGrouping
 from ....units import format_quantity
 from ...errors import BenchConfigError, InstrumentError, LimitError
 from ...protocols import LaserLimits
+from ...snapshot import limits_snapshot, quantity_value
 from .common import TaskFactory, _device_identity, _name, _option, _physical_channel, daq_errors
 
 __all__ = ["NIDAQGate"]
@@ -183,6 +184,15 @@ class NIDAQGate:
             self._write(False)
         except Exception as exc:  # safe() must not raise
             _log.warning("%s: could not switch the gate off: %s", self._label, exc)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Identity, the line and its last written state, the nominal power, JSON-ready."""
+        return {"name": self.name,
+                "class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "identity": self.identity, "connected": self._task is not None,
+                "device": self.device, "line": self.line, "on": self._on,
+                "active_low": self.active_low, "power": quantity_value(self._power, "W"),
+                "limits": limits_snapshot(self.limits)}
 
     def __repr__(self) -> str:
         return f"NIDAQGate(name={self.name!r}, device={self.device!r}, line={self.line!r})"
