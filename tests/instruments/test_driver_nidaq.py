@@ -704,6 +704,24 @@ def test_gated_counting_programs_a_pause_trigger_on_the_photon_counter(daq: Fake
     assert counter.acquire().tolist() == [5, 0, 7, 1, 0, 0, 3, 2, 9, 4]
 
 
+def test_snapshots_report_wiring_and_the_bin_time_the_card_accepted(daq: FakeDAQ) -> None:
+    counter = make_counter(daq, gate_terminal="PFI1")
+    counter.connect()
+    counter.configure(100, 2e-3, trigger_mw=True)
+    snap = counter.snapshot()
+    assert snap["configuration"] == {
+        "n_bins": 100, "bin_time": {"value": 2e-3, "unit": "s"},
+        "bin_time_read_back": {"value": pytest.approx(2e-3), "unit": "s"},
+        "trigger_mw": True, "oversample": 1}
+    assert (snap["counter"], snap["clock_terminal"], snap["gate"]["terminal"]) == (
+        "ctr0", "PFI12", "PFI1")
+    gate = make_gate(daq, power="50 mW")
+    gate.connect()
+    gate.on = True
+    assert gate.snapshot()["on"] is True
+    assert gate.snapshot()["power"] == {"value": 0.05, "unit": "W"}
+
+
 def test_gating_needs_a_wired_gate_and_counts_mode(daq: FakeDAQ) -> None:
     with pytest.raises(BenchConfigError, match="gate_terminal"):
         make_counter(daq).set_gate(True)
