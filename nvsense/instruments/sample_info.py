@@ -103,9 +103,9 @@ def unseen_by_sample(config: BenchConfig) -> tuple[str, ...]:
 
 #: What a simulated counter measures when the sample cannot see the instrument of a slot.
 _CONSEQUENCE = {
-    "mw": "it sees no microwave, so spectra have no resonances (a fit would chase noise)",
-    "laser": "it is never lit, so the counter reads dark counts only",
-    "coil": "its field ignores the coil current",
+    "mw": "spectra show no resonances (a fit would chase noise)",
+    "laser": "the sample is never lit, so the counter reads dark counts only",
+    "coil": "the sample's field ignores the coil current",
 }
 
 
@@ -119,7 +119,7 @@ def mixed_bench_warnings(config: BenchConfig) -> list[str]:
         for slot in unseen_by_sample(config):
             problems.append(
                 f"instruments.{slot} ({entries[slot].driver}) is a real instrument, but the "
-                f"counter is simulated: the simulated sample cannot see the {slot}, "
+                f"counter is simulated: the simulated sample cannot see the {slot}, so "
                 f"{_CONSEQUENCE[slot]}. Fix: use driver: simulated for {slot} too (to try the "
                 f"software), or a real counter such as driver: nidaq (to measure a real "
                 f"sample)")
