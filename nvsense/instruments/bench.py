@@ -262,7 +262,10 @@ class Bench:
             "bench_source": str(self.source) if self.source else "",
             "bench_config": self.config.model_dump(mode="json"),
             "drivers": {slot: self.driver_of(slot) for slot in self.instruments},
+            "sample_info": self.sample_info.as_dict(),
         }
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
         if self.connected:
             data["identities"] = self.identities()
         if self.safe_report:
