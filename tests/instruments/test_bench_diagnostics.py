@@ -162,3 +162,26 @@ def test_a_simulated_bench_declares_its_simulators_sample():
 def test_a_single_nv_has_one_axis():
     with pytest.raises(BenchConfigError, match="a single NV has one axis"):
         load_bench({"sample": {"nv": "single", "axes": [0, 1]}})
+
+
+def _nidaqmx_installed() -> bool:
+    import nidaqmx
+    import nidaqmx.errors
+
+    try:
+        nidaqmx.Task().close()
+    except nidaqmx.errors.DaqNotFoundError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_nidaqmx_installed(), reason="NI-DAQmx is installed on this computer")
+def test_a_bench_without_ni_daqmx_says_to_install_it_not_to_check_cables():
+    from nvsense.instruments.drivers.nidaq import NIDAQ_NOT_INSTALLED
+
+    bench = load_bench(_bench(counter={"driver": "nidaq"}))
+    with pytest.raises(BackendUnavailableError) as info:
+        bench.connect()
+    assert info.value.cause == NIDAQ_NOT_INSTALLED
+    assert "switched on" not in str(info.value)
+    assert bench.safe_report == ["mw: RF off, list stopped", "laser: off"]  # the others: safe

@@ -80,7 +80,7 @@ class Cobolt(LaserDriver):
 
     power = Setting(
         "p?", "p {value}", format="{:.4f}".format,
-        check=lambda self, v: self.check_power(v), tolerance=0.5e-4 + 1e-9,
+        check=lambda self, v: self.check_power(v), tolerance=0.5e-4 + 1e-9, unit="W",
         doc="Output power set point in W (``p``, 0.1 mW steps).")
 
     def __init__(self, name: str, address: str, visa_library: str = "@py", timeout: float = 2.0,

@@ -70,7 +70,7 @@ class DP800(ScpiErrorQueue, VisaInstrument):
 
     current = Setting(
         ":SOUR{channel}:CURR?", ":SOUR{channel}:CURR {value}", format="{:.3f}".format,
-        check=lambda self, v: self.check_current(v), tolerance=0.0005 + 1e-9,
+        check=lambda self, v: self.check_current(v), tolerance=0.0005 + 1e-9, unit="A",
         doc="Current set point in A (1 mA resolution).")
     output = Setting(
         ":OUTP? CH{channel}", ":OUTP CH{channel},{value}", parse=parse_bool,

@@ -69,7 +69,7 @@ class OBIS(LaserDriver):
         "SOUR:POW:LEV:IMM:AMPL?", "SOUR:POW:LEV:IMM:AMPL {value}", format="{:.5f}".format,
         check=lambda self, v: self.check_power(v),
         # The set point is quantised by the laser; accept 0.1 % of the rated power.
-        tolerance=lambda self, v: 5e-6 + 1e-3 * self.limits.power_max,
+        tolerance=lambda self, v: 5e-6 + 1e-3 * self.limits.power_max, unit="W",
         doc="Power set point in W (``SOUR:POW:LEV:IMM:AMPL``).")
 
     def __init__(self, name: str, address: str, visa_library: str = "@py", timeout: float = 2.0,
