@@ -278,7 +278,8 @@ class NIDAQCounterOptions(DriverOptions):
                            _one_of(("default", "rse", "nrse", "diff", "pseudo_diff"))] = "default"
     oversample: Annotated[int, Field(ge=1, le=1000, strict=True)] | None = None
     ai_max_rate: quantity("Hz", '"250 kHz"', positive=True) = 250e3  # type: ignore[valid-type]
-    duty_cycle: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
+    duty_cycle: Annotated[quantity("1", '0.5 (or "50 %")'),  # type: ignore[misc]
+                          Field(gt=0.0, lt=1.0)] = 0.5
     sample_mode: Annotated[Literal["finite", "continuous"],
                            _one_of(("finite", "continuous"))] = "finite"
     timeout: Seconds = 5.0  # type: ignore[valid-type]
