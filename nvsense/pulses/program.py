@@ -184,6 +184,7 @@ class ResolvedBlock:
     phase: float | None = None
     readout: str | None = None
     swept: bool = False  # its duration or phase depends on the sweep
+    formula: str | None = None  # how it depends on the sweep, e.g. "τ/2 − 25 ns"
 
     @property
     def mw(self) -> bool:
@@ -451,7 +452,7 @@ class PulseProgram:
                     swept = isinstance(el.duration, Param) or isinstance(el.phase, Param)
                     out.append(ResolvedBlock(el.name, self._duration_ns(el, point),
                                              frozenset(el.on), self._phase_deg(el, point),
-                                             el.readout, swept))
+                                             el.readout, swept, _formula(el)))
             return tuple(out)
 
         resolved = res(self.sequence)
@@ -604,6 +605,33 @@ class PulseProgram:
         label = self.name or self.protocol or "program"
         return (f"<PulseProgram {label!r}{sweep}, readouts {list(self.readouts)}, "
                 f"pass {self.pass_duration_ns / 1e3:g} µs>")
+
+
+def _symbol(name: str) -> str:
+    return {"tau": "τ", "phase": "φ"}.get(name, name)
+
+
+def _formula(b: Block) -> str | None:
+    """How a block depends on the sweep, in words: ``τ/2 − 25 ns``, ``φ + 90°``."""
+    parts = []
+    for q, unit in ((b.duration, "ns"), (b.phase, "°")):
+        if not isinstance(q, Param):
+            continue
+        sym = _symbol(q.name)
+        if q.scale == 1:
+            term = sym
+        elif q.scale == 0.5:
+            term = f"{sym}/2"
+        elif q.scale == -1:
+            term = f"−{sym}"
+        else:
+            term = f"{q.scale:g}·{sym}"
+        if q.offset:
+            sign = "+" if q.offset > 0 else "−"
+            off = f"{abs(q.offset):g} {unit}" if unit == "ns" else f"{abs(q.offset):g}°"
+            term = f"{term} {sign} {off}"
+        parts.append(term)
+    return ", ".join(parts) or None
 
 
 def _fmt_s(v: float) -> str:
