@@ -221,6 +221,7 @@ def _least_squares(model: Callable[..., NDArray[np.float64]], x: NDArray[np.floa
         return (model(x, *expand(q)) - y) * w
 
     best = None
+    best_start = None
     for p0 in starts:
         q0 = np.asarray(p0, float)[free]
         inside = np.isfinite(lo) & np.isfinite(hi)
@@ -236,7 +237,7 @@ def _least_squares(model: Callable[..., NDArray[np.float64]], x: NDArray[np.floa
         if not np.isfinite(r.cost):
             continue
         if best is None or r.cost < best.cost:
-            best = r
+            best, best_start = r, q0
     if best is None:
         return _Raw(np.full(n, np.nan), np.full(n, np.nan), math.nan, math.nan,
                     np.zeros(n, bool), np.zeros(n, bool), False, True)
@@ -247,7 +248,8 @@ def _least_squares(model: Callable[..., NDArray[np.float64]], x: NDArray[np.floa
     err = np.zeros(n)
     singular = False
     # covariance in scaled coordinates (parameters span 1e-9 s to 1e7 Hz)
-    scale = np.where(np.abs(q) > 0, np.abs(q), 1.0)
+    typical = np.maximum(np.abs(q), np.abs(best_start))
+    scale = np.where(typical > 0, typical, 1.0)
     js = best.jac * scale
     _, sv, vt = np.linalg.svd(js, full_matrices=False)
     if not np.all(np.isfinite(sv)) or sv.size == 0 or sv[-1] <= 1e-10 * sv[0]:
