@@ -643,18 +643,19 @@ def ac_field_from_quadratures(in_phase: float, in_phase_error: float, quadrature
                               ) -> dict[str, float]:
     """AC field amplitude from the two quadratures of a CPMG/XY8 measurement.
 
-    With the last π/2 pulse about x and about y (``final_phase`` 0 and 90 in the builders),
-    the phase-cycled contrasts are ``X = −K cos φ`` and ``Y = K sin φ`` (K the coherence
-    contrast): ``φ = atan2(Y, −X)`` needs no knowledge of K or of the decay.  The field is
+    With the builders' default last π/2 pulse (about −x) the phase-cycled contrast is
+    ``X = K cos φ``; with ``final_phase=270`` it is ``Y = K sin φ`` (K the coherence contrast,
+    φ the phase accumulated from ``B·cos(2πf t)``, t from the end of the first π/2 pulse).
+    ``φ = atan2(Y, X)`` needs no knowledge of K or of the decay, and the field is
     ``B = φ/(4γT)`` (:func:`nvsense.physics.pulsed_sensitivity.ac_field_from_phase`).
 
     Returns
     -------
     dict
         ``ac_field`` (T) and ``ac_field_error``, ``phase`` (rad) and ``phase_error``,
-        ``coherence`` (K) — each error from first-order propagation.
+        ``coherence`` (K) — errors from first-order propagation.
     """
-    x, y = -float(in_phase), float(quadrature)
+    x, y = float(in_phase), float(quadrature)
     k2 = x * x + y * y
     if not k2 > 0:
         raise ValueError("both quadratures are zero: no coherence left to read a phase from")

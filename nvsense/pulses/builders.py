@@ -8,9 +8,12 @@ gate open for ``readout_time`` after ``gate_delay`` (an AOM's switching delay, s
 ``wait_time`` dark for the metastable state to empty before the next microwave part.  The
 readout of one shot initialises the next.
 
-Readout labels: ``signal``; ``signal_pc`` (the phase-cycled twin: the last π/2 pulse about −x,
-or for T1 a π pulse first); ``ref0`` (no microwave: the ms=0 level) and ``ref1`` (after a π
-pulse: the ms=±1 level).
+Readout labels: ``signal``, which reads ms=0 (bright) when the coherence is intact — the last
+π/2 pulse is about −x for Ramsey, CPMG and XY8 (whose first π/2 is about x) and about x for the
+echo; ``signal_pc``, the phase-cycled twin with the last π/2 pulse turned by 180° (dark when
+the coherence is intact; for T1: a π pulse first), so that ``(signal − signal_pc)/(signal +
+signal_pc)`` is positive and proportional to the coherence; ``ref0`` (no microwave: the
+ms=0 level) and ``ref1`` (after a π pulse: the ms=±1 level).
 
 Conventions for τ (the swept value):
 
@@ -239,7 +242,7 @@ def _renamed(elements: Sequence[Element], prefix: str) -> list[Element]:
 
 def ramsey(taus: ArrayLike, pi_half: float, *, phase_cycle: bool = True,
            pi_pulse: float | None = None, references: Sequence[str] = (),
-           final_phase: float = 0.0, laser_time: float = 3e-6, readout_time: float = 300e-9,
+           final_phase: float = 180.0, laser_time: float = 3e-6, readout_time: float = 300e-9,
            gate_delay: float = 0.0, wait_time: float = 1e-6) -> PulseProgram:
     """Ramsey (free induction decay): π/2 – τ – π/2.
 
@@ -252,7 +255,8 @@ def ramsey(taus: ArrayLike, pi_half: float, *, phase_cycle: bool = True,
     phase_cycle
         Also read out with the last π/2 pulse about −x (``signal_pc``), for normalisation.
     final_phase
-        Phase (degrees) of the last π/2 pulse; 90 reads the other quadrature.
+        Phase (degrees) of the last π/2 pulse: 180 (−x) reads ms=0 at τ = 0 on resonance
+        (``signal`` ∝ +cos of the phase accumulated); 270 reads +sin of it.
     """
     ro = _readout_options(laser_time, readout_time, gate_delay, wait_time)
     values = _values(taus, "taus", grid_ns=1)
@@ -331,10 +335,11 @@ def _decoupling(protocol: str, taus: ArrayLike, pi_half: float, pi_pulse: float,
 
 
 def cpmg(taus: ArrayLike, pi_half: float, pi_pulse: float, n_pulses: int, *,
-         phase_cycle: bool = True, references: Sequence[str] = (), final_phase: float = 0.0,
+         phase_cycle: bool = True, references: Sequence[str] = (), final_phase: float = 180.0,
          laser_time: float = 3e-6, readout_time: float = 300e-9, gate_delay: float = 0.0,
          wait_time: float = 1e-6) -> PulseProgram:
-    """CPMG-N: π/2(x) – [τ/2 – π(y) – τ/2]×N – π/2(x); τ the π-pulse spacing (centre to centre).
+    """CPMG-N: π/2(x) – [τ/2 – π(y) – τ/2]×N – π/2(−x); τ the π-pulse spacing (centre to
+    centre).
 
     The π pulses form one repeat (a hardware loop on devices that have them).
     """
@@ -345,13 +350,15 @@ def cpmg(taus: ArrayLike, pi_half: float, pi_pulse: float, n_pulses: int, *,
 
 
 def xy8(taus: ArrayLike, pi_half: float, pi_pulse: float, n_blocks: int = 1, *,
-        phase_cycle: bool = True, references: Sequence[str] = (), final_phase: float = 0.0,
+        phase_cycle: bool = True, references: Sequence[str] = (), final_phase: float = 180.0,
         laser_time: float = 3e-6, readout_time: float = 300e-9, gate_delay: float = 0.0,
         wait_time: float = 1e-6) -> PulseProgram:
-    """XY8-N: π/2(x) – [XYXYYXYX with spacing τ]×N – π/2(x): 8N π pulses, τ centre to centre.
+    """XY8-N: π/2(x) – [XYXYYXYX with spacing τ]×N – π/2(−x): 8N π pulses, τ centre to centre.
 
-    For AC magnetometry the filter passes f = 1/(2τ); ``final_phase=90`` reads the other
-    quadrature of the accumulated phase.
+    For AC magnetometry the filter passes f = 1/(2τ): the signal reads cos φ of the phase φ
+    accumulated from a field B·cos(2πf t) (t from the end of the first π/2 pulse);
+    ``final_phase=270`` reads sin φ (see
+    :func:`nvsense.fitting.pulsed.ac_field_from_quadratures`).
     """
     ro = _readout_options(laser_time, readout_time, gate_delay, wait_time)
     return _decoupling("xy8", taus, pi_half, pi_pulse, XY8_PHASES, n_blocks,
