@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from ..pulses import ProgramLimitError, PulseProgram, PulserLimits, check_program
+from ..pulses.limits import estimate_steps
 from ..pulses.program import ResolvedBlock, is_digital_channel
 from .errors import InstrumentError, LimitError
 
@@ -355,7 +356,12 @@ class PulserBase:
         """Check, then compile (both without I/O)."""
         self._check_channels(program)
         try:
-            check_program(program, self.limits, steps=0)  # blocks first: they name the block
+            # blocks and a quick count of the memory first (compiling a program far too big
+            # for the device would take long), then the exact count of the compiled form
+            limits = self.limits
+            check_program(program, limits, steps=0)
+            if estimate_steps(program, limits.hardware_loops) > limits.max_steps:
+                check_program(program, limits)
             compiled = self.compile(program)
             check_program(program, self.limits, steps=compiled.steps)
         except PulserLimitError:

@@ -77,23 +77,23 @@ def _where(program: PulseProgram, point: int) -> str:
 
 
 def estimate_steps(program: PulseProgram, hardware_loops: bool) -> int:
-    """Memory steps a pass needs: blocks after merging equal neighbours (unrolled), or
-    instructions with each repeat's body stored once (hardware loops)."""
-    if not hardware_loops:
-        steps, last = 0, None
-        for _, shot in program.shots():
-            for b in shot:
-                key = (b.on, b.phase if b.mw else None)
-                if key != last:
-                    steps += 1
-                    last = key
-        return steps
+    """Memory steps a pass needs, counted without unrolling anything: every block of length
+    > 0 once per time it plays (repeats unrolled), or once per instruction with each repeat's
+    body stored once (hardware loops, plus the two closing instructions).  Neighbours with the
+    same outputs may share a step on the device, so this is an upper bound for unrolled
+    devices; drivers pass their exact count to :func:`check_program`."""
 
     def count(elements: Sequence[ResolvedBlock | ResolvedRepeat]) -> int:
-        return sum(count(e.body) if isinstance(e, ResolvedRepeat) else int(e.duration_ns > 0)
-                   for e in elements)
+        total = 0
+        for e in elements:
+            if isinstance(e, ResolvedRepeat):
+                total += count(e.body) * (1 if hardware_loops else e.count)
+            else:
+                total += int(e.duration_ns > 0)
+        return total
 
-    return sum(count(program.resolve(i)) for i in range(program.n_points)) + 2
+    extra = 2 if hardware_loops else 0
+    return sum(count(program.resolve(i)) for i in range(program.n_points)) + extra
 
 
 def check_program(program: PulseProgram, limits: PulserLimits, *,

@@ -55,9 +55,9 @@ def normalised_signal(by_point: ArrayLike, readouts: Sequence[str]
     c = np.asarray(by_point, dtype=float)
     if c.ndim != 2 or c.shape[1] != len(readouts):
         raise ValueError(f"counts must have shape (points, {len(readouts)}), not {c.shape}")
+    method = normalisation_method(readouts)
     idx = {label: k for k, label in enumerate(readouts)}
     s = c[:, idx["signal"]]
-    method = normalisation_method(readouts)
     with np.errstate(divide="ignore", invalid="ignore"):
         if method == "population":
             r0, r1 = c[:, idx["ref0"]], c[:, idx["ref1"]]

@@ -131,8 +131,8 @@ class PulseStreamer82(PulserBase):
         if len(data) > self.limits.max_steps:
             raise PulserLimitError(
                 f"{self.limits.device} cannot hold the program: {len(data)} sequence steps, more "
-                f"than its {self.limits.max_steps}; use fewer sweep points or repeats (nothing "
-                f"was sent)", device=self.limits.device, limit="memory")
+                f"than its memory of {self.limits.max_steps}; use fewer sweep points or repeats "
+                f"(nothing was sent)", device=self.limits.device, limit="memory")
         return CompiledProgram(self.limits.device, "pulse_streamer_sequence", data,
                                program.pass_duration_ns, program.windows_per_pass, len(data),
                                self.channel_map, program, repetitions)

@@ -302,7 +302,8 @@ class PulseBlaster(PulserBase):
         if steps > self._limits.max_steps:
             raise PulserLimitError(
                 f"{self._limits.device} cannot hold the program: it needs {steps} "
-                f"instructions, more than its {self._limits.max_steps}; use fewer sweep points "
+                f"instructions, more than its memory of {self._limits.max_steps}; use fewer sweep "
+                f"points "
                 f"(nothing was sent)", device=self._limits.device, limit="memory")
         return CompiledProgram(self._limits.device, "pulseblaster_instructions",
                                [ins.to_list() for ins in instructions],
