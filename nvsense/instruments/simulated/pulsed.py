@@ -165,10 +165,14 @@ class PulsedSample:
         mw = self.sample.mw
         if (program.sweep is not None and program.sweep.unit == "Hz" and mw.list_active
                 and mw.list_frequencies is not None):
-            # pulsed ODMR: the trigger line steps the list once per point
+            # pulsed ODMR: each point's trigger pulse steps the list before its π pulse, so
+            # point k (in play order) sees entry i0 + k + 1 (load the list rotated by one)
             freqs = mw.list_frequencies
-            return [(float(freqs[(mw.list_index + k) % freqs.size]), mw.list_power, mw.output)
-                    for k in range(program.n_points)]
+            settings = [None] * program.n_points
+            for j, point in enumerate(program.play_order):
+                settings[point] = (float(freqs[(mw.list_index + j + 1) % freqs.size]),
+                                   mw.list_power, mw.output)
+            return settings  # type: ignore[return-value]
         return [(mw.frequency, mw.power, mw.output)] * program.n_points
 
     def window_model(self, program: PulseProgram
@@ -216,6 +220,10 @@ class PulsedSample:
         else:
             mean = passes * (pop * bright + (1 - pop) * dark + background)
         counts = rng.poisson(mean).astype(float)
+        mw = self.sample.mw
+        if (program.sweep is not None and program.sweep.unit == "Hz" and mw.list_active
+                and mw.list_frequencies is not None):  # the triggers stepped the list
+            mw.list_index = (mw.list_index + passes * program.n_points) % mw.list_frequencies.size
         idx = program.window_points()
         return counts[idx[:, 0], idx[:, 1]]
 
