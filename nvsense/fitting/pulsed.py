@@ -618,8 +618,8 @@ def fit_t1(taus: ArrayLike, signal: ArrayLike, *, sigma: ArrayLike | None = None
     """Fit a T1 decay ``c + A·exp(−τ/T1)`` (``offset=0`` for the difference of the signal and
     its π-flipped twin).  Returns ``t1`` (s), ``contrast``, ``offset``."""
     fit = _fit_decay("t1", "t1", taus, signal, sigma, 1.0, offset, scale_covar)
-    fit.values.pop("exponent")
-    fit.errors.pop("exponent")
+    fit.values.pop("exponent", None)
+    fit.errors.pop("exponent", None)
     return fit
 
 

@@ -161,8 +161,9 @@ class SpinSystem:
         Raises
         ------
         ValueError
-            If the bath that gives ``t2`` alone already dephases faster than ``t2_star``
-            (lengthen ``bath_correlation_time`` or shorten ``t2_star``).
+            If the bath that gives ``t2`` alone already dephases faster than ``t2_star``: a
+            slow bath (τc ≫ T2) has a large static spread, T2*,bath = T2·√(T2/(6τc)); shorten
+            ``bath_correlation_time`` or ``t2_star``.
         """
         bath_sigma, tau_c = 0.0, math.inf
         if math.isfinite(t2):
@@ -175,8 +176,8 @@ class SpinSystem:
             t2s_bath = math.sqrt(2) / (2 * math.pi * bath_sigma)
             raise ValueError(
                 f"the spin bath for T2 = {t2:g} s with correlation time {tau_c:g} s alone gives "
-                f"T2* = {t2s_bath:g} s, shorter than t2_star = {t2_star:g} s; give a longer "
-                f"bath_correlation_time or a shorter t2_star")
+                f"T2* = {t2s_bath:g} s, shorter than t2_star = {t2_star:g} s; give a shorter "
+                f"bath_correlation_time (a faster bath) or a shorter t2_star")
         return cls(rabi_frequency, detuning=detuning, hyperfine=tuple(hyperfine),
                    dephasing_sigma=math.sqrt(max(rest, 0.0)), t1=t1, bath_sigma=bath_sigma,
                    bath_correlation_time=tau_c, **kwargs)
