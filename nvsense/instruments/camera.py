@@ -388,16 +388,20 @@ class Camera(Protocol):
 
 def check_exposure(value: float, limits: CameraLimits, *, who: str = "camera") -> float:
     """The exposure as a float, or :class:`LimitError` if outside the camera's range."""
+    fields = {"quantity": "exposure", "unit": "s", "source": "instrument", "instrument": who}
     try:
         value = float(value)
     except (TypeError, ValueError):
         raise LimitError(f"{who} exposure {value!r} is not a number of seconds; give e.g. "
-                         "5e-3 (5 ms); nothing was sent") from None
+                         "5e-3 (5 ms); nothing was sent", value=value, **fields) from None
     if not (math.isfinite(value) and limits.exposure_min <= value <= limits.exposure_max):
+        upper = math.isfinite(value) and value > limits.exposure_max
         raise LimitError(
             f"{who} exposure {_seconds(value)} is outside the camera's range "
             f"{_seconds(limits.exposure_min)} – {_seconds(limits.exposure_max)}; "
-            "nothing was sent")
+            "nothing was sent", value=value,
+            limit=limits.exposure_max if upper else limits.exposure_min,
+            bound=("upper" if upper else "lower") if math.isfinite(value) else None, **fields)
     return value
 
 
@@ -407,7 +411,8 @@ def check_binning(value: int, limits: CameraLimits, *, who: str = "camera") -> i
             or int(value) not in limits.binnings:
         offered = ", ".join(str(b) for b in limits.binnings)
         raise LimitError(f"{who} binning {value!r} is not offered; this camera bins "
-                         f"{offered} (square); nothing was sent")
+                         f"{offered} (square); nothing was sent", quantity="binning",
+                         value=value, unit="", source="instrument", instrument=who)
     return int(value)
 
 
@@ -417,25 +422,28 @@ def check_roi(roi: Roi | None, limits: CameraLimits, binning: int = 1, *,
     the sensor, its step or minimum size, or the binning."""
     if roi is None:
         return limits.full_roi
+    fields = {"quantity": "roi", "value": roi, "unit": "", "source": "instrument",
+              "instrument": who}
     if not isinstance(roi, Roi):
         raise LimitError(f"{who} roi must be a Roi(x, y, width, height), not {roi!r}; "
-                         "nothing was sent")
+                         "nothing was sent", **fields)
     if roi.x + roi.width > limits.sensor_width or roi.y + roi.height > limits.sensor_height:
         raise LimitError(
             f"{who} roi x {roi.x}–{roi.x + roi.width}, y {roi.y}–{roi.y + roi.height} leaves the "
-            f"{limits.sensor_width}×{limits.sensor_height}-pixel sensor; nothing was sent")
+            f"{limits.sensor_width}×{limits.sensor_height}-pixel sensor; nothing was sent",
+            **fields)
     step = limits.roi_step
     bad = [f"{n} {v}" for n, v in roi.as_dict().items() if v % step]
     if bad:
         raise LimitError(f"{who} roi {', '.join(bad)} is not a multiple of {step} pixels, which "
-                         "this camera needs; nothing was sent")
+                         "this camera needs; nothing was sent", **fields)
     if min(roi.width, roi.height) < limits.roi_min:
         raise LimitError(f"{who} roi {roi.width}×{roi.height} is smaller than the camera's "
-                         f"minimum {limits.roi_min} pixels; nothing was sent")
+                         f"minimum {limits.roi_min} pixels; nothing was sent", **fields)
     if roi.width % binning or roi.height % binning:
         raise LimitError(f"{who} roi {roi.width}×{roi.height} is not a whole number of "
                          f"{binning}×{binning} bins; make width and height multiples of "
-                         f"{binning}; nothing was sent")
+                         f"{binning}; nothing was sent", **fields)
     return roi
 
 
@@ -447,11 +455,13 @@ def check_trigger_mode(value: TriggerMode | str, limits: CameraLimits, *,
     except ValueError:
         known = ", ".join(m.value for m in TriggerMode)
         raise LimitError(f"{who} trigger mode {value!r} is unknown; use one of {known}; "
-                         "nothing was sent") from None
+                         "nothing was sent", quantity="trigger_mode", value=value,
+                         instrument=who) from None
     if mode not in limits.trigger_modes:
         offered = ", ".join(m.value for m in limits.trigger_modes)
         raise LimitError(f"{who} does not support trigger mode {mode.value!r} (it offers "
-                         f"{offered}); nothing was sent")
+                         f"{offered}); nothing was sent", quantity="trigger_mode",
+                         value=mode.value, source="instrument", instrument=who)
     return mode
 
 
@@ -459,18 +469,21 @@ def check_buffer_frames(n: int, limits: CameraLimits, frame_shape: tuple[int, in
                         who: str = "camera", max_bytes: float = 4e9) -> int:
     """A ring-buffer size in frames, or :class:`LimitError` (not a whole number ≥ 2, above
     the camera's maximum, or more than ``max_bytes`` of memory)."""
+    fields = {"quantity": "buffer_frames", "value": n, "unit": "", "instrument": who}
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
         raise LimitError(f"{who} buffer_frames must be a whole number ≥ 2, not {n!r}; "
-                         "nothing was sent")
+                         "nothing was sent", limit=2, bound="lower", **fields)
     if n > limits.max_buffer_frames:
         raise LimitError(f"{who} buffer of {n} frames is above the camera's maximum "
-                         f"{limits.max_buffer_frames}; nothing was sent")
+                         f"{limits.max_buffer_frames}; nothing was sent",
+                         limit=limits.max_buffer_frames, bound="upper", source="instrument",
+                         **fields)
     size = int(n) * frame_shape[0] * frame_shape[1] * 2
     if size > max_bytes:
         raise LimitError(f"{who} buffer of {n} frames of {frame_shape[0]}×{frame_shape[1]} "
                          f"pixels needs {size / 1e9:.1f} GB of memory (limit "
                          f"{max_bytes / 1e9:.1f} GB); use fewer frames, a smaller roi or "
-                         "binning; nothing was sent")
+                         "binning; nothing was sent", bound="upper", **fields)
     return int(n)
 
 

@@ -72,3 +72,14 @@ def test_frame_blocks_and_calibration():
     np.testing.assert_allclose(cal.to_electrons(a.frames), 0.46 * 200)
     with pytest.raises(ValueError, match="electrons_per_adu"):
         PixelCalibration(electrons_per_adu=0)
+
+
+def test_limit_errors_carry_fields_for_programs():
+    with pytest.raises(LimitError) as err:
+        check_exposure(20.0, LIMITS, who="camera")
+    e = err.value
+    assert (e.quantity, e.value, e.limit, e.unit, e.bound, e.source, e.instrument) == (
+        "exposure", 20.0, 10.0, "s", "upper", "instrument", "camera")
+    with pytest.raises(LimitError) as err:
+        check_roi(Roi(2000, 0, 64, 64), LIMITS)
+    assert err.value.quantity == "roi"
