@@ -18,7 +18,7 @@ from nvsense.instruments.camera import Camera, Roi, TriggerMode
 from nvsense.instruments.drivers.camera_andor import AndorSDK3
 from nvsense.instruments.drivers.camera_dcam import HamamatsuDCAM
 from nvsense.instruments.drivers.camera_vimbax import AlliedVisionVimbaX
-from nvsense.instruments.errors import InstrumentError, LimitError
+from nvsense.instruments.errors import CapabilityError, InstrumentError, LimitError
 from nvsense.instruments.frame_sync import SweepAssembler, SweepPlan, TriggerTiming
 
 TAxisROILimit = namedtuple("TAxisROILimit", ["min", "max", "pstep", "sstep", "maxbin"])
@@ -313,7 +313,7 @@ def test_dcam_exposure_output_sets_output_trigger_kind():
     assert fake.attributes["OUTPUT TRIGGER POLARITY[0]"].value == 2  # POSITIVE
     driver.trigger_mode = "internal"
     assert fake.attributes["OUTPUT TRIGGER KIND[0]"].value == 1  # LOW
-    with pytest.raises(InstrumentError, match="frame period"):
+    with pytest.raises(CapabilityError, match="frame period"):
         driver.frame_period = 0.02
 
 

@@ -46,7 +46,7 @@ from ..camera import (
     check_roi,
     check_trigger_mode,
 )
-from ..errors import InstrumentError, LimitError
+from ..errors import CapabilityError, InstrumentError, LimitError
 
 __all__ = ["PylablibCamera"]
 
@@ -253,10 +253,9 @@ class PylablibCamera:
         self._require_idle(f"set_frame_period({value:g})")
         cam = self._require("set_frame_period")
         if not hasattr(cam, "set_frame_period"):
-            raise InstrumentError(self.name, "set_frame_period",
-                                  f"{self.vendor} cameras set their frame period from the "
-                                  "exposure and readout; use external triggering for a slower "
-                                  "rate")
+            raise CapabilityError(f"{self.name}: {self.vendor} cameras set their frame period "
+                                  "from the exposure and readout; use external triggering for "
+                                  "a slower rate; nothing was sent")
         self._call(f"set_frame_period({value:g})", lambda c: c.set_frame_period(value))
 
     @property
