@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -57,8 +58,10 @@ def test_start_up_imports_only_the_command_it_runs(argv):
     xarray, numba) stay out of help, `runs` and `show` start-up."""
     code = ("import sys\nfrom nvsense.cli import main\ntry:\n    main(sys.argv[1:])\n"
             "finally:\n    print('MODULES', ' '.join(sorted(sys.modules)))\n")
+    # without tests/fakeclock's date injection (it pre-imports pandas): imports, not dates
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NVSENSE_FAKE")}
     proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=env)
     modules = set(proc.stdout.rsplit("MODULES", 1)[1].split())
     heavy = {"numba", "pandas", "xarray", "nvsense.measure", "nvsense.fitting",
              "nvsense.instruments", "matplotlib", "PySide6"}
