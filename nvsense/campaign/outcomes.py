@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..formatting import field_text
+from ..measure.resonance import RESONANCE_KEY
 from .points import CampaignPoint
 
 __all__ = ["POINT_STATUSES", "CampaignResult", "PointOutcome", "describe_field"]
@@ -81,18 +83,12 @@ class PointOutcome:
 
 
 def describe_field(results: dict[str, Any]) -> str:
-    """The field of a run for a table cell: ``(1.900, 1.100, 0.400) mT``, ``B∥ 1.234 mT``."""
-    def num(key: str) -> float:
-        value = results.get(key)
-        return float(value) if isinstance(value, int | float) else math.nan
-
-    vector = [num(f"field_{c}") for c in "xyz"]
-    if all(math.isfinite(v) for v in vector):
-        return "(" + ", ".join(f"{v * 1e3:.4f}" for v in vector) + ") mT"
-    value = num("field_parallel")
-    if math.isfinite(value):
-        return f"B∥ {value * 1e3:.5f} mT"
-    return "—"
+    """The field of a run for a table cell, one unit per vector: ``(1.9000, 1.1000, 0.4000)
+    mT``, ``B∥ 1.2340 mT``; a run that measured no resonance says so instead of showing a
+    field."""
+    if results.get(RESONANCE_KEY) is False:
+        return "no resonance"
+    return field_text(results)
 
 
 @dataclass

@@ -7,7 +7,8 @@ JSON object instead.
 
 Exit codes: 0 done (also after a stop at a Ctrl-C: the run is kept, status ``aborted``, reason
 "stopped by user" — see below), 1 run aborted by an instrument fault, 2 bad input (nothing was
-sent to an instrument), 130 stopped by Ctrl-C.
+sent to an instrument), 3 the run completed but measured no resonance (see
+:mod:`nvsense.measure.resonance`; its fit is reported as failed), 130 stopped by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from ..measure import (
     stop_on_sigint,
 )
 from ..storage import Catalog, StorageError, resolve_data_dir
+from ..formatting import StickyUnit, choose_prefix, format_value_error
 from ..units import QuantityError
-from . import EXIT_BAD_INPUT, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_OK
+from . import EXIT_BAD_INPUT, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_NO_RESONANCE, EXIT_OK
 
 __all__ = ["register", "run"]
 
@@ -136,11 +138,15 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         _print_table(out, result, png)
+    for warning in result.warnings:
+        err.print(f"nvsense odmr: warning: {warning}", markup=False)
     if result.error is not None:
         err.print(f"nvsense odmr: run aborted: {result.reason}", markup=False)
         return EXIT_FAULT
     if result.status == "aborted" and (result.reason or "").startswith(STOPPED_BY_USER):
         return EXIT_INTERRUPTED
+    if result.resonance_found is False:
+        return EXIT_NO_RESONANCE
     return EXIT_OK
 
 
@@ -159,29 +165,44 @@ def _save_plot(result: OdmrResult) -> Any:
 
 
 def _progress(console: Console, settings: OdmrSettings):
+    unit = StickyUnit("T")  # one unit for the whole run: no mT/µT hopping near 1 mT
+
     def show(event: Any) -> None:
         if not isinstance(event, SweepDone):
             return
         total = f"/{event.sweeps_planned}" if event.sweeps_planned else ""
         fit = event.average_fit
         console.print(f"sweep {event.index + 1}{total}  t = {event.elapsed:7.2f} s  "
-                      f"{_field_line(fit)}", markup=False)
+                      f"{_field_line(fit, unit)}", markup=False)
 
     return show
 
 
-def _field_line(fit: Any) -> str:
+def _field_line(fit: Any, unit: StickyUnit | None = None) -> str:
+    """The live line's result: the field and D, value and error each in one unit."""
+    unit = unit or StickyUnit("T")
     if fit is None:
         return "fit failed"
     state = "" if fit.success else f"  [fit: {fit.message}]"
+    d = format_value_error(fit.D, fit.D_error, "Hz", prefix="M")
     if fit.kind == "vector" and np.all(np.isfinite(fit.field)):
-        b = ", ".join(f"{v * 1e3:8.4f}" for v in fit.field)
-        return f"B = ({b}) mT  D = {fit.D / 1e6:9.4f} MHz{state}"
+        return f"B = {unit.format_vector(fit.field)}  D = {d}{state}"
     if fit.kind == "parallel" and np.isfinite(fit.field_parallel):
-        return (f"B∥ = {fit.field_parallel * 1e3:8.4f} ± {fit.field_parallel_error * 1e6:.2f} µT"
-                f"  D = {fit.D / 1e6:9.4f} MHz{state}")
+        return (f"B∥ = {unit.format(fit.field_parallel, fit.field_parallel_error)}"
+                f"  D = {d}{state}")
     lines = ", ".join(f"{c / 1e6:.3f}" for c in fit.centers)
     return f"lines {lines} MHz{state}"
+
+
+def _value_and_error(value: float, error: float, unit: str,
+                     prefix: str | None = None) -> tuple[str, str]:
+    """Table cells ``"1.90003 mT"`` and ``"0.00015 mT"``: the error in the value's unit."""
+    text = format_value_error(value, error, unit, prefix=prefix)
+    number, sep, rest = text.partition(" ± ")
+    if not sep:
+        return text, "?"
+    err_number, _, unit_text = rest.partition(" ")
+    return f"{number} {unit_text}", f"{err_number} {unit_text}"
 
 
 def _print_table(console: Console, result: OdmrResult, png: Any) -> None:
@@ -189,6 +210,8 @@ def _print_table(console: Console, result: OdmrResult, png: Any) -> None:
     head = f"ODMR run {result.run_id}: {result.status}"
     if result.reason:
         head += f" ({result.reason})"
+    if result.resonance_found is False:
+        head += ", NO RESONANCE MEASURED"
     console.print(head, markup=False)
     if fit is not None:
         lines = Table(title=f"lines (fit of the average of {result.sweeps} sweeps, "
@@ -200,20 +223,23 @@ def _print_table(console: Console, result: OdmrResult, png: Any) -> None:
             lines.add_row(str(i + 1), f"{c / 1e6:.4f}", f"{e / 1e3:.2f}", f"{w / 1e6:.3f}",
                           f"{k * 100:.2f}")
         console.print(lines)
-        if fit.kind != "none":
+        if fit.kind != "none" and result.resonance_found is not False:  # no field from noise
             field = Table(title="field and zero-field splitting", title_justify="left")
             for name, justify in (("quantity", "left"), ("value", "right"), ("error", "right")):
                 field.add_column(name, justify=justify)  # type: ignore[arg-type]
+            # value and error in one unit (the value's), the error to two digits
             if fit.kind == "vector":
+                norm = float(np.linalg.norm(fit.field))
+                prefix = choose_prefix(norm, "T")[1]  # one unit for the whole vector
                 for label, b, e in zip("xyz", fit.field, fit.field_errors, strict=True):
-                    field.add_row(f"B{label}", f"{b * 1e3:.5f} mT", f"{e * 1e6:.3f} µT")
-                field.add_row("|B|", f"{float(np.linalg.norm(fit.field)) * 1e3:.5f} mT", "")
+                    field.add_row(f"B{label}", *_value_and_error(b, e, "T", prefix))
+                field.add_row("|B|", format_value_error(norm, None, "T", prefix=prefix), "")
             else:
-                field.add_row("B∥", f"{fit.field_parallel * 1e3:.5f} mT",
-                              f"{fit.field_parallel_error * 1e6:.3f} µT")
-            field.add_row("D", f"{fit.D / 1e6:.4f} MHz", f"{fit.D_error / 1e3:.2f} kHz")
+                field.add_row("B∥", *_value_and_error(fit.field_parallel,
+                                                      fit.field_parallel_error, "T"))
+            field.add_row("D", *_value_and_error(fit.D, fit.D_error, "Hz", "M"))
             console.print(field)
-        if not fit.success:
+        if not fit.success and result.resonance_found is not False:  # else: a warning
             console.print(f"fit: {fit.message or 'failed'}", markup=False)
         if fit.kind == "vector":
             console.print("The vector is one of the fields that give the same 8 lines (sign "

@@ -16,6 +16,7 @@ from ..storage import Catalog, CatalogError, RunFileError
 from ..storage.datadir import DATA_DIR_ENV, DEFAULT_DATA_DIR, RUN_ID_PATTERN
 from ..storage.summary import run_summary
 from ..storage.times import parse_iso
+from ..formatting import choose_prefix, field_text, format_value_error
 from ..units import format_quantity
 
 EXIT_OK = 0
@@ -204,14 +205,8 @@ def _quantity(value: Any, unit: str, digits: int = 5) -> str:
 
 
 def _field_text(row: dict[str, Any]) -> str:
-    parts = [
-        f"{axis}={_quantity(row.get(f'field_{axis}'), 'T')}"
-        for axis in "xyz"
-        if row.get(f"field_{axis}") is not None
-    ]
-    if row.get("field_parallel") is not None:
-        parts.append(f"∥={_quantity(row['field_parallel'], 'T')}")
-    return ", ".join(parts)
+    """The field of a catalogue row, one unit for the whole vector."""
+    return field_text(row, empty="")
 
 
 def _shorten(text: str, size: int) -> str:
@@ -281,14 +276,45 @@ def _print_mapping(
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")
-    for name, value in _flat(values):
+    flat = dict(_flat(values))
+    prefixes = _vector_prefixes(flat, units)
+    for name, value in flat.items():
         unit = units.get(name)
-        if isinstance(value, int | float) and not isinstance(value, bool) and unit:
-            text = _quantity(value, unit, digits=8) or str(value)
+        error = flat.get(f"{name}_error")
+        if name.endswith("_error") and _number(flat.get(name.removesuffix("_error"))):
+            continue  # shown with its value, in the value's unit
+        if _number(value) and unit:
+            if _number(error) and units.get(f"{name}_error", unit) == unit:
+                text = format_value_error(value, error, unit, prefix=prefixes.get(name))
+            elif name in prefixes:
+                text = format_value_error(value, None, unit, prefix=prefixes[name], digits=8)
+            else:
+                text = _quantity(value, unit, digits=8) or str(value)
         else:
             text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
         table.add_row(f"  {name}", text)
     console.print(table)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _vector_prefixes(values: dict[str, Any], units: dict[str, str]) -> dict[str, str]:
+    """One SI prefix for the components of each vector (``field_x``, ``field_y``,
+    ``field_z``), chosen from the largest, so that a vector is never shown in two units."""
+    out: dict[str, str] = {}
+    for name in values:
+        if not name.endswith("_x"):
+            continue
+        stem = name[:-2]
+        names = [f"{stem}_{c}" for c in "xyz"]
+        if not all(_number(values.get(n)) for n in names) or not units.get(name):
+            continue
+        largest = max(abs(float(values[n])) for n in names)
+        prefix = choose_prefix(largest, units[name])[1]
+        out.update({n: prefix for n in names})
+    return out
 
 
 def _flat(values: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

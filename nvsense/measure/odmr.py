@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from ..storage import Catalog, RunWriter, odmr_schema
 from .analysis import SweepAnalysis, analyse_spectrum, count_dips, field_kind
 from .control import STOPPED_BY_USER, RunControl
 from .events import Event, EventBus, RunFinished, RunStarted, SweepDone
+from .resonance import RESONANCE_KEY, ResonanceCheck, check_resonance
 from .session import bench_clock, connected, event_bus
 from .settings import OdmrSettings
 from .sweeps import make_sweeper
@@ -80,6 +81,19 @@ class OdmrResult:
     final: SweepAnalysis | None
     safe_report: list[str] = field(default_factory=list)
     error: Exception | None = None
+    resonance: ResonanceCheck | None = None
+
+    @property
+    def resonance_found(self) -> bool | None:
+        """Whether the run measured a resonance (:func:`~nvsense.measure.resonance.
+        check_resonance` on the final average); ``None`` if no sweep completed."""
+        return None if self.resonance is None else self.resonance.found
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the person at the bench must know about the result (no resonance measured,
+        lines sampled too coarsely)."""
+        return [] if self.resonance is None else self.resonance.notes()
 
     def summary(self) -> dict[str, Any]:
         """The JSON object of ``nvsense odmr --json``."""
@@ -96,6 +110,8 @@ class OdmrResult:
             "d_hz": None,
             "d_error_hz": None,
         }
+        out[RESONANCE_KEY] = self.resonance_found
+        out["warnings"] = self.warnings
         fit = self.final
         if fit is None:
             return out
@@ -292,9 +308,9 @@ class _Run:
         self.dips_found = found
         if not stable and self.n_sweeps < DETECT_SWEEPS and not self._last_chance():
             return False
-        if found == 0:
-            log.warning("no resonance found in %d sweeps (%s); recording without fits",
-                        self.n_sweeps, reason)
+        if found == 0:  # the run's final check reports it (OdmrResult.warnings)
+            log.info("no resonance found in %d sweeps (%s); recording without fits",
+                     self.n_sweeps, reason)
         self.n_lines = max(found, 1)
         self._open_file(mode)
         return True
@@ -352,6 +368,23 @@ class _Run:
             log.exception("fit of sweep %d failed", self.n_sweeps)
             return None
 
+    def _check_resonance(self, average: NDArray[np.float64] | None) -> ResonanceCheck | None:
+        """Judge the final average (see :mod:`.resonance`); a fit of a spectrum without a
+        resonance is marked failed, so nothing reports it as a measurement."""
+        if average is None:
+            return None
+        try:
+            check = check_resonance(self.frequencies, average, self.last, sweeps=self.n_sweeps,
+                                    counts=self.sigma == "poisson", dwell=self.settings.dwell)
+        except Exception:  # a check must never cost the run
+            log.exception("could not check the spectrum for a resonance")
+            return None
+        if not check.found:
+            log.info("ODMR run: %s", check.message)  # the front ends print result.warnings
+            if self.last is not None:
+                self.last = replace(self.last, success=False, message=check.message)
+        return check
+
     def _finish(self, sweeper: Any, status: str, reason: str | None,
                 error: Exception | None = None) -> OdmrResult:
         try:
@@ -371,18 +404,23 @@ class _Run:
             except Exception:
                 log.exception("could not write the sweeps taken before the dips were found")
         writer = self.writer
+        average = self.sum / self.n_sweeps if self.sum is not None else None
+        resonance = self._check_resonance(average)
         results: dict[str, Any] = {"sweeps": self.n_sweeps}
         if self.last is not None:
             results.update(self.last.results())
+        if resonance is not None:
+            results[RESONANCE_KEY] = resonance.found
         if writer is not None:
-            writer.close(status, reason, results=results,
-                         attrs={"safe_state_report": "; ".join(safe_report)})
-        average = self.sum / self.n_sweeps if self.sum is not None else None
+            attrs = {"safe_state_report": "; ".join(safe_report)}
+            if resonance is not None and resonance.notes():
+                attrs["warnings"] = "; ".join(resonance.notes())
+            writer.close(status, reason, results=results, attrs=attrs)
         result = OdmrResult(
             run_id=writer.run_id if writer else None, file=writer.path if writer else None,
             status=status, reason=reason, sweeps=self.n_sweeps, settings=self.settings,
             frequencies=self.frequencies, average=average, final=self.last,
-            safe_report=safe_report, error=error)
+            safe_report=safe_report, error=error, resonance=resonance)
         self.bus.publish(RunFinished(run_id=result.run_id or "", status=status, reason=reason,
                                      results=results, file=str(result.file or ""),
                                      safe_report=tuple(safe_report)))
