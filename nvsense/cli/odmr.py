@@ -34,6 +34,7 @@ from ..measure import (
     run_odmr,
     stop_on_sigint,
 )
+from ..measure.bench_defaults import odmr_settings_for
 from ..storage import Catalog, StorageError, resolve_data_dir
 from ..formatting import StickyUnit, choose_prefix, format_value_error
 from ..units import QuantityError
@@ -54,25 +55,29 @@ def register(subparsers: Any) -> None:
                    "default: the simulated bench")
     p.add_argument("--start", metavar="FREQ", help="sweep start, e.g. 2.80GHz")
     p.add_argument("--stop", metavar="FREQ", help="sweep stop, e.g. 2.94GHz")
-    p.add_argument("--points", type=int, metavar="N", help="points of the sweep, e.g. 281")
+    p.add_argument("--points", type=int, metavar="N", help="points of the sweep, e.g. 801")
     p.add_argument("--range", dest="ranges", action="append", metavar="START:STOP:POINTS",
-                   help="a frequency range (repeat for several), e.g. 2.80GHz:2.94GHz:281")
-    p.add_argument("--sweeps", type=int, metavar="N", help="number of sweeps (default 20 "
-                   "unless --duration is given)")
+                   help="a frequency range (repeat for several), e.g. 2.80GHz:2.94GHz:801 "
+                   "(default: the bench file's sweep, else 2.80GHz:2.94GHz:801, 0.175 MHz "
+                   "steps)")
+    p.add_argument("--sweeps", type=int, metavar="N", help="number of sweeps (default: the "
+                   "bench file's, else 20 unless --duration is given)")
     p.add_argument("--duration", metavar="TIME", help="measure for this long, e.g. 30s")
-    p.add_argument("--dwell", default="1ms", metavar="TIME", help="time per point")
-    p.add_argument("--power", default="-10dBm", metavar="DBM", help="microwave power")
+    p.add_argument("--dwell", metavar="TIME", help="time per point (default: the bench "
+                   "file's, else 1ms)")
+    p.add_argument("--power", metavar="DBM", help="microwave power (default: the bench "
+                   "file's, else -10dBm)")
     p.add_argument("--laser-power", metavar="POWER", help="laser power, e.g. 0.1W "
                    "(default: keep the laser's set point)")
-    p.add_argument("--model", default="lorentzian", choices=FIT_MODELS, type=str.lower,
-                   help="fit model")
+    p.add_argument("--model", choices=FIT_MODELS, type=str.lower,
+                   help="fit model (default: the bench file's, else lorentzian)")
     p.add_argument("--lines", type=int, metavar="N", help="number of lines (resonances for "
                    "14n/15n); default: found from the first sweep")
     p.add_argument("--field-guess", metavar="BX,BY,BZ", help="approximate field vector, e.g. "
                    "'0.4 mT, 1.1 mT, 1.9 mT': picks which of the symmetry-equivalent vectors "
                    "8 lines give")
-    p.add_argument("--mode", default="auto", choices=("auto", "list", "stepped"),
-                   help="hardware-timed list sweeps or software-stepped sweeps")
+    p.add_argument("--mode", choices=("auto", "list", "stepped"),
+                   help="hardware-timed list sweeps or software-stepped sweeps (default: auto)")
     p.add_argument("--data-dir", metavar="DIR", help="data folder (default $NVSENSE_DATA_DIR "
                    "or ./nvsense-data)")
     p.add_argument("--no-plot", action="store_true", help="do not save the PNG of the spectrum")
@@ -80,11 +85,10 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def settings_from_args(args: argparse.Namespace) -> OdmrSettings:
-    """Build and validate the ODMR settings from the command line."""
-    values: dict[str, Any] = {
-        "dwell": args.dwell, "mw_power": args.power, "model": args.model, "mode": args.mode,
-    }
+def settings_from_args(args: argparse.Namespace, bench: Any = None) -> OdmrSettings:
+    """Build and validate the ODMR settings from the command line; what it does not give
+    comes from the bench file's ``defaults.odmr``, then from :class:`OdmrSettings`."""
+    values: dict[str, Any] = {}
     single = [args.start, args.stop, args.points]
     if args.ranges and any(v is not None for v in single):
         raise SettingsError("give either --start/--stop/--points or --range, not both")
@@ -93,14 +97,15 @@ def settings_from_args(args: argparse.Namespace) -> OdmrSettings:
     elif any(v is not None for v in single):
         if not all(v is not None for v in single):
             raise SettingsError("--start, --stop and --points go together, e.g. --start 2.80GHz "
-                                "--stop 2.94GHz --points 281")
+                                "--stop 2.94GHz --points 801")
         values["ranges"] = [{"start": args.start, "stop": args.stop, "points": args.points}]
     for key, value in (("sweeps", args.sweeps), ("duration", args.duration),
                        ("laser_power", args.laser_power), ("n_lines", args.lines),
-                       ("field_guess", args.field_guess)):
+                       ("field_guess", args.field_guess), ("dwell", args.dwell),
+                       ("mw_power", args.power), ("model", args.model), ("mode", args.mode)):
         if value is not None:
             values[key] = value
-    return OdmrSettings.parse(values, context="nvsense odmr")
+    return odmr_settings_for(bench, values, context="nvsense odmr")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = Console(highlight=False, soft_wrap=True)
     try:
-        settings = settings_from_args(args)
         bench = load_bench(args.bench)
+        settings = settings_from_args(args, bench)
         bench.check_settings(frequencies=settings.frequencies(), mw_power=settings.mw_power,
                              laser_power=settings.laser_power)
         catalog = Catalog(resolve_data_dir(args.data_dir))

@@ -49,6 +49,7 @@ from .registry import DriverInfo, find_driver
 __all__ = [
     "BUILTIN_BENCHES",
     "BenchConfig",
+    "DefaultsConfig",
     "FaultsConfig",
     "FieldACConfig",
     "InstrumentEntry",
@@ -389,6 +390,16 @@ class SafeStateConfig(_Model):
     laser: Annotated[Literal["off", "standby"], BeforeValidator(_off_standby)] = "off"
 
 
+class DefaultsConfig(_Model):
+    """Settings that measurements on this bench use unless they are given: the microwave
+    power, sweep, dwell and fit model that suit its sample (a single NV wants a low power, fine
+    steps and a long dwell).  The measurement validates them (:mod:`nvsense.measure.
+    bench_defaults`), since only it knows its settings."""
+
+    odmr: dict[str, Any] = Field(default_factory=dict)
+    track: dict[str, Any] = Field(default_factory=dict)
+
+
 class BenchConfig(_Model):
     """A validated bench file."""
 
@@ -397,6 +408,7 @@ class BenchConfig(_Model):
     instruments: InstrumentsConfig = Field(default_factory=_all_simulated)
     limits: LimitsConfig = LimitsConfig()
     safe_state: SafeStateConfig = SafeStateConfig()
+    defaults: DefaultsConfig = DefaultsConfig()
 
     @property
     def simulated_slots(self) -> list[str]:

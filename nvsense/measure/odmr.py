@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from ..instruments.errors import InstrumentError
 from ..storage import Catalog, RunWriter, odmr_schema
 from .analysis import SweepAnalysis, analyse_spectrum, count_dips, field_kind
+from .bench_defaults import odmr_settings_for
 from .control import STOPPED_BY_USER, RunControl
 from .events import Event, EventBus, RunFinished, RunStarted, SweepDone
 from .resonance import RESONANCE_KEY, ResonanceCheck, check_resonance
@@ -155,7 +156,9 @@ def run_odmr(
         A :class:`nvsense.instruments.Bench`; connected here if it is not already (and then
         closed at the end).
     settings
-        :class:`OdmrSettings` or a mapping of them (quantities with units accepted).
+        :class:`OdmrSettings` or a mapping of them (quantities with units accepted); settings
+        a mapping leaves out come from the bench file's ``defaults.odmr``, if any, else from
+        :class:`OdmrSettings`.
     data_dir, catalog
         Where the run file and its catalogue row go (``catalog`` wins; default data folder:
         see :func:`nvsense.storage.resolve_data_dir`).
@@ -173,8 +176,8 @@ def run_odmr(
         Invalid settings or settings outside the instrument's or the bench's limits; raised
         before anything is sent to an instrument.
     """
-    if not isinstance(settings, OdmrSettings):
-        settings = OdmrSettings.parse(dict(settings or {}))
+    if not isinstance(settings, OdmrSettings):  # what is not given: the bench file's defaults
+        settings = odmr_settings_for(bench, settings)
     frequencies = settings.frequencies()
     # every planned setting is checked before any command is sent
     bench.check_settings(frequencies=frequencies, mw_power=settings.mw_power,
@@ -183,6 +186,18 @@ def run_odmr(
     with connected(bench):
         return _Run(bench, settings, frequencies, catalog, event_bus(subscribers),
                     control or RunControl(), campaign, campaign_point).execute()
+
+
+def _better_fit(a: SweepAnalysis | None, b: SweepAnalysis | None) -> SweepAnalysis | None:
+    """The successful one, else the one with the lower χ² (ties keep ``a``)."""
+    if a is None or b is None:
+        return a if b is None else b
+    if a.success != b.success:
+        return a if a.success else b
+    chi_a, chi_b = float(a.fit.chisqr), float(b.fit.chisqr)
+    if not np.isfinite(chi_a):
+        return b
+    return b if np.isfinite(chi_b) and chi_b < chi_a * (1 - 1e-9) else a
 
 
 class _Run:
@@ -330,6 +345,12 @@ class _Run:
         guess_field = self._field_guess()
         sweep_fit = self._analyse(counts, seed, guess_field, weight=1)
         avg_fit = self._analyse(average, seed, guess_field, weight=n_averaged)
+        if seed is not None:
+            # a fit seeded by the last one stays in that one's minimum, so an early sweep's
+            # wrong minimum (a 14N triplet fitted one hyperfine spacing off) would stick for
+            # the whole run: a fresh start competes, the better fit wins
+            avg_fit = _better_fit(avg_fit, self._analyse(average, None, guess_field,
+                                                         weight=n_averaged))
         if avg_fit is not None and avg_fit.success:
             self.last_average = avg_fit
         self.last = avg_fit

@@ -8,15 +8,26 @@ sometimes with 100 % contrast.  Such a run must not end looking like a measureme
 ODMR run (and the initial sweep of every tracking run) goes through :func:`check_resonance`,
 which looks only at the spectrum, its noise and the fit, never at what the bench is made of:
 
-1. **the signal must depend on frequency.**  For photon counts the noise is known (Poisson:
-   the variance of an average of n sweeps is mean / n); the scatter of the spectrum about its
-   mean is compared with it (χ² of a flat spectrum, threshold at a false-alarm probability of
-   1e-6, widened for low counts).  For other signals (photodiode volts) the noise comes from
-   the point-to-point differences (von Neumann's ratio, 5 σ).
-2. **some fitted line must be a real dip:** contrast at least :data:`MIN_LINE_SIGNIFICANCE`
-   times its standard error.
-3. **the fit must be physically plausible:** no line deeper than :data:`MAX_CONTRAST` (CW-ODMR
-   contrast of NV centres is at most about 30 %; a "dip" of 100 % is a fit to dark counts).
+1. **the fit must be physically plausible:** no line deeper than :data:`MAX_CONTRAST` (CW-ODMR
+   contrast of NV centres is at most about 30 %; a "dip" of 100 % is a fit to dark counts);
+2. **some fitted line must be a real dip:** its contrast at least :func:`line_threshold`
+   standard errors — the Gaussian bound at a false-alarm probability of :data:`FALSE_ALARM`,
+   corrected for the number of places a line could sit in the sweep (about 5.7 σ for 1 MHz
+   lines over 140 MHz).  Only fits whose errors can be trusted count (converged, inside their
+   bounds);
+3. otherwise the verdict says why, from the spectrum itself: **does the signal depend on
+   frequency at all?**  For photon counts the noise is known (Poisson: the variance of an
+   average of n sweeps is mean / n) and the scatter about the mean is compared with it (χ² of
+   a flat spectrum, threshold at :data:`FALSE_ALARM`, widened for few counts); for other
+   signals (photodiode volts) the noise comes from the point-to-point differences (von
+   Neumann's ratio, 5 σ).  A flat spectrum gets "the counts do not depend on frequency" with
+   the count rate, so dark counts are recognisable; a spectrum with structure the fit could
+   not turn into a significant line gets "no fitted line is a significant dip".
+
+A fitted line passes (2) long before the omnibus test of (3) sees a weak resonance (it uses
+the line shape), so (3) never vetoes a line that (2) accepted.  A spectrum with structure whose
+fit failed (a line at the sweep's edge) is not called resonance-free: the failed fit is
+reported as such.
 
 The general plausibility flags of fit results (``nvsense.fitting``) judge single fits; this
 check judges a whole run, and names the likely causes for the person at the bench.
@@ -42,6 +53,7 @@ __all__ = [
     "RESONANCE_KEY",
     "ResonanceCheck",
     "check_resonance",
+    "line_threshold",
 ]
 
 #: Key of the run's results (run file and catalogue) that records the verdict (True/False).
@@ -53,8 +65,13 @@ FALSE_ALARM = 1e-6
 #: A line deeper than this is not an NV resonance (CW-ODMR contrast stays below ~30 %).
 MAX_CONTRAST = 0.5
 
-#: A line counts as a measured dip when its contrast is this many standard errors.
+#: A line counts as a measured dip when its contrast is at least this many standard errors
+#: (more for wide sweeps of narrow lines: :func:`line_threshold`).
 MIN_LINE_SIGNIFICANCE = 5.0
+
+#: Fit statuses whose line contrasts and errors can be trusted (NOT_SIGNIFICANT: some other
+#: line is weak, the strong ones still count).
+_USABLE_STATUSES = ("OK", "NOT_SIGNIFICANT")
 
 #: What to check when no resonance was measured (printed after the reason).
 NO_RESONANCE_HINT = ("check that the laser and the microwave reach the sample, that the sweep "
@@ -146,12 +163,12 @@ def check_resonance(
     if y.size < 4:
         return ResonanceCheck(False, "the spectrum has fewer than 4 finite points")
     dependence, flat_reason = _frequency_dependence(y, max(int(sweeps), 1), counts, dwell)
-    if flat_reason:
-        return ResonanceCheck(False, flat_reason, dependence)
     fit = getattr(analysis, "fit", analysis)
     if fit is None or len(getattr(fit, "centers", ())) == 0:
-        return ResonanceCheck(False, "the signal changes with frequency, but no line could be "
-                                     "fitted to it", dependence)
+        if flat_reason:
+            return ResonanceCheck(False, flat_reason, dependence)
+        # structure, but no fit to judge: the failed fit is reported as such
+        return ResonanceCheck(True, "", dependence)
     centers = np.asarray(fit.centers, dtype=float)
     contrasts = np.asarray(fit.contrasts, dtype=float)
     errors = np.asarray(getattr(fit, "contrast_errors", np.full_like(contrasts, np.nan)),
@@ -159,27 +176,55 @@ def check_resonance(
     deep = np.flatnonzero(~(contrasts <= MAX_CONTRAST))
     if deep.size:
         k = int(deep[0])
-        return ResonanceCheck(False, f"implausible fit: the line at {centers[k] / 1e6:.3f} MHz "
-                                     f"has a contrast of {_percent(contrasts[k])} (NV lines stay "
-                                     f"below {MAX_CONTRAST:.0%})", dependence)
+        why = (f"implausible fit: the line at {centers[k] / 1e6:.3f} MHz has a contrast of "
+               f"{_percent(contrasts[k])} (NV lines stay below {MAX_CONTRAST:.0%})")
+        return ResonanceCheck(False, f"{flat_reason}; {why}" if flat_reason else why,
+                              dependence)
     with np.errstate(divide="ignore", invalid="ignore"):
         significance = np.where(errors > 0, contrasts / errors, np.nan)
-    if not np.any(significance >= MIN_LINE_SIGNIFICANCE):
+    threshold = line_threshold(f, np.asarray(getattr(fit, "widths", ()), dtype=float))
+    usable = _status_name(fit) in _USABLE_STATUSES
+    if usable and np.any(significance >= threshold):
+        return ResonanceCheck(True, "", dependence,
+                              _points_per_linewidth(f, fit, significance, threshold))
+    if flat_reason:
+        return ResonanceCheck(False, flat_reason, dependence)
+    if usable:
         best = np.nanmax(significance) if np.any(np.isfinite(significance)) else math.nan
-        best_text = "" if not math.isfinite(best) else f" (the best {best:.1f} σ)"
-        return ResonanceCheck(False, f"no fitted line is a dip of at least "
-                                     f"{MIN_LINE_SIGNIFICANCE:g} standard errors{best_text}",
-                              dependence)
-    return ResonanceCheck(True, "", dependence, _points_per_linewidth(f, fit, significance))
+        best_text = "" if not math.isfinite(best) else f"; the best is {best:.1f} σ"
+        return ResonanceCheck(False, f"no fitted line is a dip of at least {threshold:.1f} "
+                                     f"standard errors (the false-alarm bound for a line "
+                                     f"anywhere in the sweep{best_text})", dependence)
+    # the signal depends on frequency but the fit failed: the fit's failure is the news
+    return ResonanceCheck(True, "", dependence)
 
 
-def _points_per_linewidth(f: NDArray[np.float64], fit: Any,
-                          significance: NDArray[np.float64]) -> float:
+def line_threshold(frequencies: NDArray[np.float64], widths: NDArray[np.float64]) -> float:
+    """Significance (contrast / error) a fitted line needs to count as a measured dip: the
+    one-sided Gaussian bound at :data:`FALSE_ALARM`, divided among the places a line of the
+    fitted width could sit in the sweep (the look-elsewhere effect); about 5.7 for 1 MHz
+    lines over 140 MHz."""
+    span = float(np.ptp(frequencies)) if np.size(frequencies) > 1 else 0.0
+    finite = widths[np.isfinite(widths) & (widths > 0)] if np.size(widths) else widths
+    trials = span / float(np.median(finite)) if finite.size and span > 0 else 1.0
+    trials = min(max(trials, 1.0), float(np.size(frequencies)))
+    return max(float(stats.norm.isf(FALSE_ALARM / trials)), MIN_LINE_SIGNIFICANCE)
+
+
+def _status_name(fit: Any) -> str:
+    status = getattr(fit, "status", None)
+    if status is None:
+        return "OK" if getattr(fit, "success", True) else "FAILED"
+    return str(getattr(status, "name", status))
+
+
+def _points_per_linewidth(f: NDArray[np.float64], fit: Any, significance: NDArray[np.float64],
+                          threshold: float) -> float:
     """Sweep points per FWHM of the significant lines (median width over median step)."""
     widths = np.asarray(getattr(fit, "widths", ()), dtype=float)
     steps = np.diff(np.sort(f))
     steps = steps[steps > 0]
-    real = widths[(significance >= MIN_LINE_SIGNIFICANCE) & np.isfinite(widths)] \
+    real = widths[(significance >= threshold) & np.isfinite(widths)] \
         if widths.shape == significance.shape else widths[np.isfinite(widths)]
     if real.size == 0 or steps.size == 0:
         return math.nan
