@@ -121,7 +121,8 @@ def _with_unit(text: str, prefix: str, unit: str) -> str:
 
 
 def format_value_error(value: float, error: float | None, unit: str, *,
-                       prefix: str | None = None, digits: int = 6) -> str:
+                       prefix: str | None = None, digits: int = 6,
+                       decimals: int | None = None) -> str:
     """``value ± error`` in one unit, e.g. ``"999.20 ± 0.79 µT"``.
 
     Parameters
@@ -135,6 +136,9 @@ def format_value_error(value: float, error: float | None, unit: str, *,
         ``|value|`` and ``error``.
     digits
         Significant digits of the value when the error is unknown.
+    decimals
+        Decimals of the value when the error is unknown (instead of ``digits``): to print
+        numbers in a column alike.
     """
     if not _finite(value):
         return _with_unit("?", "" if prefix is None else prefix, unit)
@@ -147,7 +151,8 @@ def format_value_error(value: float, error: float | None, unit: str, *,
     if unit in _UNPREFIXED:
         scale, prefix = 1.0, ""
     if not known:
-        decimals = _value_decimals(value / scale, digits)
+        if decimals is None:
+            decimals = _value_decimals(value / scale, digits)
         unknown = "" if error is None else " ± ?"
         return _with_unit(f"{_fixed(value / scale, decimals)}{unknown}", prefix, unit)
     decimals = error_decimals(float(error), scale)

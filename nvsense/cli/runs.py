@@ -16,7 +16,7 @@ from ..storage import Catalog, CatalogError, RunFileError
 from ..storage.datadir import DATA_DIR_ENV, DEFAULT_DATA_DIR, RUN_ID_PATTERN
 from ..storage.summary import run_summary
 from ..storage.times import parse_iso
-from ..formatting import choose_prefix, field_text, format_value_error
+from ..formatting import choose_prefix, error_decimals, field_text, format_value_error
 from ..units import format_quantity
 
 EXIT_OK = 0
@@ -157,9 +157,9 @@ def _runs_table(rows: list[dict[str, Any]], catalog: Catalog) -> Table:
     table.add_column("start", no_wrap=True)
     table.add_column("duration", justify="right")
     table.add_column("records", justify="right")
-    table.add_column("field")
-    table.add_column("D", justify="right")
-    table.add_column("campaign")
+    table.add_column("field", no_wrap=True)
+    table.add_column("D", justify="right", no_wrap=True)
+    table.add_column("campaign", no_wrap=True)
     table.add_column("abort reason", no_wrap=True, overflow="ellipsis")
     for row in rows:
         style = _STATUS_STYLE.get(row["status"], "")
@@ -277,7 +277,7 @@ def _print_mapping(
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")
     flat = dict(_flat(values))
-    prefixes = _vector_prefixes(flat, units)
+    prefixes, places = _vector_prefixes(flat, units)
     for name, value in flat.items():
         unit = units.get(name)
         error = flat.get(f"{name}_error")
@@ -287,7 +287,8 @@ def _print_mapping(
             if _number(error) and units.get(f"{name}_error", unit) == unit:
                 text = format_value_error(value, error, unit, prefix=prefixes.get(name))
             elif name in prefixes:
-                text = format_value_error(value, None, unit, prefix=prefixes[name], digits=8)
+                text = format_value_error(value, None, unit, prefix=prefixes[name],
+                                          decimals=places[name])
             else:
                 text = _quantity(value, unit, digits=8) or str(value)
         else:
@@ -300,10 +301,14 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _vector_prefixes(values: dict[str, Any], units: dict[str, str]) -> dict[str, str]:
+def _vector_prefixes(values: dict[str, Any],
+                     units: dict[str, str]) -> tuple[dict[str, str], dict[str, int]]:
     """One SI prefix for the components of each vector (``field_x``, ``field_y``,
-    ``field_z``), chosen from the largest, so that a vector is never shown in two units."""
+    ``field_z``), chosen from the largest, so that a vector is never shown in two units; and
+    the decimals of components shown without an error (those of the finest error, else 7
+    significant digits of the largest component)."""
     out: dict[str, str] = {}
+    places: dict[str, int] = {}
     for name in values:
         if not name.endswith("_x"):
             continue
@@ -312,9 +317,16 @@ def _vector_prefixes(values: dict[str, Any], units: dict[str, str]) -> dict[str,
         if not all(_number(values.get(n)) for n in names) or not units.get(name):
             continue
         largest = max(abs(float(values[n])) for n in names)
-        prefix = choose_prefix(largest, units[name])[1]
+        scale, prefix = choose_prefix(largest, units[name])
+        errors = [float(values[f"{n}_error"]) for n in names
+                  if _number(values.get(f"{n}_error")) and values[f"{n}_error"] > 0]
+        if errors:
+            decimals = error_decimals(min(errors), scale)
+        else:
+            decimals = max(6 - math.floor(math.log10(largest / scale)), 0) if largest else 6
         out.update({n: prefix for n in names})
-    return out
+        places.update({n: decimals for n in names})
+    return out, places
 
 
 def _flat(values: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

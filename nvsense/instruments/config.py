@@ -391,13 +391,12 @@ class SafeStateConfig(_Model):
 
 
 class DefaultsConfig(_Model):
-    """Settings that measurements on this bench use unless they are given: the microwave
-    power, sweep, dwell and fit model that suit its sample (a single NV wants a low power, fine
-    steps and a long dwell).  The measurement validates them (:mod:`nvsense.measure.
-    bench_defaults`), since only it knows its settings."""
+    """Settings that ODMR runs on this bench use unless they are given (``odmr:``): the
+    microwave power, sweep, dwell and fit model that suit its sample (a single NV wants a low
+    power, fine steps and a long dwell).  The measurement validates them
+    (:mod:`nvsense.measure.bench_defaults`), since only it knows its settings."""
 
     odmr: dict[str, Any] = Field(default_factory=dict)
-    track: dict[str, Any] = Field(default_factory=dict)
 
 
 class BenchConfig(_Model):

@@ -21,18 +21,24 @@ from typing import Any
 
 from .settings import OdmrSettings, SettingsError
 
-__all__ = ["TOGETHER", "bench_defaults", "merge_defaults", "odmr_settings_for"]
+__all__ = [
+    "TOGETHER",
+    "bench_defaults",
+    "check_bench_defaults",
+    "defaults_for",
+    "merge_defaults",
+    "odmr_settings_for",
+]
 
 #: Settings that are given or dropped together, per measurement kind.
 TOGETHER: dict[str, tuple[frozenset[str], ...]] = {
     "odmr": (frozenset({"sweeps", "duration"}), frozenset({"model", "n_lines"})),
-    "track": (frozenset({"model", "n_lines"}),),
 }
 
 
 def bench_defaults(bench: Any, kind: str) -> dict[str, Any]:
-    """The settings the bench file recommends for ``kind`` (``"odmr"``, ``"track"``); empty
-    for a bench without ``defaults:`` (or anything that is not a bench)."""
+    """The settings the bench file recommends for ``kind`` (``"odmr"``); empty for a bench
+    without them (or anything that is not a bench)."""
     config = getattr(bench, "config", None)
     section = getattr(getattr(config, "defaults", None), kind, None)
     return dict(section or {})
@@ -55,6 +61,30 @@ def _where(bench: Any) -> str:
     return f"bench file {source}" if source else "the bench"
 
 
+def defaults_for(bench: Any, kind: str, given: set[str] | frozenset[str]) -> dict[str, Any]:
+    """The bench file's settings for ``kind`` that apply when ``given`` settings are given:
+    those not given, without the groups of :data:`TOGETHER` that ``given`` touches."""
+    return {k: v for k, v in merge_defaults(kind, bench_defaults(bench, kind),
+                                            dict.fromkeys(given)).items() if k not in given}
+
+
+def check_bench_defaults(bench: Any, kind: str) -> None:
+    """Validate the bench file's ``defaults.<kind>`` on their own, so that a mistake there
+    is reported as the bench file's.
+
+    Raises
+    ------
+    SettingsError
+        Naming the bench file, the section and the setting.
+    """
+    defaults = bench_defaults(bench, kind)
+    if defaults and kind == "odmr":
+        try:
+            OdmrSettings.parse(defaults, context=f"{_where(bench)}, defaults.odmr")
+        except SettingsError as exc:
+            raise SettingsError(f"{exc}; fix the bench file's defaults: section") from None
+
+
 def odmr_settings_for(bench: Any, given: Mapping[str, Any] | None = None,
                       context: str = "settings") -> OdmrSettings:
     """ODMR settings for a run on ``bench``: ``given``, then the bench file's
@@ -65,11 +95,6 @@ def odmr_settings_for(bench: Any, given: Mapping[str, Any] | None = None,
     SettingsError
         Naming the bench file when its ``defaults.odmr`` are invalid, else ``context``.
     """
-    defaults = bench_defaults(bench, "odmr")
-    if defaults:
-        try:
-            OdmrSettings.parse(defaults, context=f"{_where(bench)}, defaults.odmr")
-        except SettingsError as exc:
-            raise SettingsError(f"{exc}; fix the bench file's defaults: section") from None
-    return OdmrSettings.parse(merge_defaults("odmr", defaults, dict(given or {})),
-                              context=context)
+    check_bench_defaults(bench, "odmr")
+    return OdmrSettings.parse(merge_defaults("odmr", bench_defaults(bench, "odmr"),
+                                             dict(given or {})), context=context)
