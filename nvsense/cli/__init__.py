@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ._help import apply_help_format
 
 #: Command groups shown first by ``nvsense --help``; any other module of this package with a
 #: ``register`` function follows in alphabetical order.
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in command_modules():
         module = importlib.import_module(f"{__name__}.{name}")
         module.register(subparsers)
+    apply_help_format(parser)  # every command: "(default: X)" only where there is one
     return parser
 
 

@@ -89,9 +89,10 @@ def register(subparsers: Any) -> None:
 
 def _common(p: argparse.ArgumentParser, data_dir: bool = True) -> None:
     p.add_argument("file", metavar="FILE", help="campaign file (YAML)")
-    p.add_argument("--bench", metavar="BENCH", help="run on this bench file or built-in bench "
-                   "instead of the file's bench:")
-    p.add_argument("--name", metavar="NAME", help="campaign name instead of the file's name:")
+    p.add_argument("--bench", metavar="BENCH", help="bench file or built-in bench to use "
+                   "instead of the one the campaign file names")
+    p.add_argument("--name", metavar="NAME", help="campaign name to use instead of the one "
+                   "the campaign file gives (default: its name key, else the file's name)")
     if data_dir:
         p.add_argument("--data-dir", metavar="DIR", help="data folder (default "
                        "$NVSENSE_DATA_DIR or ./nvsense-data)")

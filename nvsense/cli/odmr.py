@@ -22,6 +22,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from ..formatting import StickyUnit, choose_prefix, format_value_error
 from ..instruments import BenchConfigError, InstrumentError, LimitError, load_bench
 from ..measure import (
     FIT_MODELS,
@@ -36,7 +37,6 @@ from ..measure import (
 )
 from ..measure.bench_defaults import odmr_settings_for
 from ..storage import Catalog, StorageError, resolve_data_dir
-from ..formatting import StickyUnit, choose_prefix, format_value_error
 from ..units import QuantityError
 from . import EXIT_BAD_INPUT, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_NO_RESONANCE, EXIT_OK
 
@@ -49,8 +49,7 @@ def register(subparsers: Any) -> None:
         "odmr", help="measure CW-ODMR, fit every sweep, report field and D",
         description="Measure CW-ODMR on a bench (default: the built-in simulated bench), fit "
                     "every sweep and the running average as they arrive, and report the lines, "
-                    "the field (B∥ from 2 lines, the vector from 8) and D with their errors.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "the field (B∥ from 2 lines, the vector from 8) and D with their errors.")
     p.add_argument("--bench", metavar="FILE", help="bench file (YAML) or built-in bench name; "
                    "default: the simulated bench")
     p.add_argument("--start", metavar="FREQ", help="sweep start, e.g. 2.80GHz")

@@ -12,11 +12,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ..formatting import choose_prefix, error_decimals, field_text, format_value_error
 from ..storage import Catalog, CatalogError, RunFileError
 from ..storage.datadir import DATA_DIR_ENV, DEFAULT_DATA_DIR, RUN_ID_PATTERN
 from ..storage.summary import run_summary
 from ..storage.times import parse_iso
-from ..formatting import choose_prefix, error_decimals, field_text, format_value_error
 from ..units import format_quantity
 
 EXIT_OK = 0
