@@ -15,10 +15,12 @@ from .points import CampaignPoint
 
 __all__ = ["POINT_STATUSES", "CampaignResult", "PointOutcome", "describe_field"]
 
-#: Status of a point in a campaign:
-#: completed (measured now), skipped (completed by an earlier session; ``--resume``),
-#: failed (an instrument fault or error; its run, if any, is aborted in the catalogue),
-#: stopped (Ctrl-C or a stop request), not run (the campaign stopped before it).
+#: Status of a point in a campaign, the same words in every output (progress, summary, table,
+#: JSON, journal, ``nvsense campaign status``):
+#: completed (measured by this session), skipped (not measured again: an earlier session
+#: completed it; ``--resume``), failed (an instrument fault or error; its run, if any, is
+#: aborted in the catalogue), stopped (Ctrl-C, a stop request or a killed process), not run
+#: (not attempted yet, or the campaign stopped before it).
 POINT_STATUSES = ("completed", "skipped", "failed", "stopped", "not run")
 
 
@@ -118,6 +120,10 @@ class CampaignResult:
     def complete(self) -> bool:
         """Every point has a completed run (now or in an earlier session)."""
         return all(o.ok for o in self.outcomes)
+
+    def summary(self) -> str:
+        """``"4 completed, 2 skipped, 0 failed, 0 stopped, 2 not run"`` (every status)."""
+        return ", ".join(f"{self.count(s)} {s}" for s in POINT_STATUSES)
 
     @property
     def faulted(self) -> bool:

@@ -311,9 +311,10 @@ class CampaignSession:
             return outcome
         done = self._completed_run(point)
         if done is not None:
-            outcome = PointOutcome(point, "skipped", reason=f"completed earlier (run "
-                                   f"{done['id']})", run_id=done["id"],
+            outcome = PointOutcome(point, "skipped", reason=f"run {done['id']} of an earlier "
+                                   "session", run_id=done["id"],
                                    file=Path(done["file"]), results=dict(done["results"] or {}))
+            self._finished(outcome)  # the journal has every point of every session
         else:
             outcome = self._measure(point)
         self.outcomes.append(outcome)
