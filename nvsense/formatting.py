@@ -51,6 +51,10 @@ _UNPREFIXED = {"dBm", "K", "%", "1", "", "deg", "°"}
 
 _MAX_DECIMALS = 12
 
+#: The results key of the no-resonance verdict (``nvsense.measure.resonance.RESONANCE_KEY``;
+#: not imported from there, so that printing a catalogue does not load the measurement code).
+_RESONANCE_KEY = "resonance_found"
+
 
 def _finite(value: Any) -> bool:
     try:
@@ -191,6 +195,9 @@ def format_vector(values: Sequence[float], errors: Sequence[float] | None = None
         decimals = _value_decimals(largest / scale, digits)
         parts = [_fixed(v / scale, decimals) if _finite(v) else "?" for v in vals]
     else:
+        known = [e for e in errs if _finite(e) and e > 0]
+        # a component of unknown error gets the decimals of the finest known one
+        fallback = max((error_decimals(e, scale) for e in known), default=None)
         parts = []
         for v, e in zip(vals, errs, strict=True):
             if not _finite(v):
@@ -199,7 +206,8 @@ def format_vector(values: Sequence[float], errors: Sequence[float] | None = None
                 d = error_decimals(e, scale)
                 parts.append(f"{_fixed(v / scale, d)} ± {_fixed(e / scale, d)}")
             else:
-                parts.append(f"{_fixed(v / scale, _value_decimals(v / scale, digits))} ± ?")
+                d = fallback if fallback is not None else _value_decimals(v / scale, digits)
+                parts.append(f"{_fixed(v / scale, d)} ± ?")
     return _with_unit("(" + ", ".join(parts) + ")", prefix, unit)
 
 
@@ -238,15 +246,19 @@ class StickyUnit:
 
 def field_text(results: Mapping[str, Any], *, empty: str = "—", digits: int = 5) -> str:
     """The field of a run's key results (as the catalogue has them) for a table cell: the
-    vector ``"(0.4000, 1.1001, 1.9000) mT"`` in one unit, or ``"B∥ 999.40 µT"``.
+    vector ``"(0.4000, 1.1001, 1.9000) mT"`` in one unit, or ``"B∥ 999.40 µT"``; ``"no
+    resonance"`` for a run that measured none (its fitted "field" is noise).
 
     Parameters
     ----------
     results
-        ``field_x``, ``field_y``, ``field_z`` or ``field_parallel``, in T.
+        ``field_x``, ``field_y``, ``field_z`` or ``field_parallel``, in T, and
+        ``resonance_found`` (:data:`nvsense.measure.resonance.RESONANCE_KEY`).
     empty
         What to show when the run has no field.
     """
+    if results.get(_RESONANCE_KEY) is False:
+        return "no resonance"
     def number(key: str) -> float:
         value = results.get(key)
         ok = isinstance(value, int | float) and not isinstance(value, bool)

@@ -10,7 +10,6 @@ from typing import Any
 import pandas as pd
 
 from ..formatting import field_text
-from ..measure.resonance import RESONANCE_KEY
 from .points import CampaignPoint
 
 __all__ = ["POINT_STATUSES", "CampaignResult", "PointOutcome", "describe_field"]
@@ -88,8 +87,6 @@ def describe_field(results: dict[str, Any]) -> str:
     """The field of a run for a table cell, one unit per vector: ``(1.9000, 1.1000, 0.4000)
     mT``, ``B∥ 1.2340 mT``; a run that measured no resonance says so instead of showing a
     field."""
-    if results.get(RESONANCE_KEY) is False:
-        return "no resonance"
     return field_text(results)
 
 

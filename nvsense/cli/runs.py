@@ -205,8 +205,9 @@ def _quantity(value: Any, unit: str, digits: int = 5) -> str:
 
 
 def _field_text(row: dict[str, Any]) -> str:
-    """The field of a catalogue row, one unit for the whole vector."""
-    return field_text(row, empty="")
+    """The field of a catalogue row, one unit for the whole vector; a run that measured no
+    resonance shows no field (its fit is not a measurement)."""
+    return field_text({**(row.get("results") or {}), **row}, empty="")
 
 
 def _shorten(text: str, size: int) -> str:
