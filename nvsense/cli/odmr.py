@@ -22,7 +22,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from ..formatting import StickyUnit, choose_prefix, format_value_error
+from ..formatting import StickyUnit, choose_prefix, error_decimals, format_value_error
 from ..instruments import BenchConfigError, InstrumentError, LimitError, load_bench
 from ..measure import (
     FIT_MODELS,
@@ -237,7 +237,12 @@ def _print_table(console: Console, result: OdmrResult, png: Any) -> None:
                 prefix = choose_prefix(norm, "T")[1]  # one unit for the whole vector
                 for label, b, e in zip("xyz", fit.field, fit.field_errors, strict=True):
                     field.add_row(f"B{label}", *_value_and_error(b, e, "T", prefix))
-                field.add_row("|B|", format_value_error(norm, None, "T", prefix=prefix), "")
+                scale = choose_prefix(norm, "T")[0]
+                finest = np.nanmin(np.where(fit.field_errors > 0, fit.field_errors, np.nan)) \
+                    if np.any(fit.field_errors > 0) else np.nan
+                places = error_decimals(finest, scale) if np.isfinite(finest) else None
+                field.add_row("|B|", format_value_error(norm, None, "T", prefix=prefix,
+                                                        decimals=places), "")
             else:
                 field.add_row("B∥", *_value_and_error(fit.field_parallel,
                                                       fit.field_parallel_error, "T"))
