@@ -308,6 +308,7 @@ class CampaignSession:
         if self.stopped_reason is not None:
             outcome = PointOutcome(point, "not run", reason=self.stopped_reason)
             self.outcomes.append(outcome)
+            self._finished(outcome)
             return outcome
         done = self._completed_run(point)
         if done is not None:

@@ -104,16 +104,19 @@ def _outcome(point: CampaignPoint, done: dict[str, Any] | None, run: dict[str, A
                             results=dict(done.get("results") or {}),
                             elapsed=0.0 if skipped else elapsed)
     if entry is not None and entry.get("status") in ("failed", "stopped", "not run"):
+        same = run is not None and run.get("id") == entry.get("run_id")
         return PointOutcome(point, entry["status"], entry.get("reason"),
                             run_id=entry.get("run_id"), elapsed=elapsed,
-                            file=_file(run, entry.get("run_id")))
+                            file=_file(run, entry.get("run_id")),
+                            results=dict(run.get("results") or {}) if same else {})
     if run is not None and run.get("status") == "running":
         return PointOutcome(point, "not run", "its run is being measured now",
                             run_id=run["id"], file=_file(run, run["id"]))
     if run is not None and run.get("status") in ("aborted", "interrupted"):
         status = "failed" if run["status"] == "aborted" else "stopped"
         reason = run.get("abort_reason") or (INTERRUPTED_REASON if status == "stopped" else None)
-        return PointOutcome(point, status, reason, run_id=run["id"], file=_file(run, run["id"]))
+        return PointOutcome(point, status, reason, run_id=run["id"], file=_file(run, run["id"]),
+                            results=dict(run.get("results") or {}))
     return PointOutcome(point, "not run")
 
 

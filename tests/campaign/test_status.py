@@ -100,3 +100,28 @@ def test_cli_status_json_is_the_run_json(write_campaign, data_dir, capsys):
     assert status == ran
     assert status["counts"] == {"completed": 3, "skipped": 0, "failed": 0, "stopped": 0,
                                 "not run": 0}
+
+
+def test_status_after_a_stop_is_the_table_the_session_printed(write_campaign, data_dir,
+                                                              monkeypatch):
+    from nvsense.measure import RunControl, SweepDone
+
+    path = write_campaign(THREE_POWERS)
+    control = RunControl()
+
+    def stop_in_point_1(event):
+        if isinstance(event, SweepDone) and event.run_id and len(stopped) == 0:
+            seen.add(event.run_id)
+            if len(seen) == 2:  # the first sweep of point 1
+                stopped.append(event.run_id)
+                control.stop()
+
+    seen: set[str] = set()
+    stopped: list[str] = []
+    result = run_campaign(load_campaign(path), data_dir=data_dir, control=control,
+                          subscribers=[stop_in_point_1])
+    assert [o.status for o in result.outcomes] == ["completed", "stopped", "not run"]
+    with read_only(monkeypatch):
+        status = campaign_status(path, data_dir=data_dir)
+    assert status.stopped_reason == result.stopped_reason == "stopped by user"
+    pd.testing.assert_frame_equal(status.table(), result.table())
