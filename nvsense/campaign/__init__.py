@@ -18,7 +18,8 @@ In a custom loop (a notebook choosing its own points), the same runner::
 
 Every run is catalogued with the campaign's name and point index
 (``Catalog(data_dir).runs(campaign="coil-scan")``).  The campaign file format and resume
-semantics are documented in docs/readme/campaigns.md.
+semantics are documented on the Campaigns page of the nvsense documentation
+(``docs/campaigns.md`` in the source tree).
 """
 
 from .campaign_file import Campaign, load_campaign
