@@ -55,3 +55,18 @@ def test_campaign_help_points_at_the_documentation_not_a_source_path(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "docs/" not in text
     assert "Campaigns page of the nvsense documentation" in text
+
+
+def test_sphinx_roles_in_docstrings_show_as_inline_code():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "griffe_sphinx_roles", ROOT / "tools" / "griffe_sphinx_roles.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = ("See :func:`nvsense.analysis.noise_floor`, :class:`~nvsense.storage.RunWriter`, "
+            ":data:`MIN_SAMPLES`, :py:meth:`Bench.check <nvsense.Bench.check_settings>` and "
+            "``literal``.")
+    assert module.plain_roles(text) == (
+        "See `nvsense.analysis.noise_floor`, `RunWriter`, `MIN_SAMPLES`, `Bench.check` and "
+        "``literal``.")
