@@ -23,8 +23,9 @@ connecting its bench (while it runs elsewhere, or long after)::
     from nvsense.campaign import campaign_table
 
     campaign_table("examples/campaigns/power_grid.yaml", data_dir="nvsense-data")
-  The campaign file format and resume
-semantics are documented in docs/readme/campaigns.md.
+
+The campaign file format and resume semantics are documented on the Campaigns page of the
+nvsense documentation (``docs/campaigns.md`` in the source tree).
 """
 
 from .campaign_file import Campaign, load_campaign

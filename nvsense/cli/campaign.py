@@ -55,8 +55,9 @@ def register(subparsers: Any) -> None:
         "campaign", help="run measurement campaigns from a campaign file",
         description="Step measurement settings (MW power, laser power, dwell, coil current, "
                     "...) over many runs from a campaign file (YAML); every run goes to the "
-                    "catalogue with the campaign's name and point. See docs/readme/"
-                    "campaigns.md for the file format.")
+                    "catalogue with the campaign's name and point. The file format is on the "
+                    "Campaigns page of the nvsense documentation; `nvsense campaign check FILE` "
+                    "validates a file.")
     sub = p.add_subparsers(dest="campaign_command", metavar="ACTION")
     p.set_defaults(func=lambda args: _usage(p))
 

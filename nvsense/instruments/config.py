@@ -1,6 +1,7 @@
 """The bench file: what instruments a bench has, its safety limits, and the simulated sample.
 
-A bench file is YAML (see ``docs/readme/bench.md`` for the full reference)::
+A bench file is YAML (the Bench page of the documentation, ``docs/bench.md``, is the full
+reference)::
 
     sample:                       # what a real bench knows: nv, axes, nucleus; the rest
       field: ["0.4 mT", "1.1 mT", "1.9 mT"]   # configures the simulated instruments
@@ -508,7 +509,7 @@ def _message(err: Mapping[str, Any], loc: tuple[Any, ...], data: Any, where: str
         if len(loc) == 2 and loc[0] == "instruments":
             return (f"{where}{path}: missing; every bench has mw, laser and counter, e.g. "
                     f"{loc[1]}: {{driver: simulated}}")
-        return f"{where}{path}: missing; add it (see docs/readme/bench.md)"
+        return f"{where}{path}: missing; add it (see the bench file reference in the documentation)"
     message = str(err["msg"]).removeprefix("Value error, ")
     if kind in ("literal_error", "int_parsing", "float_parsing", "bool_parsing",
                 "greater_than_equal", "less_than_equal", "greater_than", "less_than"):
