@@ -70,3 +70,22 @@ def test_sphinx_roles_in_docstrings_show_as_inline_code():
     assert module.plain_roles(text) == (
         "See `nvsense.analysis.noise_floor`, `RunWriter`, `MIN_SAMPLES`, `Bench.check` and "
         "``literal``.")
+
+
+def _slug(heading: str) -> str:
+    """The anchor Python-Markdown's toc extension gives a heading (its default slugify)."""
+    text = re.sub(r"[^\w\s-]", "", heading.strip().lower())
+    return re.sub(r"[-\s]+", "-", text).strip("-")
+
+
+def test_links_to_sections_of_the_same_page_exist():
+    # mkdocs --strict checks anchors into other pages, not "(#anchor)" within a page: pages
+    # moved out of the one-file README kept links to sections that now live elsewhere
+    broken = []
+    for page in (ROOT / "docs").rglob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        anchors = {_slug(m.group(1)) for m in re.finditer(r"^#+\s+(.*)$", text, re.M)}
+        for link in re.finditer(r"\]\(#([^)]+)\)", text):
+            if link.group(1) not in anchors:
+                broken.append(f"{page.relative_to(ROOT)}: #{link.group(1)}")
+    assert not broken, "links to sections that are not on the page:\n" + "\n".join(broken)
