@@ -3,7 +3,8 @@
 Each command group lives in its own module of this package and exposes
 ``register(subparsers)``, which adds its sub-command(s) and sets ``func`` (a callable taking the
 parsed arguments and returning the exit code) on each.  Exit codes: 0 done, 1 run aborted by an
-instrument fault, 2 bad input (nothing was sent to an instrument), 130 interrupted.
+instrument fault, 2 bad input (nothing was sent to an instrument), 3 the run completed but
+measured no resonance, 130 interrupted.
 
 Start-up is kept short: ``nvsense --help`` is printed from :data:`COMMANDS` (a static table of
 the commands and their help lines, checked against the modules by a test) without importing
@@ -24,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 
 from .. import __version__
+from ._help import apply_help_format
 
 __all__ = ["COMMANDS", "FIRST_COMMANDS", "ArgumentParser", "build_parser", "command_modules",
            "main"]
@@ -51,6 +53,8 @@ EXIT_OK = 0
 EXIT_FAULT = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+#: The run completed but measured no resonance (its fit is not a measurement).
+EXIT_NO_RESONANCE = 3
 
 #: An argument that starts like a negative number is a value, whatever follows: "-10dBm",
 #: "-1.5e-3 T", "-.5", "-2 mT, 1 mT, 0 mT".  No option of nvsense starts with a digit.
@@ -104,6 +108,7 @@ def build_parser(commands: Iterable[str] | None = None) -> ArgumentParser:
             registered.add(module)
         else:
             subparsers.add_parser(name, help=help_line)
+    apply_help_format(parser)  # every command: "(default: X)" only where there is one
     return parser
 
 

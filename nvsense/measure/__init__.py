@@ -27,6 +27,8 @@ _LAZY = {
     "TrackingBlock": "events",
     "OdmrResult": "odmr",
     "run_odmr": "odmr",
+    "ResonanceCheck": "resonance",
+    "check_resonance": "resonance",
     "FIT_MODELS": "settings",
     "FrequencyRange": "settings",
     "OdmrSettings": "settings",
@@ -51,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
         TrackingBlock,
     )
     from .odmr import OdmrResult, run_odmr
+    from .resonance import ResonanceCheck, check_resonance
     from .settings import FIT_MODELS, FrequencyRange, OdmrSettings, SettingsError, parse_range
     from .tracking import TrackCalibration, TrackResult, TrackSettings, run_track
 
@@ -76,6 +79,7 @@ __all__ = [
     "Mailbox",
     "OdmrResult",
     "OdmrSettings",
+    "ResonanceCheck",
     "RunControl",
     "RunFinished",
     "RunStarted",
@@ -87,6 +91,7 @@ __all__ = [
     "TrackSettings",
     "TrackingBlock",
     "analyse_spectrum",
+    "check_resonance",
     "parse_range",
     "run_odmr",
     "run_track",
