@@ -69,11 +69,19 @@ def run_adapter(path: Path, row: Mapping[str, Any] | None = None) -> Any:
                           specs=[Spec("xarray_dataset"), Spec("nvsense_run")])
 
 
+class _ReadOnlyCatalog(Catalog):
+    """The catalogue, never written by the server: a run whose writer died stays "running"
+    in the catalogue (its node's ``state`` still says ``interrupted``, from the file)."""
+
+    def _mark_interrupted(self) -> None:
+        return None
+
+
 class _RunMapping(Mapping[str, Any]):
     """Run id -> node, read from the catalogue at every access (new runs appear)."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.catalog = Catalog(data_dir)
+        self.catalog = _ReadOnlyCatalog(data_dir)
         self.root = self.catalog.data_dir.resolve()
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
