@@ -52,6 +52,7 @@ from .registry import SLOT_KINDS, DriverInfo, find_driver, option_problem
 __all__ = [
     "BUILTIN_BENCHES",
     "BenchConfig",
+    "DefaultsConfig",
     "FaultsConfig",
     "FieldACConfig",
     "InstrumentEntry",
@@ -371,6 +372,15 @@ class SafeStateConfig(_Model):
     laser: Annotated[Literal["off", "standby"], BeforeValidator(_off_standby)] = "off"
 
 
+class DefaultsConfig(_Model):
+    """Settings that ODMR runs on this bench use unless they are given (``odmr:``): the
+    microwave power, sweep, dwell and fit model that suit its sample (a single NV wants a low
+    power, fine steps and a long dwell).  The measurement validates them
+    (:mod:`nvsense.measure.bench_defaults`), since only it knows its settings."""
+
+    odmr: dict[str, Any] = Field(default_factory=dict)
+
+
 class BenchConfig(_Model):
     """A validated bench file."""
 
@@ -379,6 +389,7 @@ class BenchConfig(_Model):
     instruments: InstrumentsConfig = Field(default_factory=_all_simulated)
     limits: LimitsConfig = LimitsConfig()
     safe_state: SafeStateConfig = SafeStateConfig()
+    defaults: DefaultsConfig = DefaultsConfig()
 
     @property
     def simulated_slots(self) -> list[str]:
