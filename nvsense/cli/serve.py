@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "requires an API key.")
     serve.add_argument("data_dir", nargs="?", metavar="DATA_DIR",
                        help=f"data folder (default: ${DATA_DIR_ENV}, else ./{DEFAULT_DATA_DIR})")
-    serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this machine only; "
                        "0.0.0.0: every network, with an API key)")
