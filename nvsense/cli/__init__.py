@@ -32,8 +32,9 @@ __all__ = ["COMMANDS", "FIRST_COMMANDS", "ArgumentParser", "build_parser", "comm
 
 #: Every command in the order ``nvsense --help`` lists them: name -> (module of this package
 #: that registers it, its help line).  Modules may register several commands (``runs`` adds
-#: ``runs`` and ``show``).  tests/cli/test_cli_startup.py checks this table against what the
-#: modules register, so it cannot drift.
+#: ``runs`` and ``show``).  tests/cli/test_cli_parsing.py checks this table against every
+#: module of this package that has a ``register`` function, so it cannot drift: a new command
+#: module is added here.
 COMMANDS: dict[str, tuple[str, str]] = {
     "odmr": ("odmr", "measure CW-ODMR, fit every sweep, report field and D"),
     "track": ("track", "tracking magnetometer: lock onto NV lines, record B(t), noise floor"),
@@ -41,8 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "campaign": ("campaign", "run measurement campaigns from a campaign file"),
     "runs": ("runs", "list the runs in the catalogue"),
     "show": ("runs", "summary of one run"),
+    "export": ("export", "export runs: NeXus, RO-Crate, RDE dataset, MNE (FIF)"),
     "instruments": ("instruments", "list instrument drivers; check a bench"),
     "nv": ("nv", "NV calculator: lines for a field, field from lines, D(T), sensitivity"),
+    "serve": ("serve", "serve the runs read-only (Tiled API and web pages)"),
     "widefield": ("widefield", "simulate, fit and plot widefield ODMR cubes"),
 }
 

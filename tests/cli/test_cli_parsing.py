@@ -4,14 +4,16 @@ command, one-line errors, and what start-up imports."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import pkgutil
 import subprocess
 import sys
 
 import pytest
 
-from nvsense.cli import COMMANDS, build_parser, command_modules, main
+from nvsense.cli import COMMANDS, ArgumentParser, build_parser, command_modules, main
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:
@@ -38,10 +40,24 @@ def test_the_command_table_is_what_the_modules_register():
     registered = [(a.dest, a.help) for a in full._choices_actions]
     assert registered == [(name, help_line) for name, (_, help_line) in COMMANDS.items()]
     for name, parser in full.choices.items():
-        module = sys.modules[f"nvsense.cli.{COMMANDS[name][0]}"]
         assert parser._defaults.get("func") is not None or _subparsers(parser), name
-        assert hasattr(module, "register")
-    assert set(command_modules()) == {m for m, _ in COMMANDS.values()}
+    # every module of nvsense.cli that registers commands is in the table
+    import nvsense.cli
+
+    modules = []
+    for info in pkgutil.iter_modules(nvsense.cli.__path__):
+        if info.name.startswith("_"):  # __main__ runs the command; _help is a helper
+            continue
+        module = importlib.import_module(f"nvsense.cli.{info.name}")
+        if callable(getattr(module, "register", None)):
+            modules.append(info.name)
+    assert sorted(modules) == sorted(command_modules()), (
+        "a command module is missing from nvsense.cli.COMMANDS: add its commands there")
+    for module in modules:  # and each registers exactly its rows of the table
+        parser = ArgumentParser(prog="nvsense")
+        sub = parser.add_subparsers()
+        importlib.import_module(f"nvsense.cli.{module}").register(sub)
+        assert sorted(sub.choices) == sorted(n for n, (m, _) in COMMANDS.items() if m == module)
 
 
 def test_help_lists_every_command_with_its_help_line(capsys):

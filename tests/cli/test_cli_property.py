@@ -15,11 +15,12 @@ unreadable files - and checks what a user at the bench relies on:
   1e-30`` once did.
 
 Valid measurements would run for as long as their settings say; the test stops them after
-their first sweep (or tracking block) through the run's stop request, as Ctrl-C would.  Two
+their first sweep (or tracking block) through the run's stop request, as Ctrl-C would.  Three
 commands do work that is not this test's subject, and are replaced after their input was
-checked: ``gui`` (the window) and ``widefield simulate`` (the cube is simulated at 8x8 pixels,
-with every other argument as given, so that a valid --size of 10,000 does not fill the
-memory).  The examples are derandomized (tests/conftest.py), so CI sees the same ones every run.
+checked: ``gui`` (the window), ``serve`` (the server) and ``widefield simulate`` (the cube is
+simulated at 8x8 pixels, with every other argument as given, so that a valid --size of 10,000
+does not fill the memory).  The examples are derandomized (tests/conftest.py), so CI sees the
+same ones every run.
 """
 
 from __future__ import annotations
@@ -199,6 +200,12 @@ def harness(monkeypatch):
 
         monkeypatch.setattr(gui_app, "run_gui", lambda options: 0)
     except ImportError:  # no Qt here: `nvsense gui` reports that itself
+        pass
+    try:  # `nvsense serve` would serve until Ctrl-C: its input is checked, then it returns
+        import uvicorn
+
+        monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    except ImportError:
         pass
     return connects
 
