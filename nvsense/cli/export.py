@@ -1,8 +1,9 @@
 """``nvsense export``: runs to NeXus, RO-Crate, an RDE dataset, or MNE-Python (FIF).
 
 ``RUN`` is a run id (looked up in the data folder's catalogue) or a run file, as for
-``nvsense show``, or ``latest`` / ``latest-<kind>`` (the newest run, of that kind).  Exports never modify the runs; a run still being written is exported as
-the snapshot of its complete records (with a note).
+``nvsense show``, or ``latest`` / ``latest-<kind>`` (the newest run, of that kind).  Exports
+never modify the runs; a run still being written is exported as the snapshot of its complete
+records (with a note).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              description="Write a tracking run as a FIF file: each field "
                              "component a magnetometer channel in T, the trigger line as the "
                              "stim channel when the run has one.")
-    mne.add_argument("runs", nargs=1, metavar="RUN", help="run id, run file, or latest-track (a tracking run)")
+    mne.add_argument("runs", nargs=1, metavar="RUN",
+                     help="run id, run file, or latest-track (a tracking run)")
     mne.add_argument("--out", required=True, metavar="FILE.fif", help="the FIF file")
     common(mne)
     mne.set_defaults(func=cmd_mne)
