@@ -109,5 +109,5 @@ def test_latest_names_the_newest_run_of_a_kind(shared_runs):
     assert resolve_run("latest-track", catalog) == shared_runs.trigger  # the newer of two
     assert resolve_run("latest-odmr", catalog) == shared_runs.snapshot
     assert resolve_run("latest", catalog) == shared_runs.trigger
-    with pytest.raises(CatalogError, match="latest-pulsed: no pulsed run .* `nvsense runs`"):
+    with pytest.raises(CatalogError, match=r"latest-pulsed: no pulsed run .* `nvsense runs`"):
         resolve_run("latest-pulsed", catalog)
