@@ -54,7 +54,8 @@ def _meas_date(data: xr.Dataset) -> dt.datetime | None:
             when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             continue
-        return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        # MNE takes the measurement date in UTC only; run files carry the lab's local offset
+        return when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
     return None
 
 

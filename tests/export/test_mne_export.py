@@ -32,6 +32,15 @@ def record():
         attrs={"start_time": "2026-03-04T10:11:12+00:00", "mains_frequency": 50.0})
 
 
+def test_a_start_time_in_a_local_time_zone_is_the_same_moment_in_utc(tmp_path):
+    """Run files carry the lab's UTC offset (+13:45 in the Chatham Islands); MNE takes only
+    UTC, which the export failed on outside UTC."""
+    data = record()
+    data.attrs["start_time"] = "2026-03-04T23:56:12+13:45"
+    raw = mne.io.read_raw_fif(export_fif(data, tmp_path / "run_raw.fif"), verbose=False)
+    assert raw.info["meas_date"].isoformat() == "2026-03-04T10:11:12+00:00"
+
+
 def test_fif_round_trip_in_tesla_with_a_stim_channel(tmp_path):
     data = record()
     path = export_fif(data, tmp_path / "run_raw.fif")

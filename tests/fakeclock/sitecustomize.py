@@ -54,9 +54,10 @@ if _TARGET:
     _time.localtime, _time.gmtime, _time.ctime = _localtime, _gmtime, _ctime
     _time.strftime = _strftime
 
-    # Compiled extensions that build on the datetime types (pandas' Timestamp derives from
-    # datetime.datetime) must see the real types: import them before the swap below.
-    for _name in ("pandas",):
+    # Libraries that derive classes from the datetime types at import (pandas' Timestamp,
+    # compiled; pydantic v1's ConstrainedDate, whose metaclass clashes with the shifted
+    # classes') must see the real types: import them before the swap below.
+    for _name in ("pandas", "pydantic.v1"):
         try:
             __import__(_name)
         except ImportError:
