@@ -58,11 +58,18 @@ _KERNEL = np.array([1.0, 4.0, 6.0, 4.0, 1.0])
 
 
 def detection_threshold(n_points: int) -> float:
-    """Detection threshold (in noise σ of the smoothed spectrum) for a sweep of ``n_points``:
-    5.2 + 6/√n + 30/n, calibrated so that line-free shot-noise sweeps false-alarm less than
-    once in 10⁴ (about 2·10⁻⁵ measured for 51 to 1001 points)."""
+    """Detection threshold (in noise σ of the smoothed spectrum) for a sweep of ``n_points``.
+
+    ``max(5.2, z) + 6/√n + 30/n`` with z the Gaussian quantile that a single point exceeds with
+    probability 3·10⁻⁵/n (the Bonferroni bound for ~n/3 independent smoothed points: it grows
+    for long sweeps); the other terms cover the uncertainty of the noise estimate in short
+    sweeps.  Calibrated on simulated line-free shot-noise sweeps so that a sweep false-alarms
+    less than once in 10⁴ (``benchmarks/line_false_alarms.py``).
+    """
+    from scipy.special import ndtri
+
     n = max(int(n_points), 5)
-    return 5.2 + 6.0 / np.sqrt(n) + 30.0 / n
+    return float(max(5.2, -ndtri(3e-5 / n)) + 6.0 / np.sqrt(n) + 30.0 / n)
 
 
 def _smooth(Y: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
