@@ -25,8 +25,8 @@ from .models import (
     lorentzian_derivative,
     make_model,
 )
-from .signal_detect import detect_signal
 from .results import BatchFitResult, LineFit
+from .signal_detect import detect_signal
 from .single import SpectrumFit, fit_spectrum
 from .status import FitStatus, describe_status
 

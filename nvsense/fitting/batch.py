@@ -240,7 +240,8 @@ def fit_batch(
             from .robust import refit_doubtful
 
             refit_doubtful(fit, Y, W, wmode, LO, HI, outputs, sweep, spec, layout, vary, P0,
-                           fixed_values, min_significance, threads)
+                           fixed_values, min_significance, threads,
+                           known_noise=sigma is not None)
         flag_implausible(out_status[rows], Pc, Y, sweep, spec, layout)
     out_dof[:] = n_eff - n_vary
 

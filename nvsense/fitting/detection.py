@@ -18,9 +18,11 @@ The count (:func:`count_lines`)
 
     * is at least 15 % as deep as the deepest line (not a residue of an imperfect line
       shape or a baseline ripple);
-    * is not a shoulder of a line already there: its center is more than half a width from
-      every other line (more than the multiplet's span for 14N/15N, whose three or two lines
-      often differ in depth: that is not another resonance);
+    * is not a shoulder of a line already there: two lines closer than the smaller FWHM/√3
+      (where two equal dips merge into one, without a bump between them) are one feature,
+      and for 14N/15N also those within the multiplet's span (whose three or two lines often
+      differ in depth: that is not another resonance); a narrow dip on a broad one, off its
+      center, counts as two lines if it is at least 30 % as deep;
     * lowers χ² by more than the Bayesian information criterion asks (3 ln n for the 3 new
       parameters, in units of the reduced χ² of the larger model, so that a line-shape misfit
       of real data does not count as lines);
@@ -52,8 +54,10 @@ __all__ = [
 
 #: Most lines the count looks for.
 MAX_DETECTED_LINES = 8
-#: Every line of a count must be at least this fraction of the deepest line's depth.
+#: Every line of a count must be at least this fraction of the deepest line's depth ...
 RELATIVE_DEPTH = 0.15
+#: ... and a line within another's half width at least this fraction of that one's depth.
+NESTED_DEPTH = 0.3
 _KERNEL = np.array([1.0, 4.0, 6.0, 4.0, 1.0])
 
 
@@ -190,7 +194,7 @@ def count_lines(
             trial = fit(k + 1, guess)
             path.append((k + 1, float(trial.chisqr[0])))
             if trial.status[0] == 0 and np.isfinite(trial.chisqr[0]) and not (
-                    _has_shoulders(trial, span) or _too_shallow(trial, spec)):
+                    _has_shoulders(trial, span, spec) or _too_shallow(trial, spec)):
                 trials.append(trial)
         if not trials:
             break
@@ -223,14 +227,23 @@ def _too_shallow(fit: Any, spec: ModelSpec) -> bool:
     return bool(a.size > 1 and np.min(a) < RELATIVE_DEPTH * np.max(a))
 
 
-def _has_shoulders(fit: Any, span: float) -> bool:
-    """Whether two fitted lines sit on one feature: centers closer than half the larger width
-    (plus the multiplet's span)."""
+def _has_shoulders(fit: Any, span: float, spec: ModelSpec) -> bool:
+    """Whether two fitted lines are one feature with a shoulder (a line-shape misfit soaked
+    up by a second line) rather than two lines: centers closer than the smaller FWHM/√3 (two
+    equal Lorentzian dips merge into one, with no bump between them, below that separation)
+    plus, for 14N/15N, the multiplet's span.  A narrow dip on a broad one, off its center,
+    is two lines."""
     c = fit.centers[0]
     w = fit.widths[0]
+    a = np.abs(fit.contrasts[0])
     for i in range(c.size):
         for j in range(i + 1, c.size):
-            if abs(c[i] - c[j]) < 0.5 * max(w[i], w[j]) + span:
+            gap = abs(c[i] - c[j])
+            if gap < min(w[i], w[j]) / np.sqrt(3.0) + span:
+                return True
+            # a line within another's half width must be a good part of its depth: a weak
+            # one there is what a line-shape misfit looks like
+            if gap < 0.5 * max(w[i], w[j]) and min(a[i], a[j]) < NESTED_DEPTH * max(a[i], a[j]):
                 return True
     return False
 
@@ -243,8 +256,7 @@ def _next_guesses(sweep: Sweep, y: NDArray[np.float64], best: Any, spec: ModelSp
     base = {"offset": best.baseline[0], "slope": best.baseline_slope[0]}
     c0, w0, a0 = best.centers[0], best.widths[0], best.contrasts[0]
     guesses = []
-    new = _residual_line(sweep, y, best, spec, threshold, span)
-    if new is not None:
+    for new in _residual_lines(sweep, y, best, spec, threshold, span):
         guesses.append({**base, "centers": np.append(c0, new[0]), "widths": np.append(w0, new[1]),
                         "contrasts": np.append(a0, new[2])})
     for j in range(c0.size):
@@ -258,10 +270,11 @@ def _next_guesses(sweep: Sweep, y: NDArray[np.float64], best: Any, spec: ModelSp
     return guesses
 
 
-def _residual_line(sweep: Sweep, y: NDArray[np.float64], best: Any, spec: ModelSpec,
-                   threshold: float, span: float) -> tuple[float, float, float] | None:
-    """(center, width, contrast) in SI of the most prominent unexplained feature of the
-    residual, or None when nothing stands out of the noise like a first line would."""
+def _residual_lines(sweep: Sweep, y: NDArray[np.float64], best: Any, spec: ModelSpec,
+                    threshold: float, span: float, count: int = 2
+                    ) -> list[tuple[float, float, float]]:
+    """(center, width, contrast) in SI of the ``count`` most prominent unexplained features
+    of the residual that stand out of the noise like a first line would."""
     f = sweep.frequencies
     model = best.best_fit(f, 0)
     resid = y - model
@@ -283,11 +296,10 @@ def _residual_line(sweep: Sweep, y: NDArray[np.float64], best: Any, spec: ModelS
     else:
         min_depth = threshold * float(noise_sigma(prof[None, :])[0]) * float(np.median(gain))
     c, fw, d = _candidates(fs, smooth[0], min_depth)
-    for ci, wi, di in zip(c, fw, d):
-        # not on top of a line already fitted (the merged width of two lines may be wide, so
-        # the candidate's own width decides; the trial fit is checked for shoulders after)
-        if np.any(np.abs(best.centers[0] - ci) < 0.5 * wi + span):
-            continue
+    out = []
+    # (a candidate may sit on a line already fitted: a narrow dip on a broad one pulls the
+    # one-line fit toward it; the trial fit is checked for shoulders instead)
+    for ci, wi, di in list(zip(c, fw, d))[:count]:
         width = max(np.sqrt(max(wi**2 - span**2, 0.25 * wi**2)), 0.5 * sweep.step_mhz * MHZ)
         if spec.signal == "dips":
             contrast = float(np.clip(di / abs(best.baseline[0]), 0.0, 1.0))
@@ -296,8 +308,8 @@ def _residual_line(sweep: Sweep, y: NDArray[np.float64], best: Any, spec: ModelS
         else:
             sign = 1.0 if np.max(profile) >= -np.min(profile) else -1.0
             contrast = sign * float(di) * 3.0 * np.sqrt(3.0) / (4.0 * width / MHZ)
-        return float(ci), float(width), contrast
-    return None
+        out.append((float(ci), float(width), contrast))
+    return out
 
 
 def _candidates(f: NDArray[np.float64], profile: NDArray[np.float64], min_depth: float):

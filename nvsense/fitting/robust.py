@@ -12,6 +12,8 @@ one-point glitch.  The starts here are built differently:
   over the hyperfine offsets of one resonance for the multiplet models) found by their
   *prominence* and a width of at least 1.5 points, so that a one-point glitch is not a line and
   two dips separated by a notch are two lines;
+* **nested** — when fewer dips than lines stand out, the strongest as a narrow dip on a broad
+  one at the same place;
 * **swap** — the converged fit with its weakest line (or a line on the sweep's edge, or
   narrower than the sampling) moved to the deepest unexplained feature of the residual.
 
@@ -35,6 +37,7 @@ from .signal_views import dip_view, from_dip_view
 from .status import FitStatus
 
 __all__ = [
+    "CLEARLY",
     "candidate_starts",
     "doubtful_rows",
     "find_lines",
@@ -52,14 +55,25 @@ NARROW_POINTS = 2.0
 _BASELINE_CLIP = 2.0
 #: Smoothing scales (points) of the depth profile for the prominence starts.
 _SCALES = (5, 11)
+#: Prominence (in smoothed-noise σ) of a dip that the prominence starts take for a line.
+_PROMINENCE = 5.0
+#: A fit at a bound (or otherwise not OK) must beat the best OK fit by this many reduced-χ²
+#: units to be kept: Δχ² = 9 is 3 σ for one parameter.
+CLEARLY = 9.0
 
 
 def doubtful_rows(status: NDArray[np.int64], P: NDArray[np.float64], sweep: Sweep,
-                  spec: ModelSpec, layout: Layout) -> NDArray[np.bool_]:
+                  spec: ModelSpec, layout: Layout, chi2: NDArray[np.float64] | None = None,
+                  dof: NDArray[np.float64] | None = None) -> NDArray[np.bool_]:
     """(n,) which fits deserve other starts: a failure other than bad input, or a converged
     fit with a line on the sweep's edge (within half a width, or 1.5 points) or narrower than
-    ``NARROW_POINTS`` point spacings."""
+    ``NARROW_POINTS`` point spacings, or — with known noise (``chi2`` and ``dof`` given) — a
+    χ² that the noise does not allow (more than 3.5 standard deviations of the χ²
+    distribution above its mean: a local minimum, or a line count or shape that is wrong)."""
     retry = np.isin(status, np.asarray(_RETRY, dtype=status.dtype))
+    if chi2 is not None and dof is not None:
+        with np.errstate(invalid="ignore"):
+            retry |= (status == FitStatus.OK) & (chi2 > dof + 3.5 * np.sqrt(2.0 * dof))
     ok = status == FitStatus.OK
     if np.any(ok) and not spec.is_hamiltonian:
         c = P[:, layout.centers]
@@ -176,6 +190,7 @@ def candidate_starts(Y: NDArray[np.float64], sweep: Sweep, spec: ModelSpec,
     with np.errstate(divide="ignore", invalid="ignore"):
         depth = np.where(base > 0, 1.0 - V / base, 0.0)
     starts = []
+    nested = np.full((m, nb + 3 * G), np.nan) if G >= 2 else None
     for points in _SCALES:
         if points >= n:
             continue
@@ -186,12 +201,30 @@ def candidate_starts(Y: NDArray[np.float64], sweep: Sweep, spec: ModelSpec,
         Pv[:, : min(nb, coef.shape[1])] = coef[:, : min(nb, coef.shape[1])]
         for i in range(m):
             prof = _comb(x, smooth[i], offs)
-            c, fw, d = find_lines(x, prof, 3.0 * noise[i], G)
+            c, fw, d = find_lines(x, prof, _PROMINENCE * noise[i], G)
             Pv[i, nb:] = _fill(c, fw, d, G, x, span_offs, P_fit[i] if P_fit is not None else None,
                                nb, sweep.step_mhz)
+            if nested is not None and points == _SCALES[0] and c.size > 0:
+                # the strongest dip may be a narrow dip on a broad one (in place of the
+                # least prominent other dip, when all lines were found)
+                lines = [[c[0], max(fw[0] / 3, sweep.step_mhz), 0.5 * d[0]],
+                         [c[0], 3 * fw[0], 0.5 * d[0]]]
+                rest = list(zip(c[1:], fw[1:], d[1:]))[: max(G - 2, 0)]
+                lines += [[ci, wi, di] for ci, wi, di in rest]
+                lines = sorted(lines[:G], key=lambda line: line[0])
+                while len(lines) < G:
+                    lines.append([float(x[x.size // 2]), 0.1 * sweep.span_mhz, 0.0])
+                nested[i, :nb] = Pv[i, :nb]
+                nested[i, nb:] = np.ravel(lines)
         widths = Pv[:, nb + 1::3]
         Pv[:, nb + 2::3] = np.clip(Pv[:, nb + 2::3] / unit_depth(widths, spec), 0.0, 1.0)
         starts.append(from_dip_view(Pv, view, spec, G))
+    if nested is not None and np.any(np.isfinite(nested[:, nb])):
+        widths = nested[:, nb + 1::3]
+        nested[:, nb + 2::3] = np.clip(nested[:, nb + 2::3] / unit_depth(widths, spec), 0.0, 1.0)
+        filled = np.where(np.isfinite(nested), nested, starts[0] if starts else 0.0)
+        starts.append(from_dip_view(filled, view, spec, G) if not np.isnan(filled).any()
+                      else filled)
     if P_fit is not None and spec.signal != "derivative":
         swap = _swap_start(Y, sweep, spec, P_fit)
         if swap is not None:
@@ -275,14 +308,20 @@ def refit_doubtful(fit: Callable[..., None], Y: NDArray[np.float64], W: NDArray[
                    wmode: int, LO: NDArray[np.float64], HI: NDArray[np.float64],
                    outputs: tuple[Any, ...], sweep: Sweep, spec: ModelSpec, layout: Layout,
                    vary: NDArray[np.bool_], P0: NDArray[np.float64], fixed_values: dict[int, Any],
-                   min_significance: float, n_threads: int | None) -> int:
+                   min_significance: float, n_threads: int | None, known_noise: bool = False
+                   ) -> int:
     """Fit the doubtful rows of a chunk again from :func:`candidate_starts` and keep, row by
-    row, the fit with the lowest χ² (in place in ``outputs``).  Returns the number of rows
-    retried."""
+    row, the fit with the lowest χ² (in place in ``outputs``) — or the lowest-χ² fit with
+    status OK when the lowest of all is not clearly better than it (by ``CLEARLY`` reduced-χ²
+    units): a spurious feature (a glitch) that a line at its bound fits barely better does
+    not displace a real line.  Returns the number of rows retried."""
     from .batch import flag_fits
 
     P, err, pos, pos_err, chi2, nit, status, n_eff = outputs
-    idx = np.flatnonzero(doubtful_rows(status, P, sweep, spec, layout))
+    n_vary = int(np.count_nonzero(vary))
+    dof = n_eff - n_vary if known_noise else None
+    idx = np.flatnonzero(doubtful_rows(status, P, sweep, spec, layout,
+                                       chi2 if known_noise else None, dof))
     if idx.size == 0:
         return 0
     from .lm_kernel import WEIGHTS_PER_ROW
@@ -292,7 +331,8 @@ def refit_doubtful(fit: Callable[..., None], Y: NDArray[np.float64], W: NDArray[
     LOi = np.ascontiguousarray(LO[idx])
     HIi = np.ascontiguousarray(HI[idx])
     scale, shift = layout.si_scale_shift(sweep)
-    best_chi2 = np.where(np.isfinite(chi2[idx]), chi2[idx], np.inf)
+    fields = (P, err, pos, pos_err, chi2, nit, status, n_eff)
+    results = [tuple(np.array(a[idx]) for a in fields)]  # the first fit is a candidate too
     for start in candidate_starts(Yi, sweep, spec, P[idx].copy()):
         Pc = np.ascontiguousarray(start, dtype=float)
         for i, value in fixed_values.items():
@@ -305,12 +345,19 @@ def refit_doubtful(fit: Callable[..., None], Y: NDArray[np.float64], W: NDArray[
                np.zeros(idx.size, dtype=np.int64))
         fit(Yi, Wi, wmode, LOi, HIi, out, 1 if idx.size < 64 else n_threads)
         flag_fits(out[6], Pc, out[1], LOi, HIi, vary, layout, min_significance)
-        c2 = np.where(np.isfinite(out[4]), out[4], np.inf)
-        better = c2 < best_chi2 * (1.0 - 1e-9) - 1e-300
-        if not np.any(better):
-            continue
-        rows = idx[better]
-        for target, source in zip((P, err, pos, pos_err, chi2, nit, status, n_eff), out):
-            target[rows] = source[better]
-        best_chi2[better] = c2[better]
+        results.append(out)
+    c2 = np.array([np.where(np.isfinite(r[4]), r[4], np.inf) for r in results])  # (k, m)
+    ok = np.array([r[6] == FitStatus.OK for r in results])
+    best = np.argmin(c2, axis=0)
+    cols = np.arange(idx.size)
+    low = c2[best, cols]
+    dofs = np.maximum(results[0][7] - n_vary, 1)
+    unit = low / dofs if not known_noise else np.maximum(low / dofs, 1.0)
+    ok_c2 = np.where(ok, c2, np.inf)
+    best_ok = np.argmin(ok_c2, axis=0)
+    keep_ok = np.isfinite(ok_c2[best_ok, cols]) & (ok_c2[best_ok, cols] <= low + CLEARLY * unit)
+    choice = np.where(keep_ok, best_ok, best)
+    for target, k in zip(fields, range(len(fields))):
+        stacked = np.stack([r[k] for r in results])  # (k, m, ...)
+        target[idx] = stacked[choice, cols]
     return int(idx.size)

@@ -4,7 +4,7 @@ The file's columns (:mod:`nvsense.io.tables`) are searched for
 
 * the **frequency**: a column named like one (frequency, freq, "controlled variable", f, x),
   else the first strictly monotonic column; its unit from the name ("(Hz)", "MHz", "_GHz"),
-  else from the values (an NV sweep lies between 1 MHz and 100 GHz: 2870 is MHz, 2.87 is GHz,
+  else from the values (an NV sweep lies between 10 MHz and 100 GHz: 2870 is MHz, 2.87 is GHz,
   2.87e9 is Hz);
 * the **signal**: a column named like one (signal, counts, PL, fluorescence, intensity,
   voltage, data, ...), else the first other column;
@@ -42,7 +42,7 @@ _SIGNAL_NAME = re.compile(r"signal|count|^pl|fluor|intens|volt|experiment|data|o
                           r"^y$|contrast|norm|spectrum|rate|c/s", re.IGNORECASE)
 _UNIT_IN_NAME = re.compile(r"(?<![a-z])(ghz|mhz|khz|hz)(?![a-z])", re.IGNORECASE)
 #: A sweep of NV lines in Hz lies in this range.
-_HZ_RANGE = (1e6, 1e11)
+_HZ_RANGE = (1e7, 1e11)
 
 
 def load_spectrum(
@@ -219,7 +219,7 @@ def _frequency_unit(p: Path, name: str, values: NDArray[np.float64], given: str 
     if not (_HZ_RANGE[0] <= np.nanmin(f) and np.nanmax(f) <= _HZ_RANGE[1]):
         raise SpectrumFileError(
             f"{p}: column {name!r} read as {unit} gives {np.nanmin(f):.4g}–{np.nanmax(f):.4g} "
-            f"Hz, outside any NV sweep (1 MHz–100 GHz); give frequency_unit= (Hz, kHz, MHz, "
+            f"Hz, outside any NV sweep (10 MHz–100 GHz); give frequency_unit= (Hz, kHz, MHz, "
             f"GHz) or frequency= (the right column)")
     return unit
 
