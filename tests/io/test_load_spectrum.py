@@ -123,7 +123,8 @@ def _matlab73(path: Path, variables: dict[str, np.ndarray]) -> Path:
     with h5py.File(path, "w", userblock_size=512) as h5:
         for name, value in variables.items():
             h5[name] = np.asarray(value)[None, :]  # MATLAB row vectors, stored transposed
-    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 ."
+    header = (b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 "
+              b"HDF5 schema 1.00 .")
     block = header.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM"
     with open(path, "r+b") as fh:
         fh.write(block.ljust(512, b"\x00"))
