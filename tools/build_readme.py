@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ROOT / "docs" / "readme"
+SECTIONS = ROOT / "docs"
 
 #: Reading order; files in docs/readme/ not listed here are appended at the end.
 ORDER = [

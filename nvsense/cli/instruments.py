@@ -6,14 +6,19 @@
     Load the bench file (default: the built-in simulated bench), connect to each instrument,
     identify it, read its state back, compare the bench limits with the instrument's, take a
     short test reading from the counter (laser and RF stay off), then leave everything safe and
-    disconnect.  Exit code 0 when all is well, 1 when an instrument cannot be reached or fails,
-    2 for a bad bench file or limits that leave nothing allowed.
+    disconnect.  Every instrument is tried and reported, also after one fails; a bench that
+    mixes simulated and real instruments in a way that measures nothing is warned about.  Exit
+    code 0 when all is well, 1 when an instrument cannot be reached or fails, 2 for a bad bench
+    file or limits that leave nothing allowed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from rich.console import Console
@@ -23,7 +28,6 @@ from ..instruments import (
     BUILTIN_BENCHES,
     Bench,
     BenchConfigError,
-    InstrumentError,
     load_bench,
 )
 from ..instruments.registry import DRIVERS, KINDS, DriverUnavailableError
@@ -91,26 +95,27 @@ def run_check(args: argparse.Namespace) -> int:
     """Check the bench ``args.bench``; return the exit code."""
     console = _console()
     try:
-        bench = load_bench(args.bench)
+        with _bench_warnings_held():  # printed below, with the report
+            bench = load_bench(args.bench)
     except BenchConfigError as exc:
         print(f"nvsense instruments check: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     console.print(f"Bench: [bold]{bench.label}[/]"
                   + (f" ({bench.source})" if bench.source and bench.config.name else ""))
-    try:
-        bench.connect()
-    except InstrumentError as exc:
-        print(f"nvsense instruments check: {exc}", file=sys.stderr)
-        return EXIT_FAULT
-    faults: list[str] = []
+    for text in bench.warnings:
+        console.print(f"[yellow]Warning:[/] {text}")
+    bench.connect(keep_going=True)  # every instrument is tried and reported
+    faults: list[str] = [str(exc) for exc in bench.connect_errors.values()]
+    limit_problems: list[str] = []
     try:
         console.print(_instrument_table(bench, faults))
-        limits_table, limit_problems = _limits_table(bench, faults)
-        console.print(limits_table)
+        if bench.connected:
+            limits_table, limit_problems = _limits_table(bench, faults)
+            console.print(limits_table)
     finally:
         report = bench.safe()
         bench.close()
-    console.print("Left safe: " + "; ".join(report))
+    console.print("Left safe: " + ("; ".join(report) or "nothing was connected"))
     for problem in limit_problems:
         print(f"nvsense instruments check: {problem}", file=sys.stderr)
     if faults or bench.safe_errors:
@@ -123,11 +128,32 @@ def run_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@contextlib.contextmanager
+def _bench_warnings_held() -> Iterator[None]:
+    """Keep the bench's make-up warnings off the log while it is built (the check prints
+    them in its report)."""
+    logger = logging.getLogger("nvsense.instruments")
+
+    def drop(record: logging.LogRecord) -> bool:
+        return not getattr(record, "nvsense_bench_warning", False)
+
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
 def _instrument_table(bench: Bench, faults: list[str]) -> Table:
     table = Table(title="Instruments")
     for column in ("slot", "driver", "identity", "state (read back)"):
         table.add_column(column, overflow="fold")
     for slot, instrument in bench.instruments.items():
+        error = bench.connect_errors.get(slot)
+        if error is not None:
+            table.add_row(slot, bench.driver_of(slot), "[red]not connected[/]",
+                          f"[red]{error.cause}[/]")
+            continue
         identity = _attempt(lambda inst=instrument: str(inst.identity), slot, faults)
         state = _attempt(lambda s=slot, inst=instrument: _state(s, inst), slot, faults)
         table.add_row(slot, bench.driver_of(slot), identity, state)
@@ -184,22 +210,31 @@ def _limits_table(bench: Bench, faults: list[str]) -> tuple[Table, list[str]]:
     b = bench.limits
     rows: list[tuple[str, tuple[float | None, float | None], tuple[float, float] | None,
                      tuple[float, float] | None, str, Any]] = []
+    connected = set(bench.instruments) - set(bench.connect_errors)
     try:
+        if "mw" not in connected:
+            raise _NotConnected
         inst, eff = bench.mw.instrument_limits, bench.mw.limits
         rows.append(("mw frequency", b.frequency or (None, None),
                      (inst.frequency_min, inst.frequency_max),
                      (eff.frequency_min, eff.frequency_max), "Hz", lambda: bench.mw.frequency))
         rows.append(("mw power", (None, b.max_mw_power), (inst.power_min, inst.power_max),
                      (eff.power_min, eff.power_max), "dBm", lambda: bench.mw.power))
+    except _NotConnected:
+        pass
     except Exception as exc:
         faults.append(f"mw: limits unknown: {exc}")
     try:
+        if "laser" not in connected:
+            raise _NotConnected
         inst, eff = bench.laser.instrument_limits, bench.laser.limits
         rows.append(("laser power", (None, b.max_laser_power), (inst.power_min, inst.power_max),
                      (eff.power_min, eff.power_max), "W", lambda: bench.laser.power))
+    except _NotConnected:
+        pass
     except Exception as exc:
         faults.append(f"laser: limits unknown: {exc}")
-    if bench.coil is not None:
+    if bench.coil is not None and "coil" in connected:
         coil_inst, coil_eff = bench.coil.instrument_limits, bench.coil.limits
         bench_coil = b.max_coil_current
         rows.append(("coil current",
@@ -228,6 +263,10 @@ def _limits_table(bench: Bench, faults: list[str]) -> tuple[Table, list[str]]:
                       _span(*inst_span, unit) if inst_span else "-",
                       _span(*allowed, unit) if allowed else "-", note)
     return table, problems
+
+
+class _NotConnected(Exception):
+    """The instrument did not connect: its limits row is left out (its error is reported)."""
 
 
 def _wider(bench_span: tuple[float | None, float | None],

@@ -7,45 +7,72 @@ The measurement layer uses :func:`load_bench` and the protocols only::
     with load_bench("bench.yaml") as bench:   # no argument: the built-in simulated bench
         bench.mw.frequency = 2.87e9
 
+Optional features (hardware-timed lists, FM, a counter that triggers the source, gated
+counting) are capability protocols checked with ``isinstance``; :func:`sweep_mode` decides
+between list and stepped sweeps from them.  Every instrument and the bench have
+``snapshot()``: the read-back state as JSON-ready data.
+
 Importing this package imports no driver: each is imported when a bench names it (see
 :mod:`nvsense.instruments.registry`).
 """
 
 from .bench import Bench, load_bench
+from .capabilities import sweep_mode
 from .config import BUILTIN_BENCHES, BenchConfig, load_bench_config
-from .errors import BenchConfigError, InstrumentError, LimitError
+from .errors import (
+    BackendUnavailableError,
+    BenchConfigError,
+    CapabilityError,
+    InstrumentError,
+    LimitError,
+)
 from .limits import BenchLimits
 from .protocols import (
     CoilLimits,
     CoilSupply,
     Counter,
+    FrequencyModulation,
+    GatedCounter,
     Laser,
     LaserLimits,
+    ListSweep,
     MicrowaveLimits,
     MicrowaveSource,
+    MicrowaveTrigger,
+    Snapshottable,
 )
 from .registry import DRIVERS, DriverInfo, DriverUnavailableError
+from .sample_info import SampleInfo
 from .simulated import SimulatedSample
 
 __all__ = [
     "BUILTIN_BENCHES",
     "DRIVERS",
+    "BackendUnavailableError",
     "Bench",
     "BenchConfig",
     "BenchConfigError",
     "BenchLimits",
+    "CapabilityError",
     "CoilLimits",
     "CoilSupply",
     "Counter",
     "DriverInfo",
     "DriverUnavailableError",
+    "FrequencyModulation",
+    "GatedCounter",
     "InstrumentError",
     "Laser",
     "LaserLimits",
     "LimitError",
+    "ListSweep",
     "MicrowaveLimits",
     "MicrowaveSource",
+    "MicrowaveTrigger",
+    "SampleInfo",
     "SimulatedSample",
+    "Snapshottable",
     "load_bench",
     "load_bench_config",
+    "sweep_mode",
 ]

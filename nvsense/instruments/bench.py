@@ -28,8 +28,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from .capabilities import bench_capabilities, sweep_mode
 from .config import BenchConfig, load_bench_config
-from .errors import BenchConfigError, InstrumentError, LimitError
+from .errors import BackendUnavailableError, BenchConfigError, InstrumentError, LimitError
 from .guarded import GuardedCoil, GuardedLaser, GuardedMicrowave
 from .limits import (
     BenchLimits,
@@ -38,8 +39,11 @@ from .limits import (
     check_laser_power,
     check_mw_power,
 )
+from .protocols import Snapshottable
 from .registry import build_instrument
+from .sample_info import SampleInfo, mixed_bench_warnings, sample_info, unseen_by_sample
 from .simulated.sample import SimulatedSample
+from .snapshot import generic_snapshot, quantity_value
 
 __all__ = ["Bench", "load_bench"]
 
@@ -53,6 +57,7 @@ def load_bench(
     path_or_mapping: str | Path | Mapping[str, Any] | BenchConfig | None = None,
     *,
     pace: Literal["fast", "realtime"] | None = None,
+    base_dir: str | Path | None = None,
 ) -> Bench:
     """Read a bench file (or mapping) and build its instruments, without connecting.
 
@@ -65,6 +70,9 @@ def load_bench(
         simulated bench.
     pace
         For simulated instruments: ``"fast"`` or ``"realtime"`` (overrides ``sample.pace``).
+    base_dir
+        Where relative paths in the bench (pyvisa-sim models) are read from: default the
+        bench file's folder, or the working directory for a mapping.
 
     Raises
     ------
@@ -72,7 +80,7 @@ def load_bench(
         The bench file is invalid, names an unknown driver or option, or a driver cannot be
         imported (:class:`~nvsense.instruments.registry.DriverUnavailableError`).
     """
-    config, source = load_bench_config(path_or_mapping)
+    config, source = load_bench_config(path_or_mapping, base_dir=base_dir)
     return Bench(config, source=source, pace=pace)
 
 
@@ -100,7 +108,16 @@ class Bench:
     source : Path or None
     limits : BenchLimits
     sample : SimulatedSample or None
-        The simulated sample shared by the simulated instruments (``None`` on a real bench).
+        The simulated sample shared by the simulated instruments (``None`` on a real bench):
+        the simulator's ground truth, for tests and simulated campaigns.  Measurements read
+        :attr:`sample_info` instead.
+    warnings : list of str
+        Problems of the bench's make-up that do not stop it (a mixed bench whose simulated
+        sample cannot see a real source or laser), each naming the instrument and the fix;
+        logged when the bench is built.
+    connect_errors : dict
+        Slot -> error for instruments that :meth:`connect` with ``keep_going`` could not
+        reach.
     safe_report : list of str
         What the last :meth:`safe` did, one line per action (``"mw: RF off, list stopped"``),
         including failures; stored in run files.
@@ -118,8 +135,11 @@ class Bench:
         raw = {}
         for slot, entry in config.instruments.entries().items():
             try:
-                raw[slot] = build_instrument(slot, entry.driver, entry.options,
-                                             sample=self.sample)
+                # The validated options: units parsed, relative paths already resolved
+                # against the bench file.
+                options = (entry.settings.driver_kwargs() if entry.settings is not None
+                           else entry.options)
+                raw[slot] = build_instrument(slot, entry.driver, options, sample=self.sample)
             except BenchConfigError as exc:
                 if source is None:
                     raise
@@ -130,8 +150,12 @@ class Bench:
         self.coil = GuardedCoil(raw["coil"], self.limits) if "coil" in raw else None
         self.safe_report: list[str] = []
         self.safe_errors: dict[str, BaseException] = {}
+        self.connect_errors: dict[str, InstrumentError] = {}
         self._connected: list[str] = []
         self._atexit_registered = False
+        self.warnings: list[str] = mixed_bench_warnings(config)
+        for text in self.warnings:
+            log.warning("%s: %s", self.label, text, extra={"nvsense_bench_warning": True})
 
     # --- description ---------------------------------------------------------------------
 
@@ -155,6 +179,78 @@ class Bench:
         """The driver name of ``slot`` (``"sg384"``)."""
         return self.config.instruments.entries()[slot].driver
 
+    @property
+    def sample_info(self) -> SampleInfo:
+        """What the bench file declares about the sample (``sample: nv, axes, nucleus``); on a
+        simulated bench it defaults from the simulator's configuration.  See
+        :mod:`nvsense.instruments.sample_info`."""
+        return sample_info(self.config)
+
+    @property
+    def unseen_by_sample(self) -> tuple[str, ...]:
+        """Slots of real instruments that the simulated sample of this bench cannot see (a
+        real ``mw`` or ``laser`` with the simulated counter); empty on a consistent bench."""
+        return unseen_by_sample(self.config)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every instrument's read-back state, like a QCoDeS station snapshot.
+
+        Needs a connection.  Each instrument's :meth:`snapshot` (identity, settings read back
+        with their units, limits, list and FM state...) under its slot, with the bench's
+        limits and the effective ones, the declared sample and the bench's warnings.  An
+        instrument that fails to answer is recorded with its error instead, so that one
+        snapshot never stops a run.  JSON-serialisable
+        (:func:`nvsense.instruments.snapshot.snapshot_json`).
+        """
+        instruments: dict[str, Any] = {}
+        for slot, instrument in self.instruments.items():
+            entry: dict[str, Any] = {"driver": self.driver_of(slot)}
+            if slot not in self._connected:
+                error = self.connect_errors.get(slot)
+                entry["error"] = str(error) if error else "not connected"
+                instruments[slot] = entry
+                continue
+            try:
+                # the guards add the effective limits; a user's counter may have no snapshot
+                entry.update(instrument.snapshot() if isinstance(instrument, Snapshottable)
+                             else generic_snapshot(slot, instrument))
+            except Exception as exc:  # recorded, not raised: the others still count
+                entry["error"] = f"{type(exc).__name__}: {exc}"
+            instruments[slot] = entry
+        b = self.limits
+        return {
+            "bench": {"name": self.config.name or "", "label": self.label,
+                      "source": str(self.source) if self.source else ""},
+            "limits": {
+                "frequency": ([quantity_value(f, "Hz") for f in b.frequency]
+                              if b.frequency is not None else None),
+                "max_mw_power": quantity_value(b.max_mw_power, "dBm"),
+                "max_laser_power": quantity_value(b.max_laser_power, "W"),
+                "max_coil_current": quantity_value(b.max_coil_current, "A"),
+            },
+            "safe_state": {"laser": self.config.safe_state.laser},
+            "sample": self.sample_info.as_dict(),
+            "capabilities": self.capabilities(),
+            "warnings": list(self.warnings),
+            "instruments": instruments,
+        }
+
+    def sweep_mode(self, requested: Literal["auto", "list", "stepped"] = "auto"
+                   ) -> Literal["list", "stepped"]:
+        """How sweeps step the frequency on this bench: ``"list"`` (hardware-timed, when the
+        source is a :class:`~nvsense.instruments.protocols.ListSweep` and the counter a
+        :class:`~nvsense.instruments.protocols.MicrowaveTrigger`) or ``"stepped"``.
+
+        See :func:`nvsense.instruments.capabilities.sweep_mode`; ``requested="list"`` on a
+        bench without lists raises :class:`~nvsense.instruments.errors.CapabilityError`.
+        """
+        return sweep_mode(self, requested)
+
+    def capabilities(self) -> dict[str, bool]:
+        """Optional features of the bench's instruments
+        (:func:`nvsense.instruments.capabilities.bench_capabilities`)."""
+        return bench_capabilities(self)
+
     def identities(self) -> dict[str, str]:
         """Slot -> identity string as each instrument reports it (needs a connection)."""
         return {slot: str(inst.identity) for slot, inst in self.instruments.items()}
@@ -166,7 +262,10 @@ class Bench:
             "bench_source": str(self.source) if self.source else "",
             "bench_config": self.config.model_dump(mode="json"),
             "drivers": {slot: self.driver_of(slot) for slot in self.instruments},
+            "sample_info": self.sample_info.as_dict(),
         }
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
         if self.connected:
             data["identities"] = self.identities()
         if self.safe_report:
@@ -175,8 +274,15 @@ class Bench:
 
     # --- connection ------------------------------------------------------------------------
 
-    def connect(self) -> Bench:
+    def connect(self, *, keep_going: bool = False) -> Bench:
         """Connect every instrument (in :data:`SLOT_ORDER`).
+
+        Parameters
+        ----------
+        keep_going
+            Try every instrument even when one fails, and raise nothing: the failures are in
+            :attr:`connect_errors`, the instruments that answered stay connected (``nvsense
+            instruments check`` reports them all).  Default: stop at the first failure.
 
         Raises
         ------
@@ -186,10 +292,14 @@ class Bench:
         """
         if self._connected:
             return self
+        self.connect_errors = {}
         for slot, instrument in self.instruments.items():
             try:
                 instrument.connect()
             except BaseException as exc:
+                if keep_going and isinstance(exc, Exception):
+                    self.connect_errors[slot] = self._connect_error(slot, exc)
+                    continue
                 self.safe()
                 self.close()
                 if isinstance(exc, Exception):
@@ -206,6 +316,10 @@ class Bench:
         where = entry.options.get("address") or entry.options.get("device")
         what = f"{slot} ({entry.driver}{f' at {where}' if where else ''})"
         cause = exc.cause if isinstance(exc, InstrumentError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, BackendUnavailableError):
+            # Software missing on this computer: the cause names it and how to install it;
+            # cables and power are not the problem.
+            return BackendUnavailableError(what, "connect", cause)
         hint = ("check that it is switched on, connected and at that address "
                 f"(instruments.{slot} in {self.source or 'the bench'}), or run on the "
                 "simulated bench")
@@ -315,14 +429,15 @@ class Bench:
         if coil_current is not None:
             if self.coil is None:
                 raise LimitError("coil current given, but this bench has no coil "
-                                 "(add instruments.coil to the bench file)")
+                                 "(add instruments.coil to the bench file)",
+                                 quantity="coil_current", value=coil_current, unit="A",
+                                 instrument="coil")
             check_coil_current(coil_current, instrument=self._instrument_limits("coil"),
                                bench=self.limits, who="coil")
 
     def _instrument_limits(self, slot: str) -> Any:
-        inner = getattr(self.instruments[slot], "inner", self.instruments[slot])
         try:
-            return getattr(inner, "limits", None) if slot == "coil" else inner.limits
+            return self.instruments[slot].instrument_limits
         except Exception as exc:  # a driver may know its limits only once connected
             log.warning("%s: instrument limits unknown (%s); checking the bench limits only",
                         slot, exc)

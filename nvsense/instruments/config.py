@@ -2,8 +2,8 @@
 
 A bench file is YAML (see ``docs/readme/bench.md`` for the full reference)::
 
-    sample:                       # used by simulated instruments only
-      field: ["0.4 mT", "1.1 mT", "1.9 mT"]
+    sample:                       # what a real bench knows: nv, axes, nucleus; the rest
+      field: ["0.4 mT", "1.1 mT", "1.9 mT"]   # configures the simulated instruments
       linewidth: "1 MHz"
       contrast: 0.02
     instruments:
@@ -35,16 +35,19 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from ..physics.temperature import ZFS_MODELS
-from ..units import QuantityError, parse_quantity
 from ..yaml_lines import line_of
+from .driver_options import DriverOptions
 from .errors import BenchConfigError
-from .registry import DriverInfo, find_driver
+from .fields import as_tuple, quantity, vector
+from .registry import SLOT_KINDS, DriverInfo, find_driver, option_problem
 
 __all__ = [
     "BUILTIN_BENCHES",
@@ -70,54 +73,9 @@ BUILTIN_BENCHES: dict[str, str] = {
 
 # --- value types ----------------------------------------------------------------------------
 
-def _quantity(unit: str, example: str, *, positive: bool = False,
-              non_negative: bool = False) -> Any:
-    """A float field read with :func:`~nvsense.units.parse_quantity` in ``unit``."""
-
-    def parse(value: Any) -> float:
-        try:
-            result = parse_quantity(value, unit)
-        except QuantityError as exc:
-            reason = str(exc).split("; write e.g.")[0]
-            raise ValueError(f"{reason}; write e.g. {example}") from None
-        if positive and not result > 0:
-            raise ValueError(f"must be positive, got {value!r}; write e.g. {example}")
-        if non_negative and result < 0:
-            raise ValueError(f"must not be negative, got {value!r}; write e.g. {example}")
-        return result
-
-    return Annotated[float, BeforeValidator(parse)]
-
-
-def _vector(unit: str | None, example: str) -> Any:
-    """Three components: a list (``["1 mT", 0, "2 mT"]``) or ``"1 mT, 0 mT, 2 mT"``."""
-
-    def parse(value: Any) -> tuple[float, float, float]:
-        items = value.split(",") if isinstance(value, str) else value
-        if isinstance(items, np.ndarray):
-            items = items.tolist()
-        if not isinstance(items, list | tuple) or len(items) != 3:
-            raise ValueError(f"expected three components (x, y, z), got {value!r}; "
-                             f"write e.g. {example}")
-        try:
-            if unit is None:
-                return tuple(float(v) for v in items)  # type: ignore[return-value]
-            return tuple(parse_quantity(v, unit) for v in items)  # type: ignore[return-value]
-        except (QuantityError, TypeError, ValueError) as exc:
-            reason = str(exc).split("; write e.g.")[0]
-            raise ValueError(f"{reason}; write e.g. {example}") from None
-
-    return Annotated[tuple[float, float, float], BeforeValidator(parse)]
-
-
-def _as_tuple(value: Any) -> Any:
-    """One item or a list of them, as a tuple (so errors keep a simple key path)."""
-    if value is None:
-        return ()
-    if isinstance(value, list | tuple):
-        return tuple(value)
-    return (value,)
-
+_quantity = quantity
+_vector = vector
+_as_tuple = as_tuple
 
 Frequency = _quantity("Hz", '"1 MHz"')
 Time = _quantity("s", '"2 s"', non_negative=True)
@@ -195,7 +153,11 @@ def _nucleus(value: Any) -> Any:
 
 
 class SampleConfig(_Model):
-    """The NV sample and optics the simulated instruments model (SI floats, dBm).
+    """The NV sample: what the bench knows about it, and what the simulator models.
+
+    ``nv`` (``single`` or ``ensemble``), ``axes`` and ``nucleus`` are what a real bench
+    declares about its sample (:class:`~nvsense.instruments.sample_info.SampleInfo`); on a
+    simulated bench they, and every other key (SI floats, dBm), configure the simulator.
 
     ``linewidth`` (FWHM) and ``contrast`` hold at ``mw_reference_power``; with RF power P
     (in mW) the saturation parameter is ``s = P / P_sat`` and each line has contrast
@@ -215,6 +177,7 @@ class SampleConfig(_Model):
     zfs_model: str = "acosta2010"
     strain: _quantity("Hz", '"3 MHz"', non_negative=True) = 0.0  # type: ignore[valid-type]
     nucleus: Annotated[Literal["none", "14N", "15N"], BeforeValidator(_nucleus)] = "none"
+    nv: Literal["single", "ensemble"] | None = None
     axes: Annotated[tuple[Annotated[int, Field(ge=0, le=3)], ...],
                     BeforeValidator(_axes)] = (0, 1, 2, 3)
     linewidth: _quantity("Hz", '"1 MHz"', positive=True) = 1e6  # type: ignore[valid-type]
@@ -259,6 +222,9 @@ class SampleConfig(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> SampleConfig:
+        if self.nv == "single" and len(self.axes) != 1:
+            raise ValueError(f"nv: single, but axes {list(self.axes)} lists "
+                             f"{len(self.axes)}; a single NV has one axis: give e.g. axes: [0]")
         model = ZFS_MODELS[self.zfs_model]
         if not model.t_min <= self.temperature <= model.t_max:
             others = [name for name, m in ZFS_MODELS.items()
@@ -284,12 +250,18 @@ class SampleConfig(_Model):
 # --- instruments ----------------------------------------------------------------------------
 
 class InstrumentEntry(BaseModel):
-    """One instrument: ``driver`` and the driver's own options (passed to it unchanged)."""
+    """One instrument: ``driver`` and the driver's own options.
+
+    The options are checked against the driver's options model
+    (:mod:`nvsense.instruments.driver_options`) as part of the bench file, so their errors come
+    with the others, each with its line; :attr:`settings` holds the validated options.
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
     kind: ClassVar[str] = ""
 
     driver: str
+    _settings: DriverOptions | None = PrivateAttr(default=None)
 
     @field_validator("driver", mode="before")
     @classmethod
@@ -303,12 +275,17 @@ class InstrumentEntry(BaseModel):
         return v if ":" in v else v.strip().lower()
 
     @model_validator(mode="after")
-    def _required_options(self) -> InstrumentEntry:
-        info = self.info
-        missing = [key for key in info.requires if key not in self.options]
+    def _driver_options(self, info: ValidationInfo) -> InstrumentEntry:
+        driver = self.info
+        if driver.options is not None:
+            # A ValidationError raised here is reported at instruments.<slot>.<option>.
+            self._settings = driver.options.model_validate(self.options,
+                                                           context=info.context)
+            return self
+        missing = [key for key in driver.requires if key not in self.options]
         if missing:
-            raise ValueError(f"driver {info.name} needs {' and '.join(missing)}; "
-                             f"e.g. {info.example_text()}")
+            raise ValueError(f"driver {driver.name} needs {' and '.join(missing)}; "
+                             f"e.g. {driver.example_text()}")
         return self
 
     @property
@@ -318,8 +295,13 @@ class InstrumentEntry(BaseModel):
 
     @property
     def options(self) -> dict[str, Any]:
-        """Everything but ``driver``: the driver's keyword arguments."""
+        """Everything but ``driver``, as written in the bench file."""
         return dict(self.model_extra or {})
+
+    @property
+    def settings(self) -> DriverOptions | None:
+        """The validated options (SI values), or ``None`` for a user's driver."""
+        return self._settings
 
 
 class MicrowaveEntry(InstrumentEntry):
@@ -416,6 +398,8 @@ def builtin_bench_path(name: str) -> Path:
 
 def load_bench_config(
     source: str | Path | Mapping[str, Any] | BenchConfig | None = None,
+    *,
+    base_dir: str | Path | None = None,
 ) -> tuple[BenchConfig, Path | None]:
     """Read and validate a bench.
 
@@ -425,6 +409,10 @@ def load_bench_config(
         A bench file path, the name of a built-in bench (:data:`BUILTIN_BENCHES`), a mapping
         with the file's content, a :class:`BenchConfig`, or ``None`` for the built-in
         simulated bench.
+    base_dir
+        Where relative paths inside the bench (pyvisa-sim models in ``visa_library``) are
+        read from; default the bench file's folder, or the working directory for a mapping
+        (give the folder of the file the mapping came from, e.g. a campaign file).
 
     Returns
     -------
@@ -441,7 +429,8 @@ def load_bench_config(
     if source is None:
         source = builtin_bench_path("simulated")
     if isinstance(source, Mapping):
-        return _validate(dict(source), label="bench mapping", root=None), None
+        return _validate(dict(source), label="bench mapping", root=None,
+                         base_dir=base_dir), None
     path = Path(source)
     if not path.is_file():
         if isinstance(source, str) and source in BUILTIN_BENCHES:
@@ -468,12 +457,15 @@ def load_bench_config(
     if not isinstance(data, dict):
         raise BenchConfigError(f"{path}: a bench file is a mapping (sample:, instruments:, "
                                f"limits:, safe_state:), not a {type(data).__name__}")
-    return _validate(data, label=str(path), root=root), path
+    return _validate(data, label=str(path), root=root,
+                     base_dir=base_dir if base_dir is not None else path.parent), path
 
 
-def _validate(data: dict[str, Any], *, label: str, root: yaml.Node | None) -> BenchConfig:
+def _validate(data: dict[str, Any], *, label: str, root: yaml.Node | None,
+              base_dir: str | Path | None = None) -> BenchConfig:
+    context = {"bench_dir": Path(base_dir) if base_dir is not None else None}
     try:
-        return BenchConfig.model_validate(data)
+        return BenchConfig.model_validate(data, context=context)
     except ValidationError as exc:
         found = [_describe_error(err, data, root) for err in exc.errors()]
         problems = [text for _, text in sorted(found, key=lambda item: item[0])]
@@ -490,6 +482,9 @@ def _describe_error(err: Mapping[str, Any], data: Any,
 
 
 def _message(err: Mapping[str, Any], loc: tuple[Any, ...], data: Any, where: str) -> str:
+    option = _driver_of_option(loc, data)
+    if option is not None:
+        return where + option_problem(str(loc[1]), option, {**err, "loc": loc[2:]})
     path = _key_path(loc, data)
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -508,6 +503,18 @@ def _message(err: Mapping[str, Any], loc: tuple[Any, ...], data: Any, where: str
                 "greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         message = f"{message}, got {err.get('input')!r}"
     return f"{where}{path}: {message}"
+
+
+def _driver_of_option(loc: tuple[Any, ...], data: Any) -> DriverInfo | None:
+    """The driver whose options model raised an error at ``instruments.<slot>.<option>``."""
+    if len(loc) < 3 or loc[0] != "instruments" or loc[1] not in SLOT_KINDS:
+        return None
+    try:
+        driver = data["instruments"][loc[1]]["driver"]
+        info = find_driver(SLOT_KINDS[loc[1]], driver)
+    except (KeyError, TypeError, BenchConfigError):
+        return None
+    return info if info.options is not None else None
 
 
 def _key_path(loc: tuple[Any, ...], data: Any) -> str:

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-__all__ = ["BenchConfigError", "InstrumentError", "LimitError"]
+from typing import Any, Literal
+
+__all__ = [
+    "BackendUnavailableError",
+    "BenchConfigError",
+    "CapabilityError",
+    "InstrumentError",
+    "LimitError",
+    "LimitSource",
+]
+
+#: Whose limit a :class:`LimitError` is about.
+LimitSource = Literal["instrument", "bench"]
 
 
 class InstrumentError(RuntimeError):
@@ -30,9 +42,74 @@ class InstrumentError(RuntimeError):
         super().__init__(f"{instrument}: {command!s} failed: {cause}")
 
 
+class BackendUnavailableError(InstrumentError):
+    """The software an instrument needs on this computer is missing or unusable.
+
+    A VISA library (pyvisa-py, NI-VISA), the pyvisa-sim backend or a pyvisa-sim model file, or
+    NI-DAQmx: the instrument itself was never reached, so the fix is an installation, not a
+    cable.  ``cause`` names what is missing and how to install it.
+    """
+
+
 class LimitError(ValueError):
-    """A setting is outside the instrument's or the bench's limits; nothing was sent."""
+    """A setting is outside the instrument's or the bench's limits; nothing was sent.
+
+    The message says it in words; the attributes say it for programs (the GUI marks the field
+    of ``quantity`` without reading the text).  Each is ``None`` where it does not apply (an
+    empty list has no ``limit``).
+
+    Parameters
+    ----------
+    message
+        The whole explanation, ending in "nothing was sent" where that holds.
+    quantity
+        Which setting: ``"frequency"``, ``"mw_power"``, ``"laser_power"``, ``"coil_current"``,
+        ``"bin_time"``, ``"n_bins"``, ``"list_points"``, ``"fm_deviation"``, ``"fm_rate"``,
+        ``"fm_source"``.
+    value
+        The value asked for (the first offending one of a list), in ``unit``.
+    limit
+        The limit it breaks, in ``unit``.
+    unit
+        SI unit of ``value`` and ``limit`` (``"Hz"``, ``"dBm"``, ``"W"``, ``"A"``, ``"s"``,
+        ``""`` for counts).
+    bound
+        ``"upper"`` or ``"lower"``: which end of the range ``limit`` is; ``None`` for a value
+        that is not a finite number or a rule that is not a range.
+    source
+        ``"instrument"`` (what the instrument accepts) or ``"bench"`` (the bench file's
+        ``limits:``).
+    instrument
+        The bench slot (``"mw"``) or instrument name the setting was for.
+    """
+
+    def __init__(self, message: str, *, quantity: str | None = None, value: Any = None,
+                 limit: float | None = None, unit: str | None = None,
+                 bound: Literal["upper", "lower"] | None = None,
+                 source: LimitSource | None = None, instrument: str | None = None) -> None:
+        super().__init__(message)
+        self.quantity = quantity
+        self.value = value
+        self.limit = limit
+        self.unit = unit
+        self.bound = bound
+        self.source = source
+        self.instrument = instrument
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields and the message, JSON-serialisable (for events and logs)."""
+        value = self.value
+        if not isinstance(value, str | int | float | bool | type(None)):
+            value = repr(value)
+        return {"message": str(self), "quantity": self.quantity, "value": value,
+                "limit": self.limit, "unit": self.unit, "bound": self.bound,
+                "source": self.source, "instrument": self.instrument}
 
 
 class BenchConfigError(ValueError):
     """A bench file (or mapping) is invalid: the message names the key and the fix."""
+
+
+class CapabilityError(ValueError):
+    """A bench was asked for a feature its instruments do not have (a hardware-timed list
+    on a source without list mode, FM on a source without FM); nothing was sent."""

@@ -10,6 +10,7 @@ unchanged (``bench.mw.identity``, driver-specific methods); ``.inner`` is the ba
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
@@ -25,7 +26,16 @@ from .limits import (
     effective_laser_limits,
     effective_mw_limits,
 )
-from .protocols import CoilLimits, LaserLimits, MicrowaveLimits
+from .protocols import (
+    CoilLimits,
+    FrequencyModulation,
+    LaserLimits,
+    LimitedCoilSupply,
+    ListSweep,
+    MicrowaveLimits,
+    Snapshottable,
+)
+from .snapshot import generic_snapshot, limits_snapshot
 
 __all__ = ["GuardedCoil", "GuardedLaser", "GuardedMicrowave"]
 
@@ -34,6 +44,8 @@ class _Guard:
     """Pass attribute access through to the wrapped instrument, except what the guard owns."""
 
     _own: ClassVar[frozenset[str]] = frozenset()
+    #: The bench slot of this kind of instrument (for snapshots of user drivers).
+    _slot: ClassVar[str] = ""
 
     def __init__(self, inner: Any, bench_limits: BenchLimits) -> None:
         object.__setattr__(self, "_inner", inner)
@@ -60,6 +72,15 @@ class _Guard:
         else:
             setattr(self._inner, name, value)
 
+    def snapshot(self) -> dict[str, Any]:
+        """The instrument's snapshot (read back), with the effective limits (the instrument's
+        within the bench's) as ``effective_limits``."""
+        inner = self._inner
+        data = (inner.snapshot() if isinstance(inner, Snapshottable)
+                else generic_snapshot(self._slot, inner))
+        data["effective_limits"] = limits_snapshot(self.limits)
+        return data
+
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(dir(self._inner)))
 
@@ -67,20 +88,53 @@ class _Guard:
         return f"<{type(self).__name__} of {self._inner!r}>"
 
 
+#: Members of the capability protocols, and what each capability is, for messages.
+_CAPABILITY_MEMBERS: dict[str, str] = {
+    "load_list": "hardware-timed frequency lists (ListSweep)",
+    "start_list": "hardware-timed frequency lists (ListSweep)",
+    "stop_list": "hardware-timed frequency lists (ListSweep)",
+    "set_fm": "frequency modulation (FrequencyModulation)",
+}
+
+
 class GuardedMicrowave(_Guard):
     """A :class:`~nvsense.instruments.protocols.MicrowaveSource` behind the limits.
 
     ``limits`` gives the effective limits (the instrument's within the bench's);
-    ``instrument_limits`` the instrument's own.
+    ``instrument_limits`` the instrument's own.  The guard has the capabilities of the source
+    it wraps, and only those: ``GuardedMicrowave(source, limits)`` returns a guard that is a
+    :class:`~nvsense.instruments.protocols.ListSweep` and/or a
+    :class:`~nvsense.instruments.protocols.FrequencyModulation` exactly when ``source`` is.
     """
 
     _own = frozenset({"_fm_deviation", "_list", "_list_running"})
+    _slot = "mw"
+
+    def __new__(cls, inner: Any, bench_limits: BenchLimits) -> GuardedMicrowave:
+        if cls is GuardedMicrowave:
+            cls = _microwave_guard(isinstance(inner, ListSweep),
+                                   isinstance(inner, FrequencyModulation))
+        return super().__new__(cls)
 
     def __init__(self, inner: Any, bench_limits: BenchLimits) -> None:
         super().__init__(inner, bench_limits)
         self._fm_deviation = 0.0
         self._list: np.ndarray | None = None
         self._list_running = False
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _CAPABILITY_MEMBERS:
+            # Not provided by this guard's class: the source lacks the capability.  Never pass
+            # it through, not even if the source has a stray method of that name (unchecked).
+            raise AttributeError(
+                f"{self._inner.name}: this microwave source has no "
+                f"{_CAPABILITY_MEMBERS[name]}")
+        return super().__getattr__(name)
+
+    @property
+    def supports_list(self) -> bool:
+        """Whether hardware-timed lists are available (``isinstance(mw, ListSweep)``)."""
+        return isinstance(self, ListSweep)
 
     @property
     def instrument_limits(self) -> MicrowaveLimits:
@@ -137,6 +191,21 @@ class GuardedMicrowave(_Guard):
             self._check_power(float(self._inner.power))
         self._inner.output = value
 
+    def safe(self) -> None:
+        self._list_running = False
+        self._fm_deviation = 0.0
+        self._inner.safe()
+
+
+class _GuardedListSweep:
+    """The :class:`~nvsense.instruments.protocols.ListSweep` part of a guard."""
+
+    _inner: Any
+    _list: np.ndarray | None
+    _list_running: bool
+    _check_frequencies: Any
+    _check_power: Any
+
     def load_list(self, frequencies: Sequence[float], power: float) -> None:
         freqs = np.asarray(frequencies, dtype=float).ravel()
         self._check_frequencies(freqs)
@@ -152,6 +221,15 @@ class GuardedMicrowave(_Guard):
         self._inner.stop_list()
         self._list_running = False
 
+
+class _GuardedFrequencyModulation:
+    """The :class:`~nvsense.instruments.protocols.FrequencyModulation` part of a guard."""
+
+    _inner: Any
+    _list: np.ndarray | None
+    _fm_deviation: float
+    _check_frequencies: Any
+
     def set_fm(self, deviation: float, *, rate: float | None = None,
                source: Literal["internal", "external"] = "internal",
                enabled: bool = True) -> None:
@@ -162,14 +240,25 @@ class GuardedMicrowave(_Guard):
         self._inner.set_fm(deviation, rate=rate, source=source, enabled=enabled)
         self._fm_deviation = float(deviation) if enabled else 0.0
 
-    def safe(self) -> None:
-        self._list_running = False
-        self._fm_deviation = 0.0
-        self._inner.safe()
+
+@functools.cache
+def _microwave_guard(lists: bool, fm: bool) -> type[GuardedMicrowave]:
+    """The guard class with exactly these capabilities."""
+    if not (lists or fm):
+        return GuardedMicrowave
+    parts: list[type] = [GuardedMicrowave]
+    if lists:
+        parts.append(_GuardedListSweep)
+    if fm:
+        parts.append(_GuardedFrequencyModulation)
+    return type("GuardedMicrowave", tuple(parts), {"__module__": __name__,
+                                                   "__qualname__": "GuardedMicrowave"})
 
 
 class GuardedLaser(_Guard):
     """A :class:`~nvsense.instruments.protocols.Laser` behind the limits."""
+
+    _slot = "laser"
 
     @property
     def instrument_limits(self) -> LaserLimits:
@@ -206,9 +295,12 @@ class GuardedLaser(_Guard):
 class GuardedCoil(_Guard):
     """A :class:`~nvsense.instruments.protocols.CoilSupply` behind the limits."""
 
+    _slot = "coil"
+
     @property
     def instrument_limits(self) -> CoilLimits | None:
-        return getattr(self._inner, "limits", None)
+        """The supply's own current range, if it states one."""
+        return self._inner.limits if isinstance(self._inner, LimitedCoilSupply) else None
 
     @property
     def limits(self) -> CoilLimits | None:

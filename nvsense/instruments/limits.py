@@ -13,12 +13,12 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..units import format_quantity
-from .errors import LimitError
+from .errors import LimitError, LimitSource
 from .protocols import CoilLimits, LaserLimits, MicrowaveLimits
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ __all__ = [
     "effective_coil_limits",
     "effective_laser_limits",
     "effective_mw_limits",
+    "out_of_range",
 ]
 
 
@@ -68,13 +69,42 @@ class BenchLimits:
                    config.max_coil_current, origin)
 
 
+def out_of_range(message: str, *, quantity: str, value: Any, low: float | None,
+                 high: float | None, unit: str, source: LimitSource | None = "instrument",
+                 instrument: str | None = None) -> LimitError:
+    """A :class:`LimitError` for ``value`` outside ``[low, high]``, its fields filled in.
+
+    The limit and its bound are the end of the range ``value`` is beyond (none for a value
+    that is not a finite number).
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    limit: float | None = None
+    bound: Literal["upper", "lower"] | None = None
+    if math.isfinite(number):
+        if high is not None and number > high:
+            limit, bound = high, "upper"
+        elif low is not None and number < low:
+            limit, bound = low, "lower"
+    return LimitError(message, quantity=quantity, value=value if bound is None else number,
+                      limit=limit, unit=unit, bound=bound,
+                      source=source if bound is not None else None, instrument=instrument)
+
+
 def _fmt(value: float, unit: str) -> str:
     return format_quantity(value, unit, digits=9) if unit != "dBm" else f"{value:g} dBm"
 
 
 def _check_range(values: Iterable[float] | float, low: float | None, high: float | None,
-                 *, what: str, unit: str, source: str) -> None:
-    """Raise if any value is outside [low, high]; ``source`` says whose limit it is."""
+                 *, what: str, unit: str, source: str, quantity: str | None = None,
+                 origin: LimitSource | None = None, who: str | None = None) -> None:
+    """Raise if any value is outside [low, high]; ``source`` says whose limit it is.
+
+    ``quantity``, ``origin`` (instrument or bench) and ``who`` (the slot) go into the
+    :class:`LimitError`'s fields.
+    """
     if isinstance(values, float | int) and math.isfinite(values) and (
             (low is None or values >= low) and (high is None or values <= high)):
         return  # the common case, without numpy's overhead
@@ -87,15 +117,22 @@ def _check_range(values: Iterable[float] | float, low: float | None, high: float
     if not bad.any():
         return
     first = float(array[np.argmax(bad)])
+    limit: float | None
+    bound: Literal["upper", "lower"] | None
     if not math.isfinite(first):
         problem = f"{first} is not a finite number"
+        limit, bound = None, None
     elif high is not None and first > high:
         problem = f"{_fmt(first, unit)} is above {_fmt(high, unit)}, the upper limit of {source}"
+        limit, bound = high, "upper"
     else:
         problem = f"{_fmt(first, unit)} is below {_fmt(low, unit)}, the lower limit of {source}"
+        limit, bound = low, "lower"
     count = int(bad.sum())
     prefix = f"{count} of {array.size} {what} values are out of range: " if array.size > 1 else ""
-    raise LimitError(f"{prefix}{what} {problem}; nothing was sent")
+    raise LimitError(f"{prefix}{what} {problem}; nothing was sent", quantity=quantity,
+                     value=first, limit=limit, unit=unit, bound=bound,
+                     source=origin if bound is not None else None, instrument=who)
 
 
 def check_frequencies(values: Iterable[float] | float, *, instrument: MicrowaveLimits | None,
@@ -104,12 +141,15 @@ def check_frequencies(values: Iterable[float] | float, *, instrument: MicrowaveL
     what = f"{who} frequency"
     if instrument is not None:
         _check_range(values, instrument.frequency_min, instrument.frequency_max, what=what,
-                     unit="Hz", source=f"the {who} instrument")
+                     unit="Hz", source=f"the {who} instrument", quantity="frequency",
+                     origin="instrument", who=who)
     if bench is not None and bench.frequency is not None:
         _check_range(values, *bench.frequency, what=what, unit="Hz",
-                     source=f"the bench ({bench.origin}, frequency)")
+                     source=f"the bench ({bench.origin}, frequency)",
+                     quantity="frequency", origin="bench", who=who)
     elif instrument is None:
-        _check_range(values, None, None, what=what, unit="Hz", source="")
+        _check_range(values, None, None, what=what, unit="Hz", source="",
+                     quantity="frequency", who=who)
 
 
 def check_mw_power(value: float, *, instrument: MicrowaveLimits | None,
@@ -118,11 +158,13 @@ def check_mw_power(value: float, *, instrument: MicrowaveLimits | None,
     what = f"{who} power"
     if instrument is not None:
         _check_range(value, instrument.power_min, instrument.power_max, what=what,
-                     unit="dBm", source=f"the {who} instrument")
+                     unit="dBm", source=f"the {who} instrument", quantity="mw_power",
+                     origin="instrument", who=who)
     high = bench.max_mw_power if bench is not None else None
     origin = bench.origin if bench is not None else ""
     _check_range(value, None, high, what=what, unit="dBm",
-                 source=f"the bench ({origin}, max_mw_power)")
+                 source=f"the bench ({origin}, max_mw_power)",
+                 quantity="mw_power", origin="bench", who=who)
 
 
 def check_laser_power(value: float, *, instrument: LaserLimits | None,
@@ -131,11 +173,13 @@ def check_laser_power(value: float, *, instrument: LaserLimits | None,
     what = f"{who} power"
     if instrument is not None:
         _check_range(value, instrument.power_min, instrument.power_max, what=what, unit="W",
-                     source=f"the {who} instrument")
+                     source=f"the {who} instrument", quantity="laser_power",
+                     origin="instrument", who=who)
     high = bench.max_laser_power if bench is not None else None
     origin = bench.origin if bench is not None else ""
     _check_range(value, 0.0, high, what=what, unit="W",
-                 source=f"the bench ({origin}, max_laser_power)")
+                 source=f"the bench ({origin}, max_laser_power)",
+                 quantity="laser_power", origin="bench", who=who)
 
 
 def check_coil_current(value: float, *, instrument: CoilLimits | None,
@@ -144,11 +188,13 @@ def check_coil_current(value: float, *, instrument: CoilLimits | None,
     what = f"{who} current"
     if instrument is not None:
         _check_range(value, instrument.current_min, instrument.current_max, what=what,
-                     unit="A", source=f"the {who} instrument")
+                     unit="A", source=f"the {who} instrument", quantity="coil_current",
+                     origin="instrument", who=who)
     high = bench.max_coil_current if bench is not None else None
     origin = bench.origin if bench is not None else ""
     _check_range(value, -high if high is not None else None, high, what=what, unit="A",
-                 source=f"the bench ({origin}, max_coil_current)")
+                 source=f"the bench ({origin}, max_coil_current)",
+                 quantity="coil_current", origin="bench", who=who)
 
 
 def _tighter(low: float, high: float, bench_low: float | None,

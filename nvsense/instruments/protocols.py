@@ -11,13 +11,35 @@ implementation (real driver or simulated) guarantees:
 - ``safe()`` never raises for a reachable instrument and leaves it safe (RF off, laser off or in
   standby); it is called on every exit path;
 - ``close()`` releases the connection and may be called twice.
+
+Capabilities
+------------
+What only some instruments can do is a protocol of its own, checked with ``isinstance``
+(never by probing attributes):
+
+========================  ==========  ======================================================
+protocol                  kind        what it adds
+========================  ==========  ======================================================
+:class:`ListSweep`        mw          a frequency list stepped by external trigger edges
+                                      (hardware-timed sweeps)
+:class:`FrequencyModulation`  mw      frequency modulation (``set_fm``)
+:class:`MicrowaveTrigger` counter     its bin clock also steps the microwave list
+                                      (``configure(..., trigger_mw=True)``)
+:class:`GatedCounter`     counter     counts only while an external gate input is active
+:class:`Snapshottable`    any         ``snapshot()``: the read-back state, JSON-serialisable
+========================  ==========  ======================================================
+
+An implementation declares a capability by having its members, and lacks it by not having
+them (a method may also be blocked by setting it to ``None``, the :mod:`typing` convention).
+:func:`nvsense.instruments.capabilities.sweep_mode` decides between list and stepped sweeps
+from these protocols, in one place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,10 +48,16 @@ __all__ = [
     "CoilLimits",
     "CoilSupply",
     "Counter",
+    "FrequencyModulation",
+    "GatedCounter",
     "Laser",
     "LaserLimits",
+    "LimitedCoilSupply",
+    "ListSweep",
     "MicrowaveLimits",
     "MicrowaveSource",
+    "MicrowaveTrigger",
+    "Snapshottable",
 ]
 
 
@@ -65,7 +93,11 @@ class CoilLimits:
 
 @runtime_checkable
 class MicrowaveSource(Protocol):
-    """A microwave source driving the NV spin transitions."""
+    """A microwave source driving the NV spin transitions (CW: frequency, power, output).
+
+    Hardware-timed lists and FM are capabilities: :class:`ListSweep`,
+    :class:`FrequencyModulation`.
+    """
 
     name: str
 
@@ -103,29 +135,6 @@ class MicrowaveSource(Protocol):
 
     @output.setter
     def output(self, value: bool) -> None: ...
-
-    @property
-    def supports_list(self) -> bool:
-        """Whether :meth:`load_list` (hardware-timed sweeps) is available."""
-
-    def load_list(self, frequencies: Sequence[float], power: float) -> None:
-        """Load a frequency list stepped by an external trigger.
-
-        After :meth:`start_list` the source outputs ``frequencies[0]`` and moves to the next
-        entry on each trigger edge (from the DAQ's sample clock), wrapping at the end.
-        """
-
-    def start_list(self) -> None:
-        """Arm the list: output the first frequency and wait for triggers."""
-
-    def stop_list(self) -> None:
-        """Leave list mode and return to CW at the current frequency."""
-
-    def set_fm(self, deviation: float, *, rate: float | None = None,
-               source: Literal["internal", "external"] = "internal",
-               enabled: bool = True) -> None:
-        """Optional frequency modulation (deviation and rate in Hz).  Sources without FM raise
-        ``NotImplementedError`` with the instrument's name."""
 
     def safe(self) -> None:
         """RF output off (and list mode stopped)."""
@@ -174,17 +183,14 @@ class Counter(Protocol):
     """A photon counter or photodiode digitiser reading N bins of a given length.
 
     ``kind`` is ``"counts"`` (APD edge counting: photon counts per bin) or ``"volts"`` (mean
-    photodiode voltage per bin).  The DAQ clocks the bins; when ``trigger_mw`` is set, each bin
-    start also sends a trigger edge that steps the microwave list.
+    photodiode voltage per bin).  The DAQ clocks the bins; a counter that is also a
+    :class:`MicrowaveTrigger` sends, when ``trigger_mw`` is set, a trigger edge at each bin
+    start that steps the microwave list; with other counters sweeps are stepped point by
+    point.
     """
 
     name: str
     kind: Literal["counts", "volts"]
-    #: Trigger edges the clock sends to the microwave source before the first bin (an NI
-    #: X-series sample clock sends one edge to start bin 0 and one per later bin, so a list
-    #: armed at entry 0 is at entry 1 during bin 0).  The measurement loads the list rotated by
-    #: this number and re-arms it before every acquisition.
-    mw_trigger_lead: int
 
     def connect(self) -> None: ...
 
@@ -235,3 +241,80 @@ class CoilSupply(Protocol):
 
     def safe(self) -> None:
         """Output off."""
+
+
+@runtime_checkable
+class LimitedCoilSupply(Protocol):
+    """A :class:`CoilSupply` that states its current range (the bench then checks against
+    it as well as against the bench's ``max_coil_current``)."""
+
+    @property
+    def limits(self) -> CoilLimits: ...
+
+
+# --- capabilities -----------------------------------------------------------------------------
+
+@runtime_checkable
+class ListSweep(Protocol):
+    """A microwave source with hardware-timed frequency lists (``mw`` capability)."""
+
+    def load_list(self, frequencies: Sequence[float], power: float) -> None:
+        """Load a frequency list stepped by an external trigger.
+
+        After :meth:`start_list` the source outputs ``frequencies[0]`` and moves to the next
+        entry on each trigger edge (from the DAQ's sample clock), wrapping at the end.
+        """
+
+    def start_list(self) -> None:
+        """Arm the list: output the first frequency and wait for triggers."""
+
+    def stop_list(self) -> None:
+        """Leave list mode and return to CW at the current frequency."""
+
+
+@runtime_checkable
+class FrequencyModulation(Protocol):
+    """A microwave source with frequency modulation (``mw`` capability)."""
+
+    def set_fm(self, deviation: float, *, rate: float | None = None,
+               source: Literal["internal", "external"] = "internal",
+               enabled: bool = True) -> None:
+        """Frequency modulation: peak ``deviation`` (Hz), sine at ``rate`` (Hz) from the
+        internal generator, or the instrument's modulation input (``deviation`` at full
+        scale).  ``enabled=False`` switches it off.  A mode the instrument lacks raises
+        ``NotImplementedError`` naming it."""
+
+
+@runtime_checkable
+class MicrowaveTrigger(Protocol):
+    """A counter whose bin clock also steps the microwave list (``counter`` capability).
+
+    With ``configure(n_bins, bin_time, trigger_mw=True)`` every bin start sends one trigger
+    edge to the microwave source's trigger input.
+    """
+
+    #: Trigger edges the clock sends to the microwave source before the first bin (an NI
+    #: X-series sample clock sends one edge to start bin 0 and one per later bin, so a list
+    #: armed at entry 0 is at entry 1 during bin 0).  The measurement loads the list rotated by
+    #: this number and re-arms it before every acquisition.
+    mw_trigger_lead: int
+
+
+@runtime_checkable
+class GatedCounter(Protocol):
+    """A counter that counts only while an external gate input is active (``counter``
+    capability), for pulsed read-out windows: a pulse generator opens the gate during each
+    read-out pulse and the counts of a bin are the photons inside the windows."""
+
+    def set_gate(self, enabled: bool, *, active: Literal["high", "low"] = "high") -> None:
+        """Count only while the gate input is at its ``active`` level (``enabled``), or always;
+        takes effect at the next :meth:`Counter.configure`."""
+
+
+@runtime_checkable
+class Snapshottable(Protocol):
+    """An instrument that reports its read-back state (every nvsense instrument does)."""
+
+    def snapshot(self) -> dict[str, Any]:
+        """Identity, settings read back from the instrument, limits and options, as plain
+        JSON-serialisable data; quantities as ``{"value": v, "unit": "Hz"}``."""

@@ -23,6 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
+from . import driver_options as opt
+from .driver_options import DriverOptions
 from .errors import BenchConfigError
 
 __all__ = [
@@ -35,6 +39,7 @@ __all__ = [
     "driver_names",
     "drivers",
     "find_driver",
+    "option_problem",
 ]
 
 Kind = Literal["mw", "laser", "counter", "coil"]
@@ -74,6 +79,10 @@ class DriverInfo:
         Options a bench entry must give (e.g. ``address``).
     example
         A typical entry, shown in error messages and ``nvsense instruments list``.
+    options
+        The pydantic model of the driver's options
+        (:mod:`nvsense.instruments.driver_options`); ``None`` for a user's driver, whose
+        constructor checks its own options.
     """
 
     name: str
@@ -83,6 +92,7 @@ class DriverInfo:
     bus: str
     requires: tuple[str, ...] = ()
     example: Mapping[str, Any] = field(default_factory=dict)
+    options: type[DriverOptions] | None = None
 
     @property
     def simulated(self) -> bool:
@@ -137,46 +147,54 @@ _DRV = "nvsense.instruments.drivers"
 #: Every driver nvsense knows, in the order ``nvsense instruments list`` shows them.
 DRIVERS: tuple[DriverInfo, ...] = (
     DriverInfo("simulated", "mw", f"{_SIM}.microwave:SimulatedMicrowave",
-               "simulated microwave source (SG384-like ranges, list mode, FM)", "simulated"),
+               "simulated microwave source (SG384-like ranges, list mode, FM)", "simulated",
+               options=opt.SimulatedMicrowaveOptions),
     DriverInfo("sg384", "mw", f"{_DRV}.sg384:SG384",
                "Stanford Research Systems SG380 series (SG382/SG384/SG386) signal generator",
                "VISA", ("address",),
-               {"address": "TCPIP0::10.0.0.11::5025::SOCKET", "visa_library": "@py"}),
+               {"address": "TCPIP0::10.0.0.11::5025::SOCKET", "visa_library": "@py"},
+               options=opt.SG384Options),
     DriverInfo("smb100a", "mw", f"{_DRV}.smb100a:SMB100A",
                "Rohde & Schwarz SMB100A signal generator", "VISA", ("address",),
-               {"address": "TCPIP0::10.0.0.12::inst0::INSTR", "visa_library": "@py"}),
+               {"address": "TCPIP0::10.0.0.12::inst0::INSTR", "visa_library": "@py"},
+               options=opt.SMB100AOptions),
     DriverInfo("n5181b", "mw", f"{_DRV}.n5181b:N5181B",
                "Keysight MXG N5181B / N5182B / N5183B signal generator", "VISA", ("address",),
-               {"address": "TCPIP0::10.0.0.13::inst0::INSTR", "visa_library": "@py"}),
+               {"address": "TCPIP0::10.0.0.13::inst0::INSTR", "visa_library": "@py"},
+               options=opt.N5181BOptions),
     DriverInfo("synthhd", "mw", f"{_DRV}.synthhd:SynthHD",
                "Windfreak SynthHD / SynthHD PRO synthesizer (USB serial)", "serial",
-               ("address",), {"address": "ASRL/dev/ttyACM0::INSTR"}),
+               ("address",), {"address": "ASRL/dev/ttyACM0::INSTR"}, options=opt.SynthHDOptions),
     DriverInfo("simulated", "laser", f"{_SIM}.laser:SimulatedLaser",
-               "simulated laser (power, on/off, standby)", "simulated"),
+               "simulated laser (power, on/off, standby)", "simulated",
+               options=opt.SimulatedLaserOptions),
     DriverInfo("obis", "laser", f"{_DRV}.obis:OBIS",
                "Coherent OBIS LX/LS laser (USB or RS-232)", "serial", ("address",),
-               {"address": "ASRL/dev/ttyACM0::INSTR"}),
+               {"address": "ASRL/dev/ttyACM0::INSTR"}, options=opt.OBISOptions),
     DriverInfo("cobolt", "laser", f"{_DRV}.cobolt:Cobolt",
-               "Cobolt 06-01 / 04-01 series laser (RS-232 or USB)", "serial",
-               ("address", "max_power"),
-               {"address": "ASRL/dev/ttyUSB1::INSTR", "max_power": "100 mW"}),
+               "Cobolt 06-01 / 04-01 series laser (RS-232 or USB)", "serial", ("address",),
+               {"address": "ASRL/dev/ttyUSB1::INSTR"}, options=opt.CoboltOptions),
     DriverInfo("nidaq_gate", "laser", f"{_DRV}.nidaq:NIDAQGate",
                "laser or AOM switched by an NI DAQ digital line (on/off, fixed power)",
                "NI-DAQmx", ("power",), {"device": "Dev1", "line": "port0/line0",
-                                        "power": "50 mW"}),
+                                        "power": "50 mW"},
+               options=opt.NIDAQGateOptions),
     DriverInfo("simulated", "counter", f"{_SIM}.counter:SimulatedCounter",
-               "simulated APD counter (counts) or photodiode (kind: volts)", "simulated"),
+               "simulated APD counter (counts) or photodiode (kind: volts)", "simulated",
+               options=opt.SimulatedCounterOptions),
     DriverInfo("nidaq", "counter", f"{_DRV}.nidaq:NIDAQCounter",
                "NI X-series DAQ: APD edge counting (kind: counts) or photodiode analog input "
                "(kind: volts), bin clock triggers the MW list", "NI-DAQmx", (),
                {"device": "Dev1", "kind": "counts", "counter": "ctr0", "clock_counter": "ctr1",
-                "source_terminal": "PFI0", "clock_terminal": "PFI12"}),
+                "source_terminal": "PFI0", "clock_terminal": "PFI12"},
+               options=opt.NIDAQCounterOptions),
     DriverInfo("simulated", "coil", f"{_SIM}.coil:SimulatedCoil",
                "simulated bipolar coil supply (field = sample.coil_constant × current)",
-               "simulated"),
+               "simulated", options=opt.SimulatedCoilOptions),
     DriverInfo("dp800", "coil", f"{_DRV}.dp800:DP800",
                "Rigol DP800-series DC power supply (one channel drives the coil)", "VISA",
-               ("address",), {"address": "TCPIP0::10.0.0.14::inst0::INSTR", "channel": 1}),
+               ("address",), {"address": "TCPIP0::10.0.0.14::inst0::INSTR", "channel": 1},
+               options=opt.DP800Options),
 )
 
 
@@ -213,7 +231,7 @@ def find_driver(kind: str, name: str) -> DriverInfo:
 
 
 def build_instrument(slot: str, driver: str, options: Mapping[str, Any], *,
-                     sample: Any = None) -> Any:
+                     sample: Any = None, bench_dir: Any = None) -> Any:
     """Import the driver of ``slot`` and construct it (no I/O).
 
     Parameters
@@ -223,39 +241,86 @@ def build_instrument(slot: str, driver: str, options: Mapping[str, Any], *,
     driver
         The driver name (or ``"module:Class"``).
     options
-        The bench-file entry without ``driver``.
+        The bench-file entry without ``driver``; checked against the driver's options model
+        (:mod:`nvsense.instruments.driver_options`) and passed on as SI values.
     sample
         The shared simulated sample, passed to simulated drivers.
+    bench_dir
+        The folder of the bench file: relative pyvisa-sim models are read from there.
 
     Raises
     ------
     BenchConfigError
         Unknown driver, an option the driver does not take, a required one missing, or a value
-        the driver rejects; the message names ``instruments.<slot>`` and the fix.
+        the driver rejects; the message names ``instruments.<slot>`` and the fix (every problem
+        of the options at once).
     DriverUnavailableError
         The driver's module cannot be imported.
     """
     info = find_driver(SLOT_KINDS[slot], driver)
-    try:
-        cls = info.load()
-    except DriverUnavailableError as exc:
-        raise DriverUnavailableError(f"instruments.{slot}: {exc}") from exc.__cause__
     for reserved in ("name", "sample"):
         if reserved in options:
             raise BenchConfigError(f"instruments.{slot}.{reserved}: not an option (the bench "
                                    f"sets it); remove it")
-    kwargs = dict(options)
+    if info.options is not None:
+        try:
+            settings = info.options.model_validate(dict(options),
+                                                   context={"bench_dir": bench_dir})
+        except ValidationError as exc:
+            problems = [option_problem(slot, info, err) for err in exc.errors()]
+            raise BenchConfigError("; ".join(problems)) from None
+        kwargs = settings.driver_kwargs()
+    else:
+        kwargs = dict(options)
+    try:
+        cls = info.load()
+    except DriverUnavailableError as exc:
+        raise DriverUnavailableError(f"instruments.{slot}: {exc}") from exc.__cause__
     if info.simulated:
         kwargs["sample"] = sample
-    _check_arguments(slot, info, cls, kwargs)
+    if info.options is None:
+        _check_arguments(slot, info, cls, kwargs)
     try:
         return cls(name=slot, **kwargs)
     except (ValueError, TypeError) as exc:
         raise BenchConfigError(f"instruments.{slot} ({info.name}): {exc}") from exc
 
 
+#: pydantic error types whose message is clearer with the value that was given.
+_SHOW_INPUT = frozenset({"literal_error", "int_parsing", "float_parsing", "bool_parsing",
+                         "int_type", "bool_type", "string_type", "string_pattern_mismatch",
+                         "greater_than_equal", "less_than_equal", "greater_than", "less_than"})
+
+
+def option_problem(slot: str, info: DriverInfo, err: Mapping[str, Any]) -> str:
+    """One error of a driver's options model in words: ``instruments.<slot>.<key>: ...``.
+
+    ``err`` is a pydantic error whose location starts at the option (``("visa_libary",)``).
+    """
+    loc = tuple(err["loc"])
+    key = str(loc[0]) if loc else ""
+    allowed = list(info.options.model_fields) if info.options is not None else []
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        if key in ("name", "sample"):
+            return f"instruments.{slot}.{key}: not an option (the bench sets it); remove it"
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return (f"instruments.{slot}.{key}: driver {info.name!r} has no option {key!r}; "
+                f"{hint}its options: {', '.join(allowed) or 'none'}")
+    if kind == "missing" and len(loc) == 1:
+        example = f"; e.g. {info.example_text()}" if info.example else ""
+        return f"instruments.{slot}: driver {info.name} needs {key}{example}"
+    path = ".".join([f"instruments.{slot}", *(str(part) for part in loc)])
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if kind in _SHOW_INPUT:
+        message = f"{message}, got {err.get('input')!r}"
+    return f"{path}: {message}"
+
+
 def _check_arguments(slot: str, info: DriverInfo, cls: type, kwargs: dict[str, Any]) -> None:
-    """Report unknown and missing options by name before the constructor sees them."""
+    """Report unknown and missing options of a user's driver by name before its constructor
+    sees them (built-in drivers are checked by their options models)."""
     try:
         signature = inspect.signature(cls)
     except (TypeError, ValueError):  # builtins or C classes: let the constructor decide

@@ -17,6 +17,8 @@ from typing import Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from ..instruments.capabilities import sweep_mode_for
+
 __all__ = ["ListSweeper", "SteppedSweeper", "Sweeper", "make_sweeper"]
 
 
@@ -85,10 +87,8 @@ class SteppedSweeper:
 
 def make_sweeper(mw, counter, frequencies: NDArray[np.float64], dwell: float, power: float,
                  mode: Literal["auto", "list", "stepped"] = "auto") -> ListSweeper | SteppedSweeper:
-    """The sweeper for ``mode`` (``auto``: list mode when the source supports it)."""
-    use_list = mode == "list" or (mode == "auto" and bool(getattr(mw, "supports_list", False)))
-    if mode == "list" and not getattr(mw, "supports_list", False):
-        raise ValueError(f"{getattr(mw, 'name', 'mw')}: this microwave source has no list mode; "
-                         "use mode 'stepped' (or 'auto')")
+    """The sweeper for ``mode`` (``auto``: list mode when the bench can run lists; decided by
+    :func:`nvsense.instruments.capabilities.sweep_mode_for`)."""
+    use_list = sweep_mode_for(mw, counter, mode) == "list"
     cls = ListSweeper if use_list else SteppedSweeper
     return cls(mw, counter, frequencies, dwell, power)

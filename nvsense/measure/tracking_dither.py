@@ -29,6 +29,8 @@ from typing import Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from ..instruments.capabilities import sweep_mode_for
+
 __all__ = ["Dither", "ListDither", "SteppedDither", "make_dither"]
 
 Counts = tuple[NDArray[np.float64], NDArray[np.float64], float]
@@ -118,9 +120,5 @@ class SteppedDither:
 def make_dither(mw, counter, n_lines: int, periods: int, rate: float, power: float,
                 mode: Literal["auto", "list", "stepped"] = "auto") -> ListDither | SteppedDither:
     """The dither acquisition for ``mode`` (``auto``: list mode when the source has it)."""
-    has_list = bool(getattr(mw, "supports_list", False))
-    if mode == "list" and not has_list:
-        raise ValueError(f"{getattr(mw, 'name', 'mw')}: this microwave source has no list mode; "
-                         "use mode 'stepped' (or 'auto')")
-    cls = ListDither if mode == "list" or (mode == "auto" and has_list) else SteppedDither
+    cls = ListDither if sweep_mode_for(mw, counter, mode) == "list" else SteppedDither
     return cls(mw, counter, n_lines, periods, rate, power)

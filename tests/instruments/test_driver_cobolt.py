@@ -1,5 +1,6 @@
-"""Cobolt driver: every command answered (OK / value / error text), interlock and fault
-checks before emission, 06-01 vs 04-01 start-up, and a pyvisa-sim round trip."""
+"""Cobolt driver: every command answered (OK / value / error text), the rated power read from
+the laser (``gmlp?``, mW) with the bench's ``max_power`` as a further limit, interlock and
+fault checks before emission, 06-01 vs 04-01 start-up, and a pyvisa-sim round trip."""
 
 import shutil
 
@@ -12,13 +13,14 @@ from nvsense.instruments.errors import InstrumentError, LimitError
 from nvsense.instruments.protocols import Laser
 
 ADDRESS = "ASRL/dev/ttyUSB1::INSTR"
-CONNECT_0601 = [("sn?", "21345"), ("@cobas 0", "OK"), ("l0", "OK"), ("l?", "0"), ("cp", "OK")]
-CONNECT_0401 = [("sn?", "21345"), ("@cobas 0", "OK"), ("l0", "OK"), ("l?", "0")]
+RATING = [("sn?", "21345"), ("gmlp?", "100.000000")]
+START_0601 = [("@cobas 0", "OK"), ("l0", "OK"), ("l?", "0"), ("cp", "OK")]
+CONNECT_0601 = RATING + START_0601
+CONNECT_0401 = [*RATING, ("@cobas 0", "OK"), ("l0", "OK"), ("l?", "0")]
 SYNTAX = "Syntax error: illegal command"
 
 
 def cobolt(script, connect=CONNECT_0601, **kwargs):
-    kwargs.setdefault("max_power", "100 mW")
     return expected_protocol(Cobolt, script, connect_script=connect, address=ADDRESS, **kwargs)
 
 
@@ -29,6 +31,39 @@ def test_connect_disables_autostart_stops_emission_and_selects_constant_power():
         assert resource.baud_rate == 115200
         assert laser.identity == "Cobolt 06-01 laser, s/n 21345"
         assert laser.limits.power_max == pytest.approx(0.1)
+
+
+def test_the_rated_power_comes_from_the_laser_and_max_power_lowers_it():
+    with cobolt([], max_power="80 mW") as laser:
+        assert laser.rated_power == pytest.approx(0.1)
+        assert laser.limits.power_max == pytest.approx(0.08)
+        with pytest.raises(LimitError):
+            laser.power = 0.09
+    with cobolt([], max_power="150 mW") as laser:  # a limit above the rating: the rating
+        assert laser.limits.power_max == pytest.approx(0.1)
+
+
+def test_without_connecting_only_a_bench_limit_is_known():
+    assert Cobolt(name="laser", address=ADDRESS, max_power="50 mW").limits.power_max == 0.05
+    with pytest.raises(InstrumentError, match="not connected"):
+        _ = Cobolt(name="laser", address=ADDRESS).limits
+
+
+def test_a_laser_without_gmlp_needs_max_power():
+    old = [("sn?", "21345"), ("gmlp?", SYNTAX)]
+    with pytest.raises(InstrumentError, match=r'rated power.*max_power: "100 mW"') as info:
+        with cobolt([], connect=old):
+            pass
+    assert info.value.command == "gmlp?"
+    with cobolt([], connect=old + START_0601, max_power="40 mW") as laser:
+        assert laser.rated_power is None
+        assert laser.limits.power_max == pytest.approx(0.04)
+
+
+def test_an_implausible_rating_is_not_taken():
+    with pytest.raises(InstrumentError, match="does not report its rated power"):
+        with cobolt([], connect=[("sn?", "21345"), ("gmlp?", "0.000000")]):
+            pass
 
 
 def test_04_01_series_has_no_modulation_modes_so_no_cp():
@@ -110,11 +145,12 @@ def test_options_are_validated(kwargs):
 
 def test_round_trip_through_pyvisa_sim(tmp_path):
     model = shutil.copy(sim_path("cobolt"), tmp_path / "cobolt.yaml")
-    laser = Cobolt(name="laser", address=SIM_ADDRESSES["cobolt"], max_power="100 mW",
+    laser = Cobolt(name="laser", address=SIM_ADDRESSES["cobolt"],
                    visa_library=sim_library("cobolt", model), timeout=0.5)
     laser.connect()
     try:
         assert isinstance(laser, Laser)
+        assert laser.limits.power_max == pytest.approx(0.1)  # gmlp? of the model: 100 mW
         assert laser.on is False
         laser.power = 0.06
         laser.on = True

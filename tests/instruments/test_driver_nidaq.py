@@ -28,6 +28,7 @@ from nidaqmx.constants import (
     LineGrouping,
     TaskMode,
     TerminalConfiguration,
+    TriggerType,
 )
 from nidaqmx.stream_readers import AnalogSingleChannelReader, CounterReader
 from nidaqmx.task import Timing
@@ -38,11 +39,11 @@ from nidaqmx.task.collections import (
     COChannelCollection,
     DOChannelCollection,
 )
-from nidaqmx.task.triggering import StartTrigger
+from nidaqmx.task.triggering import PauseTrigger, StartTrigger
 
 from nvsense.instruments.drivers.nidaq import NIDAQ_NOT_INSTALLED, NIDAQCounter, NIDAQGate
 from nvsense.instruments.errors import BenchConfigError, InstrumentError, LimitError
-from nvsense.instruments.protocols import Counter, Laser
+from nvsense.instruments.protocols import Counter, GatedCounter, Laser, MicrowaveTrigger
 from nvsense.instruments.registry import build_instrument, find_driver
 
 TIMEOUT = -200284  # NI-DAQmx: samples not yet available (read timeout)
@@ -144,6 +145,18 @@ class FakeStartTrigger:
         self._task.record("disable_start_trig")
 
 
+class FakePauseTrigger:
+    """Records the properties set on ``task.triggers.pause_trigger`` (real names only)."""
+
+    def __init__(self, task: FakeTask) -> None:
+        object.__setattr__(self, "_task", task)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        assert isinstance(getattr(PauseTrigger, name, None), property), (
+            f"PauseTrigger has no property {name}")
+        self._task.record("pause_trigger", name=name, value=value)
+
+
 class FakeTask:
     """A stand-in for nidaqmx.Task."""
 
@@ -157,7 +170,8 @@ class FakeTask:
         self.ai_channels = FakeCollection(self, AIChannelCollection, AIChannel)
         self.do_channels = FakeCollection(self, DOChannelCollection, DOChannel)
         self.timing = FakeTiming(self)
-        self.triggers = SimpleNamespace(start_trigger=FakeStartTrigger(self))
+        self.triggers = SimpleNamespace(start_trigger=FakeStartTrigger(self),
+                                        pause_trigger=FakePauseTrigger(self))
         self.in_stream = SimpleNamespace(task=self)
         self.devices = [SimpleNamespace(name="Dev1", product_type="PCIe-6363",
                                         serial_num=0x1F2E3D4C)]
@@ -658,6 +672,62 @@ def test_missing_nidaqmx_says_how_to_install_it(cls: type) -> None:
     assert isinstance(info.value.__cause__, nidaqmx.errors.DaqNotFoundError)
     instrument.safe()  # still never raises
     instrument.close()
+
+
+# --- gated counting ---------------------------------------------------------------------------
+
+
+def test_gated_counting_programs_a_pause_trigger_on_the_photon_counter(daq: FakeDAQ) -> None:
+    counter = make_counter(daq, gate_terminal="PFI1")
+    assert isinstance(counter, GatedCounter) and isinstance(counter, MicrowaveTrigger)
+    counter.connect()
+    counter.configure(10, 1e-3)
+    assert daq.events("counts", "pause_trigger") == []  # not gated: the task's default
+    counter.set_gate(True)
+    counter.configure(10, 1e-3)
+    assert daq.events("counts", "pause_trigger") == [
+        {"name": "trig_type", "value": TriggerType.DIGITAL_LEVEL},
+        {"name": "dig_lvl_src", "value": "/Dev1/PFI1"},
+        {"name": "dig_lvl_when", "value": Level.LOW},  # pause while low: count while high
+    ]
+    assert counter.gate == {"enabled": True, "active": "high", "terminal": "PFI1"}
+    counter.set_gate(True, active="low")
+    counter.configure(10, 1e-3)
+    assert daq.events("counts", "pause_trigger")[-1] == {"name": "dig_lvl_when",
+                                                         "value": Level.HIGH}
+    counter.set_gate(False)
+    counter.configure(10, 1e-3)
+    assert daq.events("counts", "pause_trigger")[-1] == {"name": "trig_type",
+                                                         "value": TriggerType.NONE}
+    assert daq.events("clock", "pause_trigger") == []  # the bin clock is never paused
+    daq.photons(np.array([5, 0, 7, 1, 0, 0, 3, 2, 9, 4]))
+    assert counter.acquire().tolist() == [5, 0, 7, 1, 0, 0, 3, 2, 9, 4]
+
+
+def test_snapshots_report_wiring_and_the_bin_time_the_card_accepted(daq: FakeDAQ) -> None:
+    counter = make_counter(daq, gate_terminal="PFI1")
+    counter.connect()
+    counter.configure(100, 2e-3, trigger_mw=True)
+    snap = counter.snapshot()
+    assert snap["configuration"] == {
+        "n_bins": 100, "bin_time": {"value": 2e-3, "unit": "s"},
+        "bin_time_read_back": {"value": pytest.approx(2e-3), "unit": "s"},
+        "trigger_mw": True, "oversample": 1}
+    assert (snap["counter"], snap["clock_terminal"], snap["gate"]["terminal"]) == (
+        "ctr0", "PFI12", "PFI1")
+    gate = make_gate(daq, power="50 mW")
+    gate.connect()
+    gate.on = True
+    assert gate.snapshot()["on"] is True
+    assert gate.snapshot()["power"] == {"value": 0.05, "unit": "W"}
+
+
+def test_gating_needs_a_wired_gate_and_counts_mode(daq: FakeDAQ) -> None:
+    with pytest.raises(BenchConfigError, match="gate_terminal"):
+        make_counter(daq).set_gate(True)
+    with pytest.raises(BenchConfigError, match="kind: counts"):
+        make_counter(daq, kind="volts", gate_terminal="PFI1").set_gate(True)
+    make_counter(daq).set_gate(False)  # switching it off is always fine
 
 
 # --- digital gate -----------------------------------------------------------------------------

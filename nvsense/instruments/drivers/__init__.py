@@ -40,6 +40,7 @@ SIM_ADDRESSES: dict[str, str] = {
     "obis": "ASRL2::INSTR",
     "cobolt": "ASRL3::INSTR",
     "dp800": "TCPIP0::localhost::inst0::INSTR",
+    "sr860": "TCPIP0::localhost::inst0::INSTR",
 }
 
 

@@ -12,24 +12,32 @@ Manual*, chapter "Communication commands" (cross-checked against the Qudi, ImSwi
   ``ilk?`` interlock (0 closed, 1 open), ``f?`` operating fault (:data:`FAULTS`), ``cf`` clear
   fault, ``@cobas 0`` disable autostart (emission only on command), ``@cob1`` restart after
   an interlock opening (forces the autostart sequence; not used: ``l1`` is enough with
-  autostart off), ``sn?`` serial number.
+  autostart off), ``sn?`` serial number, ``gmlp?`` the maximum (rated) laser power in mW
+  (the Cobolt Micro-Manager adapter and python-microscope's ``CoboltLaser`` read the power
+  range from it).
 - 06-01 only: ``cp`` constant-power mode, the counterpart of ``em`` (modulation mode); the
   04-01 DPSS lasers have no modulation modes, so ``cp`` is sent to 06-01 lasers only.
-- Neither series reports its rated power reliably over the link, so the bench entry gives it
-  (``max_power``).
+- The power limit is the rating the laser reports (``gmlp?``); a ``max_power`` in the bench
+  entry is a further upper limit (the optics after the laser may take less), and the limit
+  when a laser does not answer ``gmlp?``.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Any, Literal
 
-from ...units import parse_quantity
+from ...units import format_quantity, parse_quantity
 from ..errors import InstrumentError
 from ..protocols import LaserLimits
+from ..snapshot import quantity_value
 from .laser_base import LaserDriver
 from .visa_base import DriverDescription, SerialSettings, Setting, parse_float
 
 __all__ = ["FAULTS", "Cobolt"]
+
+log = logging.getLogger(__name__)
 
 #: ``f?`` fault codes (owner's manuals, "Communication commands").
 FAULTS: dict[int, str] = {
@@ -51,7 +59,9 @@ class Cobolt(LaserDriver):
     Parameters
     ----------
     max_power
-        The laser's rated power (W, or e.g. ``"100 mW"``): the upper power limit.
+        Upper power limit (W, or e.g. ``"100 mW"``), optional: the laser's own rating
+        (``gmlp?``, read at :meth:`connect`) is the limit, and ``max_power`` lowers it.  A laser
+        that does not report its rating needs it.
     series
         ``"06-01"`` (diode / diode-pumped modules, default) or ``"04-01"`` (DPSS).
 
@@ -70,22 +80,29 @@ class Cobolt(LaserDriver):
 
     power = Setting(
         "p?", "p {value}", format="{:.4f}".format,
-        check=lambda self, v: self.check_power(v), tolerance=0.5e-4 + 1e-9,
+        check=lambda self, v: self.check_power(v), tolerance=0.5e-4 + 1e-9, unit="W",
         doc="Output power set point in W (``p``, 0.1 mW steps).")
 
     def __init__(self, name: str, address: str, visa_library: str = "@py", timeout: float = 2.0,
-                 *, max_power: float | str, series: Literal["06-01", "04-01"] = "06-01",
+                 *, max_power: float | str | None = None,
+                 series: Literal["06-01", "04-01"] = "06-01",
                  resource_manager: Any = None) -> None:
         super().__init__(name, address, visa_library, timeout, resource_manager=resource_manager)
-        rated = parse_quantity(max_power, "W", name=f"instruments.{name}.max_power")
-        if not rated > 0:
-            raise ValueError(f"{name}: max_power must be positive (the laser's rating, "
-                             f"e.g. '100 mW')")
+        limit = None
+        if max_power is not None:
+            limit = parse_quantity(max_power, "W", name=f"instruments.{name}.max_power")
+            if not limit > 0:
+                raise ValueError(f"{name}: max_power must be positive (an upper limit, "
+                                 f"e.g. '100 mW')")
         if series not in ("06-01", "04-01"):
             raise ValueError(f"{name}: series must be '06-01' or '04-01', not {series!r}")
-        self.max_power = rated
+        #: The bench entry's upper limit in W (``None``: the laser's rating alone).
+        self.max_power: float | None = limit
+        #: The rating the laser reported at connect (``gmlp?``), in W.
+        self.rated_power: float | None = None
         self.series = series
-        self._limits = LaserLimits(0.0, rated)  # known without asking the laser
+        # Known before connecting when the bench gives it; the rating may lower it.
+        self._limits = LaserLimits(0.0, limit) if limit is not None else None
 
     # --- every command is answered ----------------------------------------------------------
 
@@ -117,7 +134,38 @@ class Cobolt(LaserDriver):
         if not serial.isdigit():
             raise InstrumentError(self.name, "sn?",
                                   f"{self.address} answers {serial!r}, not a Cobolt laser")
+        self.rated_power = self._read_rating()
+        limits = [p for p in (self.rated_power, self.max_power) if p is not None]
+        self._limits = LaserLimits(0.0, min(limits))
+        if self.rated_power is not None and self.max_power is not None \
+                and self.max_power > self.rated_power:
+            log.info("%s: max_power %s is above the laser's rating %s; the rating applies",
+                     self.name, format_quantity(self.max_power, "W"),
+                     format_quantity(self.rated_power, "W"))
         return f"Cobolt {self.series} laser, s/n {serial}"
+
+    def _read_rating(self) -> float | None:
+        """The maximum laser power the laser reports (``gmlp?``, in mW), in W.
+
+        A laser without ``gmlp?`` (or with an unreadable reply) is accepted when the bench
+        entry gives ``max_power``; otherwise connecting fails and says to give it.
+        """
+        try:
+            reply = self.query("gmlp?")
+            rated = float(reply) * 1e-3
+            if not (math.isfinite(rated) and rated > 0):
+                raise ValueError(reply)
+        except (InstrumentError, ValueError) as exc:
+            cause = exc.cause if isinstance(exc, InstrumentError) else f"reply {exc}"
+            if self.max_power is None:
+                raise InstrumentError(
+                    self.name, "gmlp?",
+                    f"the laser does not report its rated power ({cause}); give it in the "
+                    f"bench entry, e.g. max_power: \"100 mW\"") from exc
+            log.info("%s: no rated power from gmlp? (%s); using max_power %s", self.name,
+                     cause, format_quantity(self.max_power, "W"))
+            return None
+        return rated
 
     def _initialize(self) -> None:
         self.write("@cobas 0")
@@ -162,6 +210,15 @@ class Cobolt(LaserDriver):
             if self.on != bool(value):
                 raise InstrumentError(self.name, command,
                                       f"l? reads back {'off' if value else 'on'}")
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        return {**super()._snapshot_state(),
+                "measured_power": quantity_value(self.measured_power, "W"),
+                "rated_power": quantity_value(self.rated_power, "W"),
+                "max_power": quantity_value(self.max_power, "W"),
+                "series": self.series,
+                "interlock_closed": self.interlock_closed,
+                "fault": self.fault}
 
     @property
     def measured_power(self) -> float:

@@ -16,8 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...units import format_quantity, parse_quantity
-from ..errors import InstrumentError, LimitError
+from ..errors import InstrumentError
+from ..limits import out_of_range
 from ..protocols import CoilLimits
+from ..snapshot import limits_snapshot, quantity_value
 from .visa_base import (
     DriverDescription,
     ScpiErrorQueue,
@@ -68,7 +70,7 @@ class DP800(ScpiErrorQueue, VisaInstrument):
 
     current = Setting(
         ":SOUR{channel}:CURR?", ":SOUR{channel}:CURR {value}", format="{:.3f}".format,
-        check=lambda self, v: self.check_current(v), tolerance=0.0005 + 1e-9,
+        check=lambda self, v: self.check_current(v), tolerance=0.0005 + 1e-9, unit="A",
         doc="Current set point in A (1 mA resolution).")
     output = Setting(
         ":OUTP? CH{channel}", ":OUTP CH{channel},{value}", parse=parse_bool,
@@ -104,9 +106,10 @@ class DP800(ScpiErrorQueue, VisaInstrument):
         """Raise ``LimitError`` unless ``value`` (A) is inside :attr:`limits`."""
         low, high = self.limits.current_min, self.limits.current_max
         if not (is_number(value) and low <= value <= high):
-            raise LimitError(f"{self.name}: coil current {value!r} A is outside "
-                             f"{format_quantity(low, 'A')} to {format_quantity(high, 'A')}; "
-                             f"nothing was sent")
+            raise out_of_range(f"{self.name}: coil current {value!r} A is outside "
+                               f"{format_quantity(low, 'A')} to {format_quantity(high, 'A')}; "
+                               f"nothing was sent", quantity="coil_current", value=value,
+                               low=low, high=high, unit="A", instrument=self.name)
 
     def _identify(self) -> str:
         self.write("*CLS")
@@ -136,6 +139,16 @@ class DP800(ScpiErrorQueue, VisaInstrument):
             self.set_checked(f":SOUR{self.channel}:VOLT {self.voltage:.3f}",
                              f":SOUR{self.channel}:VOLT?", self.voltage,
                              tolerance=0.0005 + 1e-9)
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        """Current set-point, output, measured current and compliance voltage read back."""
+        ch = self.channel
+        return {"channel": ch,
+                "current": quantity_value(self.current, "A"),
+                "output": bool(self.output),
+                "measured_current": quantity_value(self.measured_current, "A"),
+                "voltage": quantity_value(self.query_value(f":SOUR{ch}:VOLT?"), "V"),
+                "limits": limits_snapshot(self.limits)}
 
     @property
     def measured_current(self) -> float:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 from ...units import format_quantity
 from ..errors import InstrumentError, LimitError
+from ..limits import out_of_range
 from ..protocols import LaserLimits
+from ..snapshot import limits_snapshot, quantity_value
 from .visa_base import VisaInstrument, is_number
 
 __all__ = ["LaserDriver"]
@@ -36,12 +38,21 @@ class LaserDriver(VisaInstrument):
         lim = self.limits
         if not is_number(value):
             raise LimitError(f"{self.name}: laser power must be a finite number in W, "
-                             f"not {value!r}; nothing was sent")
+                             f"not {value!r}; nothing was sent", quantity="laser_power",
+                             value=value, unit="W", instrument=self.name)
         number = float(value)
         if not lim.power_min <= number <= lim.power_max:
-            raise LimitError(f"{self.name}: laser power {format_quantity(number, 'W')} is "
-                             f"outside {format_quantity(lim.power_min, 'W')} to "
-                             f"{format_quantity(lim.power_max, 'W')}; nothing was sent")
+            raise out_of_range(f"{self.name}: laser power {format_quantity(number, 'W')} is "
+                               f"outside {format_quantity(lim.power_min, 'W')} to "
+                               f"{format_quantity(lim.power_max, 'W')}; nothing was sent",
+                               quantity="laser_power", value=number, low=lim.power_min,
+                               high=lim.power_max, unit="W", instrument=self.name)
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        """Power set-point and emission read back; the power range."""
+        return {"power": quantity_value(self.power, "W"),  # type: ignore[attr-defined]
+                "on": bool(self.on),  # type: ignore[attr-defined]
+                "limits": limits_snapshot(self.limits)}
 
     def standby(self) -> None:
         """Emission off, laser kept warm (the laser's ``off`` keeps its temperature control)."""

@@ -17,14 +17,16 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ...units import format_quantity, parse_quantity
 from ..errors import BenchConfigError, InstrumentError, LimitError
-from ..protocols import MicrowaveLimits
+from ..limits import out_of_range
+from ..protocols import ListSweep, MicrowaveLimits
+from ..snapshot import limits_snapshot, quantity_value
 from .visa_base import VisaInstrument, is_number
 
 __all__ = ["MicrowaveDriver"]
@@ -110,18 +112,22 @@ class MicrowaveDriver(VisaInstrument):
         """Raise ``LimitError`` unless ``value`` (Hz) is inside :attr:`limits`."""
         lim = self.limits
         if not (is_number(value) and lim.frequency_min <= value <= lim.frequency_max):
-            raise LimitError(
+            raise out_of_range(
                 f"{self.name}: frequency {_show(value, 'Hz')} is outside "
                 f"{format_quantity(lim.frequency_min, 'Hz')} to "
-                f"{format_quantity(lim.frequency_max, 'Hz')}; nothing was sent")
+                f"{format_quantity(lim.frequency_max, 'Hz')}; nothing was sent",
+                quantity="frequency", value=value, low=lim.frequency_min,
+                high=lim.frequency_max, unit="Hz", instrument=self.name)
 
     def check_power(self, value: float) -> None:
         """Raise ``LimitError`` unless ``value`` (dBm) is inside :attr:`limits`."""
         lim = self.limits
         if not (is_number(value) and lim.power_min <= value <= lim.power_max):
-            raise LimitError(
+            raise out_of_range(
                 f"{self.name}: power {_show(value, 'dBm')} is outside {lim.power_min:g} dBm to "
-                f"{lim.power_max:g} dBm; nothing was sent")
+                f"{lim.power_max:g} dBm; nothing was sent",
+                quantity="mw_power", value=value, low=lim.power_min, high=lim.power_max,
+                unit="dBm", instrument=self.name)
 
     def check_list(self, frequencies: Sequence[float], power: float) -> NDArray[np.float64]:
         """Validate a list for :meth:`load_list`; return it as a float array.
@@ -134,20 +140,28 @@ class MicrowaveDriver(VisaInstrument):
         try:
             freqs = np.asarray(frequencies, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError):
-            raise LimitError(f"{self.name}: the frequency list must be numbers in Hz") from None
+            raise LimitError(f"{self.name}: the frequency list must be numbers in Hz",
+                             quantity="frequency", instrument=self.name) from None
         if freqs.size == 0:
-            raise LimitError(f"{self.name}: the frequency list is empty; nothing was sent")
+            raise LimitError(f"{self.name}: the frequency list is empty; nothing was sent",
+                             quantity="list_points", value=0, limit=1, unit="", bound="lower",
+                             source="instrument", instrument=self.name)
         if freqs.size > self.max_list_points:
             raise LimitError(f"{self.name}: {freqs.size} list points, the instrument holds at "
-                             f"most {self.max_list_points}; nothing was sent")
+                             f"most {self.max_list_points}; nothing was sent",
+                             quantity="list_points", value=int(freqs.size),
+                             limit=self.max_list_points, unit="", bound="upper",
+                             source="instrument", instrument=self.name)
         lim = self.limits
         bad = ~np.isfinite(freqs) | (freqs < lim.frequency_min) | (freqs > lim.frequency_max)
         if bad.any():
             index = int(np.flatnonzero(bad)[0])
-            raise LimitError(
+            raise out_of_range(
                 f"{self.name}: list point {index} ({_show(float(freqs[index]), 'Hz')}) is "
                 f"outside {format_quantity(lim.frequency_min, 'Hz')} to "
-                f"{format_quantity(lim.frequency_max, 'Hz')}; nothing was sent")
+                f"{format_quantity(lim.frequency_max, 'Hz')}; nothing was sent",
+                quantity="frequency", value=float(freqs[index]), low=lim.frequency_min,
+                high=lim.frequency_max, unit="Hz", instrument=self.name)
         self.check_power(power)
         return freqs
 
@@ -155,39 +169,68 @@ class MicrowaveDriver(VisaInstrument):
 
     @property
     def supports_list(self) -> bool:
-        """Whether :meth:`load_list` (external-trigger list sweeps) is available."""
-        return True
+        """Whether hardware-timed lists are available: ``isinstance(self, ListSweep)``."""
+        return isinstance(self, ListSweep)
 
     def _require_list(self, command: str) -> tuple[NDArray[np.float64], float]:
         if self._list is None:
             raise RuntimeError(f"{self.name}: {command}: no list loaded; call load_list() first")
         return self._list
 
-    def set_fm(self, deviation: float, *, rate: float | None = None,
-               source: Literal["internal", "external"] = "internal",
-               enabled: bool = True) -> None:
-        """Frequency modulation; drivers of instruments with FM override this."""
-        raise NotImplementedError(f"{self.name}: {type(self).__name__} has no FM")
-
     @staticmethod
     def _check_fm_arguments(name: str, deviation: float, rate: float | None, source: str,
                             max_deviation: float, max_rate: float) -> None:
         if source not in ("internal", "external"):
             raise LimitError(f"{name}: FM source must be 'internal' or 'external', "
-                             f"not {source!r}")
+                             f"not {source!r}", quantity="fm_source", value=source,
+                             instrument=name)
         if not (is_number(deviation) and 0 < deviation <= max_deviation):
-            raise LimitError(f"{name}: FM deviation {_show(deviation, 'Hz')} is outside "
-                             f"0 to {format_quantity(max_deviation, 'Hz')}; nothing was sent")
+            raise out_of_range(f"{name}: FM deviation {_show(deviation, 'Hz')} is outside "
+                               f"0 to {format_quantity(max_deviation, 'Hz')}; nothing was sent",
+                               quantity="fm_deviation", value=deviation, low=0.0,
+                               high=max_deviation, unit="Hz", instrument=name)
         if source == "internal":
             if rate is None:
-                raise LimitError(f"{name}: internal FM needs a rate (Hz)")
+                raise LimitError(f"{name}: internal FM needs a rate (Hz)", quantity="fm_rate",
+                                 unit="Hz", instrument=name)
             if not (is_number(rate) and 0 < rate <= max_rate):
-                raise LimitError(f"{name}: FM rate {_show(rate, 'Hz')} is outside 0 to "
-                                 f"{format_quantity(max_rate, 'Hz')}; nothing was sent")
+                raise out_of_range(f"{name}: FM rate {_show(rate, 'Hz')} is outside 0 to "
+                                   f"{format_quantity(max_rate, 'Hz')}; nothing was sent",
+                                   quantity="fm_rate", value=rate, low=0.0, high=max_rate,
+                                   unit="Hz", instrument=name)
 
     @abc.abstractmethod
     def stop_list(self) -> None:
         """Leave list mode; the driver's commands."""
+
+    # --- snapshot ---------------------------------------------------------------------------
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        """Frequency, power and output read back; limits; list and FM state."""
+        loaded = self._list
+        return {
+            "frequency": quantity_value(self.frequency, "Hz"),  # type: ignore[attr-defined]
+            "power": quantity_value(self.power, "dBm"),  # type: ignore[attr-defined]
+            "output": bool(self.output),  # type: ignore[attr-defined]
+            "limits": limits_snapshot(self.limits),
+            "list": {
+                "running": self._list_running(),
+                "points": int(loaded[0].size) if loaded is not None else 0,
+                "first": quantity_value(loaded[0][0], "Hz") if loaded is not None else None,
+                "last": quantity_value(loaded[0][-1], "Hz") if loaded is not None else None,
+                "power": quantity_value(loaded[1], "dBm") if loaded is not None else None,
+                "max_points": self.max_list_points,
+            },
+            "fm": self._fm_state(),
+        }
+
+    @abc.abstractmethod
+    def _list_running(self) -> bool:
+        """Whether the instrument is in list mode, read back."""
+
+    @abc.abstractmethod
+    def _fm_state(self) -> dict[str, Any]:
+        """FM read back: ``{"enabled": bool, "deviation": {"value", "unit"}}``."""
 
     def safe(self) -> None:
         """RF output off, list mode stopped.

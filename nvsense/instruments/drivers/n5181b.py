@@ -30,14 +30,14 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from ..driver_options import N5181B_MODELS
 from ..errors import InstrumentError
 from ..protocols import MicrowaveLimits
-from .microwave_base import MicrowaveDriver
+from ..snapshot import quantity_value
+from .scpi_source import ScpiMicrowaveSource
 from .visa_base import (
     DriverDescription,
     ScpiErrorQueue,
-    Setting,
-    format_on_off,
     parse_bool,
 )
 
@@ -66,7 +66,7 @@ def _mode(reply: str) -> str:
     return "CW" if text in ("CW", "FIX", "FIXED") else text
 
 
-class N5181B(ScpiErrorQueue, MicrowaveDriver):
+class N5181B(ScpiErrorQueue, ScpiMicrowaveSource):
     """Keysight MXG X-Series signal generator.
 
     Parameters
@@ -83,7 +83,7 @@ class N5181B(ScpiErrorQueue, MicrowaveDriver):
     description = DriverDescription(
         kind="mw",
         summary="Keysight MXG N5181B / N5182B / N5183B signal generator",
-        models=("N5181B", "N5182B", "N5183B"),
+        models=N5181B_MODELS,
         manual="Keysight X-Series Signal Generators SCPI Command Reference",
         connections=("TCPIP0::10.0.0.13::inst0::INSTR", "TCPIP0::10.0.0.13::5025::SOCKET",
                      "GPIB0::19::INSTR"))
@@ -92,18 +92,9 @@ class N5181B(ScpiErrorQueue, MicrowaveDriver):
     default_model = "N5181B"
     max_list_points = 3201
 
-    frequency = Setting(
-        "FREQ?", "FREQ {value}", format="{:.3f}".format,
-        check=lambda self, v: self.check_frequency(v),
-        tolerance=lambda self, v: 0.0005 + 1e-15 * abs(v),
-        doc="CW frequency in Hz (``FREQ``).")
-    power = Setting(
-        "POW?", "POW {value}", format="{:.2f}".format,
-        check=lambda self, v: self.check_power(v), tolerance=0.005 + 1e-9,
-        doc="RF output power in dBm (``POW``).")
-    output = Setting(
-        "OUTP?", "OUTP {value}", parse=parse_bool, format=format_on_off,
-        doc="RF output on/off (``OUTP``).")
+    manufacturers = ("keysight", "agilent")
+    instrument_kind = "a Keysight MXG (N5181B, N5182B, N5183B)"
+    # SourceCommands() defaults: FREQ (Hz, 0.001 Hz), POW (dBm, 0.01 dB), OUTP ON|OFF.
 
     def __init__(self, name: str, address: str, visa_library: str = "@py", timeout: float = 2.0,
                  *, model: str | None = None, frequency_min: float | str | None = None,
@@ -131,18 +122,7 @@ class N5181B(ScpiErrorQueue, MicrowaveDriver):
     # --- connection -------------------------------------------------------------------------
 
     def _identify(self) -> str:
-        self.write("*CLS")
-        idn = self.query("*IDN?")
-        fields = [f.strip() for f in idn.split(",")]
-        model = fields[1].upper() if len(fields) > 1 else ""
-        if model not in self.description.models or \
-                not fields[0].lower().startswith(("keysight", "agilent")):
-            raise InstrumentError(self.name, "*IDN?",
-                                  f"{self.address} answers {idn!r}, not a Keysight MXG "
-                                  f"({', '.join(self.description.models)})")
-        if self.model is not None and model != self.model:
-            raise InstrumentError(self.name, "*IDN?",
-                                  f"expected an {self.model}, found an {model} ({idn!r})")
+        idn, model = self._read_idn()
         options = {o.strip().strip('"').upper() for o in self.query("*OPT?").split(",")}
         ranges = [r for o, r in _FREQUENCY_OPTIONS.items() if o in options]
         if ranges:
@@ -201,6 +181,16 @@ class N5181B(ScpiErrorQueue, MicrowaveDriver):
             self.set_checked("INIT:CONT OFF", "INIT:CONT?", False, parse=parse_bool)
             self.write("ABOR")
             self.set_checked("FREQ:MODE CW", "FREQ:MODE?", "CW", parse=_mode)
+
+    # --- snapshot ---------------------------------------------------------------------------
+
+    def _list_running(self) -> bool:
+        return self.query_value("FREQ:MODE?", _mode) == "LIST"
+
+    def _fm_state(self) -> dict[str, Any]:
+        """``FM:STAT?`` and ``FM:DEV?`` (Hz)."""
+        return {"enabled": self.query_value("FM:STAT?", parse_bool),
+                "deviation": quantity_value(self.query_value("FM:DEV?"), "Hz")}
 
     # --- modulation -------------------------------------------------------------------------
 

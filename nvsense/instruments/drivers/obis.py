@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import InstrumentError
 from ..protocols import LaserLimits
+from ..snapshot import quantity_value
 from .laser_base import LaserDriver
 from .visa_base import DriverDescription, SerialSettings, Setting, parse_bool, parse_float
 
@@ -68,7 +69,7 @@ class OBIS(LaserDriver):
         "SOUR:POW:LEV:IMM:AMPL?", "SOUR:POW:LEV:IMM:AMPL {value}", format="{:.5f}".format,
         check=lambda self, v: self.check_power(v),
         # The set point is quantised by the laser; accept 0.1 % of the rated power.
-        tolerance=lambda self, v: 5e-6 + 1e-3 * self.limits.power_max,
+        tolerance=lambda self, v: 5e-6 + 1e-3 * self.limits.power_max, unit="W",
         doc="Power set point in W (``SOUR:POW:LEV:IMM:AMPL``).")
 
     def __init__(self, name: str, address: str, visa_library: str = "@py", timeout: float = 2.0,
@@ -137,6 +138,10 @@ class OBIS(LaserDriver):
                 raise InstrumentError(self.name, command,
                                       f"emission reads back {'off' if value else 'on'} "
                                       f"(SYST:FAUL? {fault})")
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        return {**super()._snapshot_state(),
+                "measured_power": quantity_value(self.measured_power, "W")}
 
     @property
     def measured_power(self) -> float:

@@ -27,17 +27,18 @@ PyMeasure ``SG380`` and Qudi ``mw_source_srssg`` drivers):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pyvisa import constants
 
+from ..driver_options import SG384_MODELS
 from ..errors import InstrumentError
 from ..protocols import MicrowaveLimits
-from .microwave_base import MicrowaveDriver
+from ..snapshot import quantity_value
+from .scpi_source import ScpiMicrowaveSource, SourceCommands
 from .visa_base import (
     DriverDescription,
     SerialSettings,
-    Setting,
     format_bool_01,
     parse_bool,
     parse_float,
@@ -72,7 +73,7 @@ _FM_MAX_DEVIATION = 32e6
 _FM_MAX_RATE = 50e3
 
 
-class SG384(MicrowaveDriver):
+class SG384(ScpiMicrowaveSource):
     """SRS SG380-series signal generator, N-type output.
 
     Parameters are those of :class:`~nvsense.instruments.drivers.microwave_base.MicrowaveDriver`
@@ -82,7 +83,7 @@ class SG384(MicrowaveDriver):
     description = DriverDescription(
         kind="mw",
         summary="Stanford Research Systems SG382/SG384/SG386 (SG39x) RF signal generator",
-        models=("SG382", "SG384", "SG386", "SG392", "SG394", "SG396"),
+        models=SG384_MODELS,
         manual="SRS SG380 Series Operation and Service Manual, ch. 'Remote Programming'",
         connections=("TCPIP0::10.0.0.11::5025::SOCKET", "GPIB0::27::INSTR",
                      "ASRL/dev/ttyUSB0::INSTR"))
@@ -91,20 +92,11 @@ class SG384(MicrowaveDriver):
     serial = SerialSettings(baud_rate=115200, flow_control=constants.ControlFlow.rts_cts)
     default_model = "SG384"
     max_list_points = 2000  # the manual's list holds up to 2000 states
-
-    frequency = Setting(
-        "FREQ?", "FREQ {value}", format="{:.6f}".format,
-        check=lambda self, v: self.check_frequency(v),
-        tolerance=lambda self, v: 0.5e-6 + 1e-15 * abs(v),
-        doc="CW frequency in Hz (``FREQ``), read back with ``FREQ?``.")
-    power = Setting(
-        "AMPR?", "AMPR {value}", format="{:.2f}".format,
-        check=lambda self, v: self.check_power(v),
-        tolerance=0.005 + 1e-9,
-        doc="N-type output power in dBm (``AMPR``, 0.01 dB resolution).")
-    output = Setting(
-        "ENBR?", "ENBR {value}", parse=parse_bool, format=format_bool_01,
-        doc="N-type RF output on/off (``ENBR``).")
+    # FREQ in Hz to 1 µHz, AMPR (N-type power) in dBm to 0.01 dB, ENBR 1/0 (N-type output).
+    commands = SourceCommands(frequency="FREQ", frequency_decimals=6, power="AMPR",
+                              power_decimals=2, output="ENBR", output_format=format_bool_01)
+    manufacturers = ("stanford research",)
+    instrument_kind = "an SRS SG380-series generator"
 
     def _model_limits(self, model: str) -> MicrowaveLimits:
         return MicrowaveLimits(_FREQUENCY_MIN, _MAX_FREQUENCY[model[4]], *_POWER_RANGE)
@@ -112,18 +104,7 @@ class SG384(MicrowaveDriver):
     # --- connection -------------------------------------------------------------------------
 
     def _identify(self) -> str:
-        self.write("*CLS")
-        idn = self.query("*IDN?")
-        fields = [f.strip() for f in idn.split(",")]
-        model = fields[1].upper() if len(fields) > 1 else ""
-        if not fields[0].lower().startswith("stanford research") or \
-                model not in self.description.models:
-            raise InstrumentError(self.name, "*IDN?",
-                                  f"{self.address} answers {idn!r}, not an SRS SG380-series "
-                                  f"generator")
-        if self.model is not None and model != self.model:
-            raise InstrumentError(self.name, "*IDN?",
-                                  f"expected an {self.model}, found an {model} ({idn!r})")
+        idn, model = self._read_idn()
         self._set_hardware_limits(self._model_limits(model))
         return idn
 
@@ -232,6 +213,18 @@ class SG384(MicrowaveDriver):
                 self._set_number("COUP", 1, "{:d}")
             self._set_number("FDEV", deviation, "{:.2f}", tolerance=0.005 + 1e-9 * deviation)
             self._set_flag("MODL", True)
+
+    # --- snapshot ---------------------------------------------------------------------------
+
+    def _list_running(self) -> bool:
+        return self.query_value("LSTE?", parse_bool)
+
+    def _fm_state(self) -> dict[str, Any]:
+        """``MODL?`` (modulation on), ``TYPE?`` (1 = FM), ``FDEV?`` (deviation, Hz)."""
+        modulation = self.query_value("MODL?", parse_bool)
+        fm = self.query_value("TYPE?", lambda r: int(float(r))) == 1
+        return {"enabled": bool(modulation and fm),
+                "deviation": quantity_value(self.query_value("FDEV?"), "Hz")}
 
     def _set_number(self, command: str, value: float, fmt: str, tolerance: float = 0.0) -> None:
         self.set_checked(f"{command} {fmt.format(value)}", f"{command}?", value,

@@ -33,14 +33,14 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from ..driver_options import SMB100A_MODELS
 from ..errors import InstrumentError, LimitError
 from ..protocols import MicrowaveLimits
-from .microwave_base import MicrowaveDriver
+from ..snapshot import quantity_value
+from .scpi_source import ScpiMicrowaveSource
 from .visa_base import (
     DriverDescription,
     ScpiErrorQueue,
-    Setting,
-    format_on_off,
     parse_bool,
 )
 
@@ -68,7 +68,7 @@ def _parse_csv(reply: str) -> NDArray[np.float64]:
     return np.array([float(v) for v in reply.split(",")], dtype=np.float64)
 
 
-class SMB100A(ScpiErrorQueue, MicrowaveDriver):
+class SMB100A(ScpiErrorQueue, ScpiMicrowaveSource):
     """R&S SMB100A.
 
     Parameters
@@ -84,7 +84,7 @@ class SMB100A(ScpiErrorQueue, MicrowaveDriver):
     description = DriverDescription(
         kind="mw",
         summary="Rohde & Schwarz SMB100A RF and microwave signal generator",
-        models=("SMB100A",),
+        models=SMB100A_MODELS,
         manual="R&S SMB100A Operating Manual 1407.0806.32, ch. 6 'Remote Control Commands'",
         connections=("TCPIP0::10.0.0.12::inst0::INSTR", "TCPIP0::10.0.0.12::5025::SOCKET",
                      "GPIB0::28::INSTR"))
@@ -94,18 +94,9 @@ class SMB100A(ScpiErrorQueue, MicrowaveDriver):
     default_model = "SMB100A"
     max_list_points = 10000
 
-    frequency = Setting(
-        "FREQ?", "FREQ {value}", format="{:.3f}".format,
-        check=lambda self, v: self.check_frequency(v),
-        tolerance=lambda self, v: 0.0005 + 1e-15 * abs(v),
-        doc="CW frequency in Hz (``FREQ``).")
-    power = Setting(
-        "POW?", "POW {value}", format="{:.2f}".format,
-        check=lambda self, v: self.check_power(v), tolerance=0.005 + 1e-9,
-        doc="RF level in dBm (``POW``).")
-    output = Setting(
-        "OUTP?", "OUTP {value}", parse=parse_bool, format=format_on_off,
-        doc="RF output on/off (``OUTP``).")
+    manufacturers = ("rohde",)
+    instrument_kind = "an R&S SMB100A"
+    # SourceCommands() defaults: FREQ (Hz, 0.001 Hz), POW (dBm, 0.01 dB), OUTP ON|OFF.
 
     def __init__(self, name: str, address: str, visa_library: str = "@py", timeout: float = 2.0,
                  *, model: str | None = None, frequency_min: float | str | None = None,
@@ -131,13 +122,7 @@ class SMB100A(ScpiErrorQueue, MicrowaveDriver):
     # --- connection -------------------------------------------------------------------------
 
     def _identify(self) -> str:
-        self.write("*CLS")
-        idn = self.query("*IDN?")
-        fields = [f.strip() for f in idn.split(",")]
-        if len(fields) < 2 or not fields[0].lower().startswith("rohde") or \
-                fields[1].upper() not in self.description.models:
-            raise InstrumentError(self.name, "*IDN?",
-                                  f"{self.address} answers {idn!r}, not an R&S SMB100A")
+        idn, model = self._read_idn()
         options = self.query("*OPT?").upper()
         found = [rng for opt, rng in _FREQUENCY_OPTIONS.items() if re.search(rf"{opt}\b",
                                                                                options)]
@@ -146,7 +131,7 @@ class SMB100A(ScpiErrorQueue, MicrowaveDriver):
         else:
             log.warning("%s: no frequency option in *OPT? reply %r; allowing %g-%g Hz",
                         self.name, options, *_WIDEST)
-        self._set_hardware_limits(self._model_limits(fields[1].upper()))
+        self._set_hardware_limits(self._model_limits(model))
         return idn
 
     def _initialize(self) -> None:
@@ -160,7 +145,9 @@ class SMB100A(ScpiErrorQueue, MicrowaveDriver):
         freqs = super().check_list(frequencies, power)
         if freqs.min() < _LIST_FREQUENCY_MIN:
             raise LimitError(f"{self.name}: list frequencies must be at least 300 kHz "
-                             f"(SMB100A list mode); nothing was sent")
+                             f"(SMB100A list mode); nothing was sent", quantity="frequency",
+                             value=float(freqs.min()), limit=_LIST_FREQUENCY_MIN, unit="Hz",
+                             bound="lower", source="instrument", instrument=self.name)
         return freqs
 
     def load_list(self, frequencies: Sequence[float], power: float) -> None:
@@ -202,6 +189,16 @@ class SMB100A(ScpiErrorQueue, MicrowaveDriver):
         """Back to CW (``FREQ:MODE CW``)."""
         self.set_checked("FREQ:MODE CW", "FREQ:MODE?", "CW",
                          parse=lambda r: "CW" if r.upper() in ("CW", "FIX", "FIXED") else r)
+
+    # --- snapshot ---------------------------------------------------------------------------
+
+    def _list_running(self) -> bool:
+        return self.query_value("FREQ:MODE?", str.upper) == "LIST"
+
+    def _fm_state(self) -> dict[str, Any]:
+        """``FM:STAT?`` and ``FM:DEV?`` (Hz)."""
+        return {"enabled": self.query_value("FM:STAT?", parse_bool),
+                "deviation": quantity_value(self.query_value("FM:DEV?"), "Hz")}
 
     # --- modulation -------------------------------------------------------------------------
 

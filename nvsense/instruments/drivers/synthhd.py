@@ -32,8 +32,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..driver_options import SYNTHHD_MODELS
 from ..errors import InstrumentError, LimitError
 from ..protocols import MicrowaveLimits
+from ..snapshot import quantity_value
 from .microwave_base import MicrowaveDriver
 from .visa_base import DriverDescription, SerialSettings, parse_bool, parse_float
 
@@ -64,7 +66,7 @@ class SynthHD(MicrowaveDriver):
     description = DriverDescription(
         kind="mw",
         summary="Windfreak SynthHD / SynthHD PRO dual-channel synthesizer (USB serial)",
-        models=("SynthHD v1.4", "SynthHD v2", "SynthHD PRO v2"),
+        models=SYNTHHD_MODELS,
         manual="Windfreak Technologies SynthHD & HD PRO API Guide",
         connections=("ASRL/dev/ttyACM0::INSTR", "ASRL3::INSTR"))
     read_termination = "\n"
@@ -182,7 +184,9 @@ class SynthHD(MicrowaveDriver):
             steps = np.diff(freqs)
             if np.any(steps == 0) or np.ptp(steps) > 1e-6 * abs(steps[0]) + 0.1:
                 raise LimitError(f"{self.name}: the SynthHD steps a linear sweep, so the list "
-                                 f"must be equally spaced; nothing was sent")
+                                 f"must be equally spaced; nothing was sent",
+                                 quantity="frequency", source="instrument",
+                                 instrument=self.name)
         return freqs
 
     def load_list(self, frequencies: Sequence[float], power: float) -> None:
@@ -219,6 +223,22 @@ class SynthHD(MicrowaveDriver):
             self._set("c", 0, "c{}", parse=parse_bool, expected=False)
             self._set("g", 0, "g{}", parse=parse_bool, expected=False)
             self._set("w", 0, "w{}", parse=lambda r: int(float(r)))
+
+    # --- snapshot ---------------------------------------------------------------------------
+
+    def _list_running(self) -> bool:
+        """Continuous sweep on (``c?``)."""
+        return self.query_value("c?", parse_bool)
+
+    def _fm_state(self) -> dict[str, Any]:
+        """Continuous FM on (``/?``) and its deviation (``>?``, Hz)."""
+        return {"enabled": self.query_value("/?", parse_bool),
+                "deviation": quantity_value(self.query_value(">?"), "Hz")}
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        with self._lock:
+            self._select_channel()
+            return {"channel": self.channel, **super()._snapshot_state()}
 
     # --- modulation -------------------------------------------------------------------------
 

@@ -25,15 +25,18 @@ import abc
 import logging
 import math
 import numbers
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pyvisa
 from pyvisa import constants
 
-from ..errors import InstrumentError
+from ..errors import BackendUnavailableError, InstrumentError
+from ..snapshot import quantity_value
 
 __all__ = [
     "DriverDescription",
@@ -41,6 +44,7 @@ __all__ = [
     "SerialSettings",
     "Setting",
     "VisaInstrument",
+    "backend_problem",
     "format_bool_01",
     "format_on_off",
     "is_number",
@@ -182,6 +186,27 @@ class VisaInstrument(abc.ABC):
             raise InstrumentError(self.name, "identity", "not connected; call connect() first")
         return self._identity
 
+    def snapshot(self) -> dict[str, Any]:
+        """The instrument's read-back state: identity, connection, and what
+        :meth:`_snapshot_state` reads (settings with their units, limits), JSON-serialisable.
+
+        Needs a connection; reads every value from the instrument (no cached set-points).
+        """
+        with self._lock:
+            data: dict[str, Any] = {
+                "name": self.name,
+                "class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "identity": self.identity,
+                "connection": {"address": self.address, "visa_library": self.visa_library,
+                               "timeout": quantity_value(self.timeout, "s")},
+            }
+            data.update(self._snapshot_state())
+            return data
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        """What a snapshot reads back beyond identity and connection (drivers extend it)."""
+        return {}
+
     def connect(self) -> None:
         """Open the resource, configure it, identify the instrument, leave it in a safe state.
 
@@ -194,10 +219,15 @@ class VisaInstrument(abc.ABC):
         with self._lock:
             if self._resource is not None:
                 return
-            try:
-                rm = self._given_rm
-                if rm is None:
+            rm = self._given_rm
+            if rm is None:
+                try:
                     rm = self._own_rm = pyvisa.ResourceManager(self.visa_library)
+                except Exception as exc:  # a backend raises what it likes (yaml errors...)
+                    raise BackendUnavailableError(
+                        self.name, f"open {self.address}",
+                        backend_problem(exc, self.visa_library)) from exc
+            try:
                 self._resource = rm.open_resource(self.address)
             except (pyvisa.errors.Error, OSError, ValueError, LookupError) as exc:
                 self._release()
@@ -379,6 +409,44 @@ class VisaInstrument(abc.ABC):
         return {}
 
 
+def backend_problem(exc: BaseException, visa_library: str) -> str:
+    """What is missing on this computer when ``pyvisa.ResourceManager(visa_library)`` fails,
+    and how to install it (the instrument itself was never reached)."""
+    text = " ".join(str(exc).split())
+    library = visa_library.strip()
+    wrapper = re.search(r"No package named (pyvisa[-_]\w+)", text)
+    if wrapper:
+        package = wrapper.group(1).replace("_", "-")
+        if package == "pyvisa-sim":
+            return (f"pyvisa-sim is not installed, so visa_library {library!r} (a simulated "
+                    f"instrument) cannot run; install it: pip install pyvisa-sim (nvsense "
+                    f"depends on it: reinstalling nvsense brings it back)")
+        if package == "pyvisa-py":
+            return ("pyvisa-py is not installed, so visa_library '@py' cannot run; install "
+                    "it: pip install pyvisa-py (nvsense depends on it: reinstalling nvsense "
+                    "brings it back)")
+        return (f"visa_library {library!r} asks for the VISA backend package {package}, which "
+                f"is not installed; install it, or use \"@py\" (pyvisa-py), \"\" (the system "
+                f"VISA) or \"<model>.yaml@sim\" (pyvisa-sim)")
+    if library.endswith("@sim"):
+        model = library[: -len("@sim")] or "pyvisa-sim's default model"
+        if isinstance(exc, FileNotFoundError) and not Path(model).is_file():
+            return (f"the pyvisa-sim model {model} does not exist; give the path of a pyvisa-sim "
+                    f"YAML file (nvsense.instruments.drivers.sim_path('<driver>') gives the "
+                    f"shipped ones)")
+        where = re.search(r'line \d+, column \d+', text)
+        detail = f"{type(exc).__name__}" + (f" at {where.group(0)}" if where else "")
+        return (f"pyvisa-sim cannot read the model {model} ({detail}); check that it is a "
+                f"pyvisa-sim YAML model, e.g. a copy of nvsense.instruments.drivers."
+                f"sim_path('<driver>')")
+    if "Could not locate a VISA implementation" in text or library in ("", "@ivi"):
+        return ("no VISA library was found on this computer (visa_library \"\" means the "
+                "system VISA: NI-VISA, Keysight IO Libraries or R&S VISA); install one, or "
+                "use visa_library: \"@py\" (pyvisa-py, installed with nvsense)")
+    return (f"the VISA library {library!r} cannot be loaded ({text[:300]}); check the path, "
+            f"install that VISA, or use visa_library: \"@py\" (pyvisa-py)")
+
+
 class ScpiErrorQueue:
     """Mixin: the SCPI error queue, read with ``SYST:ERR?`` until it reports ``0``.
 
@@ -429,6 +497,9 @@ class Setting:
     tolerance
         For numbers: the largest accepted ``|read back - set|``, a float or
         ``tolerance(instrument, value)``.  ``None`` compares with ``==``.
+    unit
+        The SI unit of the value (``"Hz"``, ``"dBm"``, ``"W"``, ``"A"``), or ``None`` for a
+        flag or a name; snapshots report the value with it.
     doc
         Docstring of the attribute.
     """
@@ -437,13 +508,14 @@ class Setting:
                  format: Callable[[Any], str] = str,
                  check: Callable[[Any, Any], None] | None = None,
                  tolerance: float | Callable[[Any, Any], float] | None = None,
-                 doc: str | None = None) -> None:
+                 unit: str | None = None, doc: str | None = None) -> None:
         self.query = query
         self.command = command
         self.parse = parse
         self.format = format
         self.check = check
         self.tolerance = tolerance
+        self.unit = unit
         self.__doc__ = doc
         self.attribute = ""
 

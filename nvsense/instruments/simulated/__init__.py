@@ -12,11 +12,12 @@ from .coil import SimulatedCoil
 from .counter import SimulatedCounter
 from .faults import FaultPlan
 from .laser import SimulatedLaser
-from .microwave import SimulatedMicrowave
+from .microwave import SimulatedCWMicrowave, SimulatedMicrowave
 from .sample import SimulatedSample
 
 __all__ = [
     "FaultPlan",
+    "SimulatedCWMicrowave",
     "SimulatedCoil",
     "SimulatedCounter",
     "SimulatedLaser",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ... import __version__
 from ..errors import InstrumentError
@@ -49,6 +49,16 @@ class SimulatedInstrument:
         """``nvsense,<model>,0,<version>``, like a SCPI ``*IDN?`` answer."""
         self._require("*IDN?")
         return f"nvsense,{self.model},0,{__version__}"
+
+    def snapshot(self) -> dict[str, Any]:
+        """Identity and the simulated state (the ``Snapshottable`` protocol), JSON-ready."""
+        self._require("snapshot")
+        return {"name": self.name,
+                "class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "identity": self.identity, **self._snapshot_state()}
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        return {}
 
     def _require(self, command: str, *, at: float | None = None) -> None:
         """Raise like a real instrument would if ``command`` cannot reach it now."""

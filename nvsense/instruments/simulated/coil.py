@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from ...units import parse_quantity
 from ..limits import check_coil_current
 from ..protocols import CoilLimits
+from ..snapshot import limits_snapshot, quantity_value
 from .base import SimulatedInstrument
 from .sample import SimulatedSample
 
@@ -69,6 +70,10 @@ class SimulatedCoil(SimulatedInstrument):
         self._require(f"OUTP {'ON' if value else 'OFF'}")
         with self.sample.lock:
             self._state.output = bool(value)
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        return {"current": quantity_value(self._state.current, "A"),
+                "output": self._state.output, "limits": limits_snapshot(self._limits)}
 
     def safe(self) -> None:
         """Output off."""

@@ -9,7 +9,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...units import parse_quantity
-from ..errors import InstrumentError, LimitError
+from ..errors import InstrumentError
+from ..limits import out_of_range
+from ..snapshot import quantity_value
 from .base import SimulatedInstrument
 from .sample import SimulatedSample
 
@@ -70,12 +72,16 @@ class SimulatedCounter(SimulatedInstrument):
     def configure(self, n_bins: int, bin_time: float, *, trigger_mw: bool = False) -> None:
         """Prepare ``n_bins`` bins of ``bin_time`` s; ``trigger_mw`` steps the MW list."""
         if isinstance(n_bins, bool) or int(n_bins) != n_bins or not 1 <= n_bins <= MAX_BINS:
-            raise LimitError(f"{self.name}: n_bins must be a whole number from 1 to {MAX_BINS}, "
-                             f"not {n_bins!r}; nothing was sent")
+            raise out_of_range(f"{self.name}: n_bins must be a whole number from 1 to "
+                               f"{MAX_BINS}, not {n_bins!r}; nothing was sent",
+                               quantity="n_bins", value=n_bins, low=1, high=MAX_BINS, unit="",
+                               instrument=self.name)
         bin_time = float(bin_time)
         if not (math.isfinite(bin_time) and MIN_BIN_TIME <= bin_time <= MAX_BIN_TIME):
-            raise LimitError(f"{self.name}: bin_time must be from {MIN_BIN_TIME:g} s to "
-                             f"{MAX_BIN_TIME:g} s, not {bin_time!r}; nothing was sent")
+            raise out_of_range(f"{self.name}: bin_time must be from {MIN_BIN_TIME:g} s to "
+                               f"{MAX_BIN_TIME:g} s, not {bin_time!r}; nothing was sent",
+                               quantity="bin_time", value=bin_time, low=MIN_BIN_TIME,
+                               high=MAX_BIN_TIME, unit="s", instrument=self.name)
         self._require("configure")
         self._n_bins, self._bin_time, self._trigger_mw = int(n_bins), bin_time, bool(trigger_mw)
 
@@ -85,6 +91,14 @@ class SimulatedCounter(SimulatedInstrument):
         if self._n_bins is None:
             return None
         return self._n_bins, self._bin_time, self._trigger_mw
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        setup = self.configuration
+        return {"kind": self.kind, "mw_trigger_lead": self.mw_trigger_lead,
+                "volts_at_count_rate": quantity_value(self._volts, "V"),
+                "configuration": None if setup is None else {
+                    "n_bins": setup[0], "bin_time": quantity_value(setup[1], "s"),
+                    "trigger_mw": setup[2]}}
 
     def acquire(self, timeout: float | None = None) -> NDArray[np.float64]:
         """Run the configured acquisition: ``n_bins`` counts (or volts), advancing the clock.

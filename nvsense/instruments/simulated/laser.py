@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 from ...units import parse_quantity
 from ..limits import check_laser_power
 from ..protocols import LaserLimits
+from ..snapshot import limits_snapshot, quantity_value
 from .base import SimulatedInstrument
 from .sample import SimulatedSample
 
@@ -72,6 +73,11 @@ class SimulatedLaser(SimulatedInstrument):
         with self.sample.lock:
             self._state.on = bool(value)
             self._state.standby = False
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        return {"power": quantity_value(self._state.power, "W"), "on": self._state.on,
+                "standby": self._state.standby, "has_standby": self._has_standby,
+                "limits": limits_snapshot(self._limits)}
 
     @property
     def in_standby(self) -> bool:

@@ -8,13 +8,14 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from ...units import parse_quantity
-from ..errors import InstrumentError, LimitError
-from ..limits import check_frequencies, check_mw_power
-from ..protocols import MicrowaveLimits
+from ..errors import InstrumentError
+from ..limits import check_frequencies, check_mw_power, out_of_range
+from ..protocols import ListSweep, MicrowaveLimits
+from ..snapshot import limits_snapshot, quantity_value
 from .base import SimulatedInstrument
 from .sample import SimulatedSample
 
-__all__ = ["SimulatedMicrowave"]
+__all__ = ["SimulatedCWMicrowave", "SimulatedMicrowave"]
 
 #: Longest frequency list accepted.
 MAX_LIST_POINTS = 65536
@@ -22,8 +23,11 @@ MAX_LIST_POINTS = 65536
 MAX_FM_DEVIATION = 32e6
 
 
-class SimulatedMicrowave(SimulatedInstrument):
-    """A microwave source driving the simulated sample.
+class SimulatedCWMicrowave(SimulatedInstrument):
+    """A microwave source driving the simulated sample, without hardware-timed lists.
+
+    What ``SimulatedMicrowave(..., supports_list=False)`` builds: a source that is not a
+    :class:`~nvsense.instruments.protocols.ListSweep`, so sweeps are stepped point by point.
 
     Parameters
     ----------
@@ -35,14 +39,9 @@ class SimulatedMicrowave(SimulatedInstrument):
         [lowest, highest] frequency (default the SG384's type-N output: 950 kHz to 4.05 GHz).
     power_range
         [lowest, highest] power in dBm (default −110 to +16.5 dBm).
-    supports_list
-        ``False`` to simulate a source without hardware-timed lists (software-stepped sweeps).
 
     Notes
     -----
-    ``frequency`` and ``power`` are the CW set-points.  While a list runs (:meth:`start_list`)
-    the output follows the list at the list's power; setting ``frequency`` or ``power`` then
-    raises (stop the list first), and :meth:`stop_list` returns to the CW set-points.
     Internal FM is modelled (the line shape is averaged over the modulation within each bin);
     an external FM input has no simulated signal, so it leaves the output unmodulated.
     """
@@ -52,13 +51,11 @@ class SimulatedMicrowave(SimulatedInstrument):
 
     def __init__(self, name: str = "mw", sample: SimulatedSample | None = None, *,
                  frequency_range: Sequence[Any] = ("950 kHz", "4.05 GHz"),
-                 power_range: Sequence[Any] = ("-110 dBm", "16.5 dBm"),
-                 supports_list: bool = True) -> None:
+                 power_range: Sequence[Any] = ("-110 dBm", "16.5 dBm")) -> None:
         super().__init__(name, sample)
         fmin, fmax = _pair(frequency_range, "Hz", f"instruments.{name}.frequency_range")
         pmin, pmax = _pair(power_range, "dBm", f"instruments.{name}.power_range")
         self._limits = MicrowaveLimits(fmin, fmax, pmin, pmax)
-        self._supports_list = bool(supports_list)
         self._state = self.sample.mw
 
     def connect(self) -> None:
@@ -76,8 +73,8 @@ class SimulatedMicrowave(SimulatedInstrument):
 
     @property
     def supports_list(self) -> bool:
-        """Whether :meth:`load_list` is available."""
-        return self._supports_list
+        """Whether hardware-timed lists are available: ``isinstance(self, ListSweep)``."""
+        return isinstance(self, ListSweep)
 
     @property
     def frequency(self) -> float:
@@ -117,15 +114,122 @@ class SimulatedMicrowave(SimulatedInstrument):
         with self.sample.lock:
             self._state.output = bool(value)
 
+    def set_fm(self, deviation: float, *, rate: float | None = None,
+               source: Literal["internal", "external"] = "internal",
+               enabled: bool = True) -> None:
+        """Frequency modulation: sine of ``rate`` (Hz) and peak ``deviation`` (Hz)."""
+        deviation = float(deviation)
+        if enabled:
+            if not 0 <= deviation <= MAX_FM_DEVIATION:
+                raise out_of_range(f"{self.name}: FM deviation {deviation:g} Hz is outside 0 "
+                                   f"to {MAX_FM_DEVIATION:g} Hz; nothing was sent",
+                                   quantity="fm_deviation", value=deviation, low=0.0,
+                                   high=MAX_FM_DEVIATION, unit="Hz", instrument=self.name)
+            if rate is not None and not 0 < float(rate) <= 1e6:
+                raise out_of_range(f"{self.name}: FM rate {rate} Hz is outside (0, 1 MHz]; "
+                                   f"nothing was sent", quantity="fm_rate", value=rate,
+                                   low=0.0, high=1e6, unit="Hz", instrument=self.name)
+            if source not in ("internal", "external"):
+                raise ValueError(f"FM source must be 'internal' or 'external', not {source!r}")
+            f = self._state.frequency
+            check_frequencies([f - deviation, f + deviation], instrument=self._limits,
+                              bench=None, who=self.name)
+        self._require(f"MODL {int(bool(enabled))}")
+        with self.sample.lock:
+            state = self._state
+            state.fm_enabled = bool(enabled)
+            if enabled:
+                state.fm_deviation = deviation
+                state.fm_internal = source == "internal"
+                if rate is not None:
+                    state.fm_rate = float(rate)
+
+    def safe(self) -> None:
+        """RF off, list stopped, FM off."""
+        self._require("ENBR 0")
+        with self.sample.lock:
+            self._state.output = False
+            self._state.list_active = False
+            self._state.fm_enabled = False
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        state = self._state
+        loaded = state.list_frequencies
+        return {
+            "frequency": quantity_value(state.frequency, "Hz"),
+            "power": quantity_value(state.power, "dBm"),
+            "output": state.output,
+            "limits": limits_snapshot(self._limits),
+            "list": {"running": state.list_active,
+                     "points": int(loaded.size) if loaded is not None else 0,
+                     "first": quantity_value(loaded[0], "Hz") if loaded is not None else None,
+                     "last": quantity_value(loaded[-1], "Hz") if loaded is not None else None,
+                     "power": quantity_value(state.list_power, "dBm")
+                     if loaded is not None else None,
+                     "index": state.list_index},
+            "fm": {"enabled": state.fm_enabled,
+                   "deviation": quantity_value(state.fm_deviation, "Hz"),
+                   "rate": quantity_value(state.fm_rate, "Hz"),
+                   "source": "internal" if state.fm_internal else "external"},
+        }
+
+    def _require_cw(self, command: str) -> None:
+        self._require(command)
+        if self._state.list_active:
+            raise InstrumentError(self.name, command,
+                                  "a frequency list is running; call stop_list() first")
+
+
+class SimulatedMicrowave(SimulatedCWMicrowave):
+    """A microwave source driving the simulated sample, with hardware-timed lists and FM.
+
+    Parameters
+    ----------
+    name
+        Bench key.
+    sample
+        The shared sample.
+    frequency_range
+        [lowest, highest] frequency (default the SG384's type-N output: 950 kHz to 4.05 GHz).
+    power_range
+        [lowest, highest] power in dBm (default −110 to +16.5 dBm).
+    supports_list
+        ``False`` simulates a source without hardware-timed lists: the constructor then
+        returns a :class:`SimulatedCWMicrowave` (not a
+        :class:`~nvsense.instruments.protocols.ListSweep`), and sweeps are stepped.
+
+    Notes
+    -----
+    ``frequency`` and ``power`` are the CW set-points.  While a list runs (:meth:`start_list`)
+    the output follows the list at the list's power; setting ``frequency`` or ``power`` then
+    raises (stop the list first), and :meth:`stop_list` returns to the CW set-points.
+    """
+
+    def __new__(cls, name: str = "mw", sample: SimulatedSample | None = None, *,
+                frequency_range: Sequence[Any] = ("950 kHz", "4.05 GHz"),
+                power_range: Sequence[Any] = ("-110 dBm", "16.5 dBm"),
+                supports_list: bool = True) -> Any:
+        if cls is SimulatedMicrowave and not supports_list:
+            source = SimulatedCWMicrowave.__new__(SimulatedCWMicrowave)
+            source.__init__(name, sample, frequency_range=frequency_range,  # type: ignore[misc]
+                            power_range=power_range)
+            return source
+        return super().__new__(cls)
+
+    def __init__(self, name: str = "mw", sample: SimulatedSample | None = None, *,
+                 frequency_range: Sequence[Any] = ("950 kHz", "4.05 GHz"),
+                 power_range: Sequence[Any] = ("-110 dBm", "16.5 dBm"),
+                 supports_list: bool = True) -> None:
+        super().__init__(name, sample, frequency_range=frequency_range, power_range=power_range)
+
     def load_list(self, frequencies: Sequence[float], power: float) -> None:
         """Load a list stepped by the counter's sample clock (stops a running list)."""
-        if not self._supports_list:
-            raise InstrumentError(self.name, "LIST", "this source has no list mode "
-                                  "(supports_list: false); use software-stepped sweeps")
         freqs = np.asarray(frequencies, dtype=float).ravel()
         if not 1 <= freqs.size <= MAX_LIST_POINTS:
-            raise LimitError(f"{self.name}: a list has 1 to {MAX_LIST_POINTS} points, not "
-                             f"{freqs.size}; nothing was sent")
+            raise out_of_range(f"{self.name}: a list has 1 to {MAX_LIST_POINTS} points, not "
+                               f"{freqs.size}; nothing was sent", quantity="list_points",
+                               value=int(freqs.size), low=1, high=MAX_LIST_POINTS, unit="",
+                               instrument=self.name)
         check_frequencies(freqs, instrument=self._limits, bench=None, who=self.name)
         check_mw_power(float(power), instrument=self._limits, bench=None, who=self.name)
         self._require(f"LSTC {freqs.size}")
@@ -153,47 +257,6 @@ class SimulatedMicrowave(SimulatedInstrument):
     def list_active(self) -> bool:
         """Whether a list is running (not part of the protocol)."""
         return self._state.list_active
-
-    def set_fm(self, deviation: float, *, rate: float | None = None,
-               source: Literal["internal", "external"] = "internal",
-               enabled: bool = True) -> None:
-        """Frequency modulation: sine of ``rate`` (Hz) and peak ``deviation`` (Hz)."""
-        deviation = float(deviation)
-        if enabled:
-            if not 0 <= deviation <= MAX_FM_DEVIATION:
-                raise LimitError(f"{self.name}: FM deviation {deviation:g} Hz is outside 0 to "
-                                 f"{MAX_FM_DEVIATION:g} Hz; nothing was sent")
-            if rate is not None and not 0 < float(rate) <= 1e6:
-                raise LimitError(f"{self.name}: FM rate {rate} Hz is outside (0, 1 MHz]; "
-                                 f"nothing was sent")
-            if source not in ("internal", "external"):
-                raise ValueError(f"FM source must be 'internal' or 'external', not {source!r}")
-            f = self._state.frequency
-            check_frequencies([f - deviation, f + deviation], instrument=self._limits,
-                              bench=None, who=self.name)
-        self._require(f"MODL {int(bool(enabled))}")
-        with self.sample.lock:
-            state = self._state
-            state.fm_enabled = bool(enabled)
-            if enabled:
-                state.fm_deviation = deviation
-                state.fm_internal = source == "internal"
-                if rate is not None:
-                    state.fm_rate = float(rate)
-
-    def safe(self) -> None:
-        """RF off, list stopped, FM off."""
-        self._require("ENBR 0")
-        with self.sample.lock:
-            self._state.output = False
-            self._state.list_active = False
-            self._state.fm_enabled = False
-
-    def _require_cw(self, command: str) -> None:
-        self._require(command)
-        if self._state.list_active:
-            raise InstrumentError(self.name, command,
-                                  "a frequency list is running; call stop_list() first")
 
 
 def _pair(values: Sequence[Any], unit: str, name: str) -> tuple[float, float]:

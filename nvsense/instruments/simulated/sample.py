@@ -159,6 +159,10 @@ class SimulatedSample:
         self._derived = self._derive()
         # lines for the last static field and D: ((Bx, By, Bz, D), lines)
         self._static_cache: tuple[tuple[float, ...], NDArray[np.float64]] | None = None
+        #: The pulsed side (spin parameters, the pulser's program): a
+        #: :class:`~nvsense.instruments.simulated.pulsed.PulsedSample`, made by the simulated
+        #: pulser or gated counter on first use (``pulsed_state``).
+        self.pulsed: Any = None
 
     # --- configuration that may change during a run -------------------------------------
 

@@ -1,15 +1,12 @@
-"""National Instruments X-series DAQ cards, through the ``nidaqmx`` package.
+"""NI X-series DAQ as photon counter or photodiode digitiser (bench driver ``nidaq``).
 
-Two drivers live here:
-
-``NIDAQCounter`` (bench driver ``nidaq``, a :class:`~nvsense.instruments.protocols.Counter`)
-    Counts an APD's TTL pulses with a counter input (``kind: counts``) or digitises a photodiode
-    on an analog input (``kind: volts``), in bins clocked by a pulse train from a second counter.
-    The same pulse train can leave the card on a PFI line wired to the microwave source's trigger
-    input, so that each bin also steps the microwave frequency list (``trigger_mw``).
-``NIDAQGate`` (bench driver ``nidaq_gate``, a :class:`~nvsense.instruments.protocols.Laser`)
-    Switches the laser (or its AOM driver) with one digital output line.  The power is fixed by
-    the optics and only reported.
+Counts an APD's TTL pulses with a counter input (``kind: counts``) or digitises a photodiode on
+an analog input (``kind: volts``), in bins clocked by a pulse train from a second counter.  The
+same pulse train can leave the card on a PFI line wired to the microwave source's trigger
+input, so that each bin also steps the microwave frequency list (``trigger_mw``: a
+:class:`~nvsense.instruments.protocols.MicrowaveTrigger`).  With ``gate_terminal`` wired, the
+photon counter counts only while a gate signal is high (a
+:class:`~nvsense.instruments.protocols.GatedCounter`, for pulsed read-out windows).
 
 Timing of one acquisition of ``n_bins`` bins of ``bin_time`` seconds
 --------------------------------------------------------------------
@@ -22,7 +19,9 @@ receives ``n_bins + 1`` edges per acquisition.
   (buffered, sample-clocked edge counting), giving ``n_bins + 1`` cumulative values ``C``.  The
   counts in bin ``k`` are ``C[k+1] - C[k]`` modulo 2**32 (the count register is 32 bits wide and
   wraps).  ``C[0]`` holds the counts between arming and the first edge, an interval of unknown
-  length, and is used only as the reference.
+  length, and is used only as the reference.  With a gate, a pause trigger (digital level on
+  ``gate_terminal``) stops the count register while the gate is inactive; the latches still
+  come from the bin clock, so a bin holds the photons of the gate windows inside it.
 - ``volts``: the mean photodiode voltage of each bin.  With ``oversample`` samples per bin
   (chosen automatically, see :class:`NIDAQCounter`), the analog input runs on its own sample
   clock at ``oversample / bin_time``, started by clock edge 0; both clocks divide the card's
@@ -34,178 +33,65 @@ Long acquisitions are read in chunks of about 0.1 s of data, so that the host bu
 fills and :meth:`NIDAQCounter.safe` can stop an acquisition from another thread.
 
 References: nidaqmx-python API (nidaqmx.readthedocs.io): ``Task``, ``CIChannelCollection``,
-``COChannelCollection``, ``AIChannelCollection``, ``DOChannelCollection``, ``Timing``,
-``StartTrigger``, ``stream_readers.CounterReader``, ``stream_readers.AnalogSingleChannelReader``;
+``COChannelCollection``, ``AIChannelCollection``, ``Timing``, ``StartTrigger``,
+``PauseTrigger``, ``stream_readers.CounterReader``, ``stream_readers.AnalogSingleChannelReader``;
 NI-DAQmx C Reference for the functions they wrap (named at each call below); NI X Series User
-Manual, chapters "Counters" (edge counting, pulse train generation) and "Analog Input".
+Manual, chapters "Counters" (edge counting, pause triggers, pulse train generation) and
+"Analog Input".
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import nidaqmx
 import nidaqmx.errors
-import nidaqmx.system
 import numpy as np
 from nidaqmx.constants import (
     AcquisitionType,
     CountDirection,
     Edge,
     Level,
-    LineGrouping,
     TaskMode,
     TerminalConfiguration,
+    TriggerType,
 )
-from nidaqmx.error_codes import DAQmxErrors
-from nidaqmx.stream_readers import AnalogSingleChannelReader, CounterReader
 from numpy.typing import NDArray
 
-from ...units import QuantityError, format_quantity, parse_quantity
-from ..errors import BenchConfigError, InstrumentError, LimitError
-from ..protocols import LaserLimits
-
-__all__ = ["NIDAQ_NOT_INSTALLED", "NIDAQCounter", "NIDAQGate"]
-
-_log = logging.getLogger(__name__)
-
-#: The X-series master timebase (X Series User Manual, "Counter Timebase"): counter periods and
-#: AI sample-clock periods are whole numbers of its 10 ns ticks.
-TIMEBASE_HZ = 100e6
-#: How often a running acquisition is read (chunks of about 1/READS_PER_SECOND of data).
-READS_PER_SECOND = 10.0
-#: Shortest bin: 1 µs, i.e. a 1 MS/s counter sample clock, which X-series cards stream by DMA.
-MIN_BIN_TIME = 1e-6
-#: Longest bin: the 32-bit count register must not wrap twice within one bin, and X-series
-#: counters count edges at up to 100 MHz, so a bin may last up to 2**32 / 100 MHz = 42.9 s.
-MAX_BIN_TIME = 2**32 / TIMEBASE_HZ
-#: Upper bound on analog samples averaged into one bin (beyond it, memory grows for no gain).
-MAX_OVERSAMPLE = 1000
-_COUNTER_WRAP = 2**32
-_SAMPLES_NOT_YET_AVAILABLE = DAQmxErrors.SAMPLES_NOT_YET_AVAILABLE.value  # the read timeout
-
-#: Cause of the InstrumentError raised when the NI-DAQmx driver itself is missing.
-NIDAQ_NOT_INSTALLED = (
-    "NI-DAQmx is not installed on this computer: the nidaqmx Python package is only a wrapper "
-    "around National Instruments' NI-DAQmx driver. Install the driver (Windows, or Ubuntu/RHEL/"
-    "openSUSE) with `python -m nidaqmx installdriver`, or download NI-DAQmx from "
-    "https://www.ni.com/en/support/downloads/drivers/download.ni-daq-mx.html; then check that "
-    "the card shows up in NI MAX (Windows) or `nilsdev` (Linux) under the device name of the "
-    "bench file. To run nvsense without hardware, use the simulated bench (the default bench)."
+from ....units import format_quantity
+from ...errors import BenchConfigError, InstrumentError, LimitError
+from ...limits import out_of_range
+from ...snapshot import quantity_value
+from .common import (
+    _COUNTER_WRAP,
+    _SAMPLES_NOT_YET_AVAILABLE,
+    MAX_BIN_TIME,
+    MAX_OVERSAMPLE,
+    MIN_BIN_TIME,
+    READS_PER_SECOND,
+    TIMEBASE_HZ,
+    ReaderFactory,
+    TaskFactory,
+    _choice,
+    _daq_cause,
+    _default_reader,
+    _device_identity,
+    _name,
+    _option,
+    _physical_channel,
+    _same_terminal,
+    _terminal,
+    daq_errors,
 )
 
-# Hints for the NI-DAQmx errors a user of this driver meets most often.
-_HINTS: dict[int, str] = {
-    DAQmxErrors.SAMPLES_NOT_YET_AVAILABLE.value: (
-        "no clock edges arrived in time: the bin clock did not run (counter in use, task "
-        "stopped) or the acquisition took longer than the timeout"),
-    DAQmxErrors.SAMPLES_NO_LONGER_AVAILABLE.value: (
-        "the host buffer overflowed because samples were not read fast enough; use "
-        "sample_mode: finite or longer bins"),
-    DAQmxErrors.PAL_RESOURCE_RESERVED.value: (
-        "the counter or line is in use by another task (NI MAX test panel, another program or "
-        "another nvsense instrument on the same card)"),
-    DAQmxErrors.RESOURCE_RESERVED_WITH_CONFLICTING_SETTINGS.value: (
-        "another task uses this resource with different settings"),
-    DAQmxErrors.RESOURCES_IN_USE_FOR_ROUTE_ROUTING.value: (
-        "the terminal is already driven by another route or task; pick a free PFI line"),
-    DAQmxErrors.INVALID_DEVICE_ID.value: (
-        "no such device: check the device name in NI MAX / nilsdev"),
-    DAQmxErrors.DEV_CANNOT_BE_ACCESSED.value: (
-        "the device cannot be reached: is the USB cable plugged in and the card powered?"),
-}
+__all__ = ["NIDAQCounter"]
 
-TaskFactory = Callable[[str], Any]
-ReaderFactory = Callable[[Literal["counts", "volts"], Any], Any]
-
-
-def _default_reader(kind: Literal["counts", "volts"], in_stream: Any) -> Any:
-    """The real stream reader for a task's input stream."""
-    if kind == "counts":
-        return CounterReader(in_stream)
-    return AnalogSingleChannelReader(in_stream)
-
-
-def _daq_cause(exc: BaseException) -> str:
-    """Describe an nidaqmx error in one line, with its NI-DAQmx status code and a hint."""
-    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), repr(exc))
-    if isinstance(exc, nidaqmx.errors.DaqError):
-        code = exc.error_code
-        cause = f"{text} (NI-DAQmx error {code} {exc.error_type.name})"
-        hint = _HINTS.get(code)
-        return f"{cause}; {hint}" if hint else cause
-    return text
-
-
-def _option(value: Any, unit: str, key: str, driver: str) -> float:
-    """A bench option as an SI float, or BenchConfigError naming the key."""
-    try:
-        return parse_quantity(value, unit, name=f"{driver}.{key}")
-    except QuantityError as exc:
-        raise BenchConfigError(str(exc)) from None
-
-
-def _choice(value: Any, choices: dict[str, Any] | tuple[str, ...], key: str, driver: str) -> str:
-    text = str(value).strip().lower()
-    if text not in choices:
-        raise BenchConfigError(f"{driver}.{key}: {value!r} is not one of "
-                               f"{', '.join(choices)}")
-    return text
-
-
-def _name(value: Any, key: str, driver: str, pattern: str, example: str) -> str:
-    text = str(value).strip() if value is not None else ""
-    if not re.fullmatch(pattern, text, flags=re.IGNORECASE):
-        raise BenchConfigError(f"{driver}.{key}: {value!r} is not valid; write e.g. {example}")
-    return text
-
-
-_LOCAL_NAME = re.compile(r"(ctr|ai|ao|port|pfi|rtsi|pxi_trig)\d+", re.IGNORECASE)
-
-
-def _qualified(device: str, name: str) -> str:
-    """``name`` with the device in front unless it already names one (``"Dev2/ctr0"``)."""
-    name = name.lstrip("/")
-    if _LOCAL_NAME.fullmatch(name.split("/", 1)[0]):
-        return f"{device}/{name}"
-    return name
-
-
-def _physical_channel(device: str, channel: str) -> str:
-    """``"ctr0"`` -> ``"Dev1/ctr0"``, ``"port0/line1"`` -> ``"Dev1/port0/line1"``."""
-    return _qualified(device, channel)
-
-
-def _terminal(device: str, terminal: str) -> str:
-    """``"PFI0"`` -> ``"/Dev1/PFI0"`` (terminal names are absolute, with a leading slash)."""
-    return "/" + _qualified(device, terminal)
-
-
-def _same_terminal(a: str, b: str) -> bool:
-    return a.strip("/").lower() == b.strip("/").lower()
-
-
-def _device_identity(task: Any, device: str) -> str:
-    """Model and serial number of the card, as NI-DAQmx reports them for the task's device."""
-    try:
-        dev = task.devices[0]
-        identity = f"National Instruments {dev.product_type}, serial {int(dev.serial_num):X}"
-    except (nidaqmx.errors.Error, IndexError, AttributeError, TypeError, ValueError):
-        identity = "National Instruments (model not reported)"
-    try:
-        v = nidaqmx.system.System.local().driver_version
-        identity += f", NI-DAQmx {v.major_version}.{v.minor_version}.{v.update_version}"
-    except (nidaqmx.errors.Error, AttributeError, OSError):
-        pass
-    return f"{identity}, device {device}"
+_log = logging.getLogger("nvsense.instruments.drivers.nidaq")
 
 
 @dataclass(frozen=True)
@@ -248,6 +134,9 @@ class NIDAQCounter:
         source's trigger input (``"PFI12"``).  It must not be the clock counter's default output
         terminal (on X-series ctr0..ctr3 default to PFI12..PFI15), because that terminal carries
         the clock even when the microwave list must not be stepped; :meth:`connect` checks it.
+    gate_terminal
+        Terminal a gate signal is wired to (``"PFI1"``), for gated counting
+        (:meth:`set_gate`); ``None`` (default): no gate wired.
     edge
         APD pulse edge that is counted: ``"rising"`` or ``"falling"``.
     ai_channel
@@ -304,6 +193,7 @@ class NIDAQCounter:
         clock_counter: str = "ctr1",
         source_terminal: str = "PFI0",
         clock_terminal: str = "PFI12",
+        gate_terminal: str | None = None,
         edge: str = "rising",
         ai_channel: str = "ai0",
         ai_min: float | str = -10.0,
@@ -330,6 +220,8 @@ class NIDAQCounter:
                                    "counter; use two different counters, e.g. ctr0 and ctr1")
         self.source_terminal = _name(source_terminal, "source_terminal", d, r"\S+", '"PFI0"')
         self.clock_terminal = _name(clock_terminal, "clock_terminal", d, r"\S+", '"PFI12"')
+        self.gate_terminal = (None if gate_terminal is None else
+                              _name(gate_terminal, "gate_terminal", d, r"\S+", '"PFI1"'))
         self.edge = _choice(edge, ("rising", "falling"), "edge", d)
         self.ai_channel = _name(ai_channel, "ai_channel", d, r"(\S+/)?ai\d+", '"ai0"')
         self.ai_min = _option(ai_min, "V", "ai_min", d)
@@ -368,6 +260,9 @@ class NIDAQCounter:
         self._identity = f"NI-DAQmx device {self.device} (not connected)"
         self._abort = threading.Event()
         self._committed = False  # tasks explicitly committed by configure()
+        #: Gated counting asked for (by set_gate), and the level that lets counts through.
+        self._gate: tuple[bool, Literal["high", "low"]] = (False, "high")
+        self._gate_programmed = False  # a pause trigger was set on the input task
 
     # -- names -------------------------------------------------------------------------------
 
@@ -388,15 +283,10 @@ class NIDAQCounter:
 
     # -- errors ------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _daq(self, operation: str) -> Iterator[None]:
-        """Turn nidaqmx errors raised inside the block into InstrumentError."""
-        try:
-            yield
-        except nidaqmx.errors.DaqNotFoundError as exc:
-            raise InstrumentError(self._label, operation, NIDAQ_NOT_INSTALLED) from exc
-        except nidaqmx.errors.Error as exc:
-            raise InstrumentError(self._label, operation, _daq_cause(exc)) from exc
+    def _daq(self, operation: str) -> Any:
+        """Turn nidaqmx errors raised inside the block into InstrumentError
+        (:func:`~nvsense.instruments.drivers.nidaq.common.daq_errors`)."""
+        return daq_errors(self._label, operation)
 
     # -- connection --------------------------------------------------------------------------
 
@@ -497,6 +387,7 @@ class NIDAQCounter:
         self._reader = None
         self._plan = None
         self._committed = False
+        self._gate_programmed = False
         if first is not None and raise_errors:
             raise first
 
@@ -508,13 +399,17 @@ class NIDAQCounter:
 
     def _make_plan(self, n_bins: int, bin_time: float, trigger_mw: bool) -> _Plan:
         if isinstance(n_bins, bool) or not isinstance(n_bins, int | np.integer) or n_bins < 1:
-            raise LimitError(f"{self.name}: n_bins must be a whole number ≥ 1, not {n_bins!r}")
+            raise LimitError(f"{self.name}: n_bins must be a whole number ≥ 1, not {n_bins!r}",
+                             quantity="n_bins", value=n_bins, limit=1, unit="", bound="lower",
+                             source="instrument", instrument=self.name)
         n_bins = int(n_bins)
         bin_time = float(bin_time)
         if not (math.isfinite(bin_time) and MIN_BIN_TIME <= bin_time <= MAX_BIN_TIME):
-            raise LimitError(
+            raise out_of_range(
                 f"{self.name}: bin time {bin_time!r} s is outside "
-                f"{format_quantity(MIN_BIN_TIME, 's')} .. {format_quantity(MAX_BIN_TIME, 's')}")
+                f"{format_quantity(MIN_BIN_TIME, 's')} .. {format_quantity(MAX_BIN_TIME, 's')}",
+                quantity="bin_time", value=bin_time, low=MIN_BIN_TIME, high=MAX_BIN_TIME,
+                unit="s", instrument=self.name)
         if trigger_mw and self.sample_mode == "continuous":
             raise BenchConfigError(
                 f"{self.name}: sample_mode: continuous cannot step the microwave list (the clock "
@@ -539,6 +434,34 @@ class NIDAQCounter:
             if ticks % candidate == 0:
                 return candidate
         return 1  # pragma: no cover - 1 divides everything
+
+    def set_gate(self, enabled: bool, *, active: Literal["high", "low"] = "high") -> None:
+        """Count photons only while the gate at ``gate_terminal`` is at its ``active`` level.
+
+        Takes effect at the next :meth:`configure` (a DAQmx pause trigger on the photon
+        counter: the count register holds while the gate is inactive).  Counts mode only.
+
+        Raises
+        ------
+        BenchConfigError
+            No ``gate_terminal`` in the bench entry, or ``kind: volts``.
+        """
+        if active not in ("high", "low"):
+            raise ValueError(f"{self.name}: active must be 'high' or 'low', not {active!r}")
+        if enabled and self.gate_terminal is None:
+            raise BenchConfigError(
+                f"{self.name}: gated counting needs the gate wired to a PFI line: set "
+                f"gate_terminal (e.g. gate_terminal: PFI1) in the bench entry")
+        if enabled and self.kind != "counts":
+            raise BenchConfigError(f"{self.name}: gating is for photon counting (kind: counts), "
+                                   f"not for kind: {self.kind}")
+        self._gate = (bool(enabled), active)
+
+    @property
+    def gate(self) -> dict[str, Any]:
+        """Gating asked for: ``{"enabled": bool, "active": "high"|"low", "terminal": ...}``."""
+        return {"enabled": self._gate[0], "active": self._gate[1],
+                "terminal": self.gate_terminal}
 
     def configure(self, n_bins: int, bin_time: float, *, trigger_mw: bool = False) -> None:
         """Program the bin clock and the input for ``n_bins`` bins of ``bin_time`` seconds.
@@ -617,6 +540,25 @@ class NIDAQCounter:
             self._input_task.timing.cfg_samp_clk_timing(
                 rate=1.0 / plan.bin_time, source=self.clock_source, active_edge=Edge.RISING,
                 sample_mode=mode, samps_per_chan=self._buffer(plan))
+            self._configure_gate()
+
+    def _configure_gate(self) -> None:
+        """Program (or clear) the pause trigger that gates the photon counter."""
+        enabled, active = self._gate
+        if not enabled and not self._gate_programmed:
+            return  # never gated: leave the task's default (no pause trigger)
+        trigger = self._input_task.triggers.pause_trigger
+        if enabled:
+            assert self.gate_terminal is not None
+            # DAQmx_PauseTrig_Type = DigLvl, _DigLvl_Src, _DigLvl_When: the counter pauses
+            # while the gate is at the inactive level.
+            trigger.trig_type = TriggerType.DIGITAL_LEVEL
+            trigger.dig_lvl_src = _terminal(self.device, self.gate_terminal)
+            trigger.dig_lvl_when = Level.LOW if active == "high" else Level.HIGH
+            self._gate_programmed = True
+        else:
+            trigger.trig_type = TriggerType.NONE
+            self._gate_programmed = False
 
     def _configure_volts(self, plan: _Plan, mode: AcquisitionType) -> None:
         ai = _physical_channel(self.device, self.ai_channel)
@@ -652,7 +594,9 @@ class NIDAQCounter:
                 f"{format_quantity(actual_rate, 'S/s')} do not fill a bin of "
                 f"{format_quantity(actual_bin, 's')}; over {plan.n_bins} bins the samples would "
                 f"drift by {drift / actual_bin:.2g} bin. Use a bin time that is a whole number "
-                "of 10 ns ticks divisible by oversample, or leave oversample out")
+                "of 10 ns ticks divisible by oversample, or leave oversample out",
+                quantity="bin_time", value=actual_bin, unit="s", source="instrument",
+                instrument=self.name)
 
     def acquire(self, timeout: float | None = None) -> NDArray[np.float64]:
         """Run the configured acquisition; return counts per bin or mean volts per bin.
@@ -786,167 +730,36 @@ class NIDAQCounter:
                              _daq_cause(exc))
         self._committed = False
 
+    def snapshot(self) -> dict[str, Any]:
+        """Identity, wiring and the configured acquisition, with the bin time the card
+        accepted (read back after :meth:`configure`), JSON-ready."""
+        plan = self._plan
+        acquisition = None
+        if plan is not None:
+            with self._daq("read back the bin clock"):
+                accepted = 1.0 / float(self._clock_chan.co_pulse_freq)
+            acquisition = {"n_bins": plan.n_bins, "bin_time": quantity_value(plan.bin_time, "s"),
+                           "bin_time_read_back": quantity_value(accepted, "s"),
+                           "trigger_mw": plan.trigger_mw, "oversample": plan.oversample}
+        data: dict[str, Any] = {
+            "name": self.name,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "identity": self.identity, "connected": self.connected,
+            "device": self.device, "kind": self.kind, "counter": self.counter,
+            "clock_counter": self.clock_counter, "source_terminal": self.source_terminal,
+            "clock_terminal": self.clock_terminal, "edge": self.edge, "gate": self.gate,
+            "sample_mode": self.sample_mode, "duty_cycle": self.duty_cycle,
+            "mw_trigger_lead": self.mw_trigger_lead,
+            "timeout": quantity_value(self.timeout, "s"), "configuration": acquisition,
+        }
+        if self.kind == "volts":
+            data["analog_input"] = {"channel": self.ai_channel, "terminal": self.ai_terminal,
+                                    "min": quantity_value(self.ai_min, "V"),
+                                    "max": quantity_value(self.ai_max, "V"),
+                                    "max_rate": quantity_value(self.ai_max_rate, "S/s"),
+                                    "oversample": self.oversample}
+        return data
+
     def __repr__(self) -> str:
         return (f"NIDAQCounter(name={self.name!r}, device={self.device!r}, kind={self.kind!r}, "
                 f"counter={self.counter!r}, clock_counter={self.clock_counter!r})")
-
-
-class NIDAQGate:
-    """Laser or AOM gate on one digital output line of an NI card (driver ``nidaq_gate``).
-
-    The line switches emission on and off; the power is set by the optics and is only
-    reported.
-
-    Parameters
-    ----------
-    name
-        The bench slot (``"laser"``).
-    device
-        The card's name in NI MAX / ``nilsdev`` (``"Dev1"``).
-    line
-        The digital output line (``"port0/line0"``; PFI lines used as static digital lines are
-        ``port1``/``port2`` on X-series).
-    power
-        Nominal power at the sample, in W (``"50 mW"``): reported by :attr:`power` and the only
-        value the power setter accepts.
-    active_low
-        ``True`` if the AOM driver or laser turns on at a low level.
-
-    Notes
-    -----
-    The line's state is the last value written (a digital output cannot be read back on every
-    card).  :meth:`connect` and :meth:`close` drive the line to "off".
-    """
-
-    name: str
-
-    def __init__(
-        self,
-        name: str = "laser",
-        *,
-        device: str = "Dev1",
-        line: str = "port0/line0",
-        power: float | str | None = None,
-        active_low: bool = False,
-        task_factory: TaskFactory | None = None,
-    ) -> None:
-        d = "nidaq_gate"
-        self.name = str(name)
-        self.device = _name(device, "device", d, r"[A-Za-z_][\w\-]*", '"Dev1"')
-        self.line = _name(line, "line", d, r"(\S+/)?port\d+/line\d+", '"port0/line0"')
-        if power is None:
-            raise BenchConfigError("nidaq_gate.power: give the nominal laser power at the "
-                                   'sample, e.g. power: "50 mW" (the gate cannot set it)')
-        self._power = _option(power, "W", "power", d)
-        if self._power < 0:
-            raise BenchConfigError(f"nidaq_gate.power: {power!r} must not be negative")
-        if not isinstance(active_low, bool):
-            raise BenchConfigError(f"nidaq_gate.active_low: {active_low!r} must be true or false")
-        self.active_low = active_low
-        self._task_factory = task_factory
-        self._label = f"{self.name} ({self.device})"
-        self._task: Any = None
-        self._on = False
-        self._identity = f"NI-DAQmx device {self.device} (not connected)"
-
-    @contextlib.contextmanager
-    def _daq(self, operation: str) -> Iterator[None]:
-        try:
-            yield
-        except nidaqmx.errors.DaqNotFoundError as exc:
-            raise InstrumentError(self._label, operation, NIDAQ_NOT_INSTALLED) from exc
-        except nidaqmx.errors.Error as exc:
-            raise InstrumentError(self._label, operation, _daq_cause(exc)) from exc
-
-    @property
-    def physical_line(self) -> str:
-        return _physical_channel(self.device, self.line)
-
-    def connect(self) -> None:
-        """Create the digital output task and switch the gate off."""
-        if self._task is not None:
-            return
-        factory = self._task_factory or nidaqmx.Task
-        try:
-            with self._daq(f"create the gate on {self.physical_line}"):
-                self._task = factory(f"nvsense.{self.name}.{id(self):x}.gate")
-                # DAQmxCreateDOChan, one channel per line: write() then takes one bool.
-                self._task.do_channels.add_do_chan(self.physical_line,
-                                                   line_grouping=LineGrouping.CHAN_PER_LINE)
-            self._write(False)
-            self._identity = _device_identity(self._task, self.device) + f", {self.line}"
-        except BaseException:
-            task, self._task = self._task, None
-            if task is not None:
-                with contextlib.suppress(Exception):
-                    task.close()
-            raise
-
-    def close(self) -> None:
-        """Switch the gate off and clear the task (idempotent)."""
-        task = self._task
-        if task is None:
-            return
-        try:
-            self._write(False)
-        except InstrumentError as exc:
-            _log.warning("%s", exc)
-        self._task = None
-        with self._daq(f"clear the gate task on {self.physical_line}"):
-            task.close()  # DAQmxClearTask; the line keeps its last (off) level
-
-    @property
-    def identity(self) -> str:
-        return self._identity
-
-    @property
-    def limits(self) -> LaserLimits:
-        """Both ends are the nominal power: the gate cannot change it."""
-        return LaserLimits(self._power, self._power)
-
-    @property
-    def power(self) -> float:
-        """The configured nominal power in W."""
-        return self._power
-
-    @power.setter
-    def power(self, value: float) -> None:
-        value = float(value)
-        if not math.isclose(value, self._power, rel_tol=1e-6, abs_tol=1e-12):
-            raise LimitError(
-                f"{self.name}: the power is fixed at {format_quantity(self._power, 'W')} by the "
-                f"optics; the digital gate on {self.physical_line} only switches the laser on "
-                f"and off and cannot set {format_quantity(value, 'W')}")
-
-    @property
-    def on(self) -> bool:
-        """Whether the gate was last set to pass the laser."""
-        return self._on
-
-    @on.setter
-    def on(self, value: bool) -> None:
-        self._write(bool(value))
-
-    def _write(self, on: bool) -> None:
-        if self._task is None:
-            raise InstrumentError(self._label, f"set {self.physical_line}",
-                                  "not connected; call connect() first")
-        level = on != self.active_low
-        with self._daq(f"write {int(level)} to {self.physical_line}"):
-            # DAQmxWriteDigitalLines, on demand: the line changes when the call returns.
-            self._task.write(level)
-        self._on = on
-
-    def standby(self) -> None:
-        """A gate has no warm standby: the same as ``on = False``."""
-        self.on = False
-
-    def safe(self, mode: Literal["off", "standby"] = "off") -> None:
-        """Gate off (``off`` and ``standby`` alike); never raises."""
-        try:
-            self._write(False)
-        except Exception as exc:  # safe() must not raise
-            _log.warning("%s: could not switch the gate off: %s", self._label, exc)
-
-    def __repr__(self) -> str:
-        return f"NIDAQGate(name={self.name!r}, device={self.device!r}, line={self.line!r})"
