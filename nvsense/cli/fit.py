@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
                     "and the number of lines found from the data unless given) and report the "
                     "lines, the field and D where the lines give them. Exit code 0 when the "
                     "fit is a success, 1 when it is not, 2 for bad input.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_DefaultsShown)
     p.add_argument("file", metavar="FILE", help="the spectrum: .csv/.tsv/.txt/.dat (Qudi), "
                    ".mat, .npy/.npz, or an nvsense run file (.nc)")
     p.add_argument("--model", default="lorentzian", type=str.lower, choices=MODELS,
@@ -73,6 +73,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
     p.add_argument("--plot", metavar="PNG", help="save the data, the fit and the residuals")
     p.set_defaults(func=run)
+
+
+class _DefaultsShown(argparse.HelpFormatter):
+    """Show an option's default in its help, unless it has none (None) or says it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.default not in (None, False, argparse.SUPPRESS) and "default" not in text
+                and action.option_strings):
+            text += " (default: %(default)s)"
+        return text
 
 
 class _BadInput(ValueError):
