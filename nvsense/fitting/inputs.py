@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -47,9 +48,9 @@ class Sweep:
     def n(self) -> int:
         return int(self.x.size)
 
-    @property
+    @cached_property
     def step_mhz(self) -> float:
-        """Median point spacing in MHz."""
+        """Median point spacing in MHz (computed once)."""
         return float(np.median(np.diff(self.x)))
 
     @property
@@ -137,19 +138,30 @@ def counts_scale(n_averages: Any, counts_per_unit: Any) -> float:
 
 def check_counts(Y: NDArray[np.float64], scale: float = 1.0) -> None:
     """Warn (``PoissonWeightsWarning``) when Poisson weights are asked for on data that
-    cannot be photon counts: σ = √counts is then meaningless and so are χ² and the errors."""
-    counts = np.asarray(Y, dtype=float) * scale
-    finite = counts[np.isfinite(counts)]
-    if finite.size == 0:
-        return
+    cannot be photon counts: σ = √counts is then meaningless and so are χ² and the errors.
+
+    Looks at up to 32 rows spread over ``Y`` (a warning needs no more)."""
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim == 2 and Y.shape[0] > 32:
+        Y = Y[:: Y.shape[0] // 32][:32]
+    counts = Y * scale if scale != 1.0 else Y
+    if not np.isfinite(counts).all():
+        counts = counts[np.isfinite(counts)]
+        if counts.size == 0:
+            return
+    frac = np.abs(counts - np.rint(counts))
+    low = counts.min()
+    if low >= 0 and frac.max() <= 1e-6 * max(1.0, low):
+        return  # whole, non-negative numbers: counts
     fix = ("give sigma=None (errors from the scatter), the noise as sigma=, or the counts "
            "per unit (n_averages=, counts_per_unit=)")
-    if np.min(finite) < 0:
+    median = float(np.median(counts))
+    if low < 0:
         reason = "it has negative values"
-    elif np.median(finite) < 20 and np.any(np.abs(finite - np.round(finite)) > 1e-6):
-        reason = (f"its values are small and fractional (median {np.median(finite):.3g}: "
+    elif median < 20 and np.any(frac > 1e-6):
+        reason = (f"its values are small and fractional (median {median:.3g}: "
                   f"normalised or a voltage?)")
-    elif np.mean(np.abs(finite - np.round(finite)) > 1e-6 * np.maximum(1.0, finite)) > 0.5:
+    elif np.mean(frac > 1e-6 * np.maximum(1.0, counts)) > 0.5:
         reason = ("its values are not whole numbers (rates, or averages of several sweeps?); "
                   "for averages give n_averages=, for rates counts_per_unit= (the dwell time)")
     else:

@@ -23,6 +23,7 @@ spectrum, the fit with the lowest χ².
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,7 @@ __all__ = [
     "doubtful_rows",
     "find_lines",
     "refit_doubtful",
+    "refit_rows",
     "robust_baseline",
     "smooth_rows",
 ]
@@ -49,6 +51,9 @@ __all__ = [
 #: Statuses worth another start (BAD_INPUT is the data's fault, not the start's).
 _RETRY = (FitStatus.MAX_ITER, FitStatus.AT_BOUND, FitStatus.SINGULAR,
           FitStatus.NOT_SIGNIFICANT, FitStatus.NUMERICAL)
+_RETRY_TABLE = np.zeros(max(int(s) for s in FitStatus) + 1, dtype=bool)
+_RETRY_TABLE[[int(s) for s in _RETRY]] = True
+_OK = int(FitStatus.OK)
 #: A line narrower than this many point spacings is a glitch more likely than a line.
 NARROW_POINTS = 2.0
 #: Points more than this many σ below the baseline are in dips (robust baseline).
@@ -70,20 +75,45 @@ def doubtful_rows(status: NDArray[np.int64], P: NDArray[np.float64], sweep: Swee
     ``NARROW_POINTS`` point spacings, or — with known noise (``chi2`` and ``dof`` given) — a
     χ² that the noise does not allow (more than 3.5 standard deviations of the χ²
     distribution above its mean: a local minimum, or a line count or shape that is wrong)."""
-    retry = np.isin(status, np.asarray(_RETRY, dtype=status.dtype))
-    if chi2 is not None and dof is not None:
-        with np.errstate(invalid="ignore"):
-            retry |= (status == FitStatus.OK) & (chi2 > dof + 3.5 * np.sqrt(2.0 * dof))
-    ok = status == FitStatus.OK
-    if np.any(ok) and not spec.is_hamiltonian:
-        c = P[:, layout.centers]
-        w = P[:, layout.widths]
-        margin = np.maximum(0.5 * w, 1.5 * sweep.step_mhz)
-        with np.errstate(invalid="ignore"):
-            edge = (c - sweep.x[0] < margin) | (sweep.x[-1] - c < margin)
-            narrow = w < NARROW_POINTS * sweep.step_mhz
-        retry |= ok & np.any(edge | narrow, axis=1)
+    if status.shape[0] == 1:  # the live loop: plain Python is 10x faster on one row
+        return np.array([_doubtful_row(int(status[0]), P[0], sweep, spec, layout,
+                                       None if chi2 is None else float(chi2[0]),
+                                       None if dof is None else float(dof[0]))])
+    retry = _RETRY_TABLE[np.clip(status, 0, _RETRY_TABLE.size - 1)]
+    ok = status == _OK
+    with np.errstate(invalid="ignore"):
+        if chi2 is not None and dof is not None:
+            retry |= ok & (chi2 > dof + 3.5 * np.sqrt(2.0 * dof))
+        if not spec.is_hamiltonian:
+            c = P[:, layout.centers]
+            w = P[:, layout.widths]
+            step = sweep.step_mhz
+            margin = np.maximum(0.5 * w, 1.5 * step)
+            bad = (c - sweep.x[0] < margin) | (sweep.x[-1] - c < margin)
+            bad |= w < NARROW_POINTS * step
+            retry |= ok & bad.any(axis=1)
     return retry
+
+
+def _doubtful_row(status: int, p: NDArray[np.float64], sweep: Sweep, spec: ModelSpec,
+                  layout: Layout, chi2: float | None, dof: float | None) -> bool:
+    """:func:`doubtful_rows` for one row (the same rules, tested to agree)."""
+    if status != _OK:
+        return bool(_RETRY_TABLE[min(max(status, 0), _RETRY_TABLE.size - 1)])
+    if chi2 is not None and dof is not None and chi2 > dof + 3.5 * math.sqrt(2.0 * dof):
+        return True
+    if spec.is_hamiltonian:
+        return False
+    values = p.tolist()
+    step = sweep.step_mhz
+    x0 = float(sweep.x[0])
+    x1 = float(sweep.x[-1])
+    for c, w in zip([values[i] for i in layout.centers.tolist()],
+                    [values[i] for i in layout.widths.tolist()], strict=True):
+        margin = max(0.5 * w, 1.5 * step)
+        if c - x0 < margin or x1 - c < margin or w < NARROW_POINTS * step:
+            return True
+    return False
 
 
 def smooth_rows(Y: NDArray[np.float64], points: int) -> NDArray[np.float64]:
@@ -315,21 +345,38 @@ def refit_doubtful(fit: Callable[..., None], Y: NDArray[np.float64], W: NDArray[
     status OK when the lowest of all is not clearly better than it (by ``CLEARLY`` reduced-χ²
     units): a spurious feature (a glitch) that a line at its bound fits barely better does
     not displace a real line.  Returns the number of rows retried."""
-    from .batch import flag_fits
+    from .lm_kernel import WEIGHTS_PER_ROW
 
-    P, err, pos, pos_err, chi2, nit, status, n_eff = outputs
+    P, _, _, _, chi2, _, status, n_eff = outputs
     n_vary = int(np.count_nonzero(vary))
     dof = n_eff - n_vary if known_noise else None
     idx = np.flatnonzero(doubtful_rows(status, P, sweep, spec, layout,
                                        chi2 if known_noise else None, dof))
     if idx.size == 0:
         return 0
-    from .lm_kernel import WEIGHTS_PER_ROW
+    Wi = W[idx] if wmode == WEIGHTS_PER_ROW else W
+    refit_rows(fit, idx, Y[idx], Wi, wmode, LO[idx], HI[idx], outputs, sweep, spec, layout,
+               vary, P0[idx], fixed_values, min_significance, n_threads, known_noise)
+    return int(idx.size)
 
-    Yi = np.ascontiguousarray(Y[idx])
-    Wi = np.ascontiguousarray(W[idx]) if wmode == WEIGHTS_PER_ROW else W
-    LOi = np.ascontiguousarray(LO[idx])
-    HIi = np.ascontiguousarray(HI[idx])
+
+def refit_rows(fit: Callable[..., None], idx: NDArray[np.intp], Yi: NDArray[np.float64],
+               Wi: NDArray[np.float64], wmode: int, LOi: NDArray[np.float64],
+               HIi: NDArray[np.float64], outputs: tuple[Any, ...], sweep: Sweep,
+               spec: ModelSpec, layout: Layout, vary: NDArray[np.bool_],
+               P0i: NDArray[np.float64], fixed_values: dict[int, Any], min_significance: float,
+               n_threads: int | None, known_noise: bool = False) -> None:
+    """Fit rows ``idx`` of ``outputs`` (their spectra ``Yi``, weights, bounds and first start
+    values given) again from :func:`candidate_starts` and keep the best fit of each, as
+    :func:`refit_doubtful` says (in place in ``outputs``)."""
+    from .batch import flag_fits
+
+    P, err, pos, pos_err, chi2, nit, status, n_eff = outputs
+    n_vary = int(np.count_nonzero(vary))
+    Yi = np.ascontiguousarray(Yi)
+    Wi = np.ascontiguousarray(Wi)
+    LOi = np.ascontiguousarray(LOi)
+    HIi = np.ascontiguousarray(HIi)
     scale, shift = layout.si_scale_shift(sweep)
     fields = (P, err, pos, pos_err, chi2, nit, status, n_eff)
     results = [tuple(np.array(a[idx]) for a in fields)]  # the first fit is a candidate too
@@ -337,7 +384,7 @@ def refit_doubtful(fit: Callable[..., None], Y: NDArray[np.float64], W: NDArray[
         Pc = np.ascontiguousarray(start, dtype=float)
         for i, value in fixed_values.items():
             Pc[:, i] = (value - shift[i]) / scale[i]
-        Pc = np.where(np.isfinite(Pc), Pc, P0[idx])
+        Pc = np.where(np.isfinite(Pc), Pc, P0i)
         Pc = np.minimum(np.maximum(Pc, LOi), HIi)
         out = (Pc, np.full_like(Pc, np.nan), np.full((idx.size, pos.shape[1]), np.nan),
                np.full((idx.size, pos.shape[1]), np.nan), np.full(idx.size, np.nan),
@@ -360,4 +407,3 @@ def refit_doubtful(fit: Callable[..., None], Y: NDArray[np.float64], W: NDArray[
     for target, k in zip(fields, range(len(fields))):
         stacked = np.stack([r[k] for r in results])  # (k, m, ...)
         target[idx] = stacked[choice, cols]
-    return int(idx.size)

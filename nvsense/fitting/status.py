@@ -52,8 +52,8 @@ _MESSAGES = {
     FitStatus.NOT_SIGNIFICANT: "a line's contrast is not significant (no dip there)",
     FitStatus.NUMERICAL: "the fit produced non-finite values",
     FitStatus.IMPLAUSIBLE: ("implausible result (contrast above 0.5, baseline far outside the "
-                            "data, or lines larger than the data: check signal= dips/peaks/"
-                            "derivative and the number of lines)"),
+                            "data, lines larger than the data, or a line on the sweep's edge: "
+                            "check signal= dips/peaks/derivative and the number of lines)"),
     FitStatus.LOCAL_MINIMUM: "another starting point found a clearly lower χ² (local minimum)",
 }
 

@@ -129,3 +129,44 @@ def test_line_count_is_right_with_a_line_shape_misfit(n_true):
     y = rng.poisson(1e7 * (1 - depth)).astype(float)  # 3000 counts of depth: high SNR
     counted = count_lines(F, y, sigma="poisson")
     assert counted.n_lines == n_true
+
+
+@pytest.mark.parametrize("baseline, signal", [("constant", "dips"), ("quadratic", "dips"),
+                                              ("linear", "peaks")])
+def test_one_row_checks_agree_with_the_array_checks(baseline, signal):
+    """The live loop's one-row paths of doubtful_rows and implausible (plain Python, for
+    speed) decide exactly as the array paths on rows near every threshold."""
+    from nvsense.fitting.batch import model_for
+    from nvsense.fitting.inputs import check_sweep
+    from nvsense.fitting.parameters import Layout
+    from nvsense.fitting.plausibility import implausible
+    from nvsense.fitting.robust import doubtful_rows
+
+    sweep = check_sweep(F)
+    spec = model_for("lorentzian", 3, baseline, signal=signal)
+    layout = Layout(spec)
+    rng = np.random.default_rng(3)
+    n = 4000
+    x = sweep.x
+    P = np.zeros((n, spec.n_params))
+    P[:, 0] = rng.uniform(0.5, 1.5, n)
+    if spec.n_base >= 2:
+        P[:, 1] = rng.normal(0, 2e-3, n)
+    if spec.n_base == 3:
+        P[:, 2] = rng.normal(0, 2e-4, n)
+    P[:, layout.centers] = rng.uniform(x[0] - 1, x[-1] + 1, (n, 3))
+    P[:, layout.widths] = rng.uniform(0.1, 20, (n, 3))
+    P[:, layout.contrasts] = rng.uniform(-0.7, 0.7, (n, 3))
+    Y = rng.uniform(0.8, 1.2, (n, x.size))
+    status = rng.choice([int(s) for s in FitStatus], n).astype(np.int64)
+    status[: n // 2] = FitStatus.OK
+    chi2 = rng.uniform(150, 250, n)
+    dof = np.full(n, 190.0)
+    whole_d = doubtful_rows(status, P, sweep, spec, layout, chi2, dof)
+    whole_i = implausible(P, Y, sweep, spec, layout)
+    assert 0 < whole_d.sum() < n and 0 < whole_i.sum() < n
+    for i in range(n):
+        one = slice(i, i + 1)
+        assert doubtful_rows(status[one], P[one], sweep, spec, layout, chi2[one],
+                             dof[one])[0] == whole_d[i]
+        assert implausible(P[one], Y[one], sweep, spec, layout)[0] == whole_i[i]

@@ -101,3 +101,19 @@ def test_implausible_dips_are_flagged():
     res = fit_batch(F, y, sigma="poisson")
     assert res.status[0] == FitStatus.IMPLAUSIBLE
     assert fit_spectrum(F, y, n_lines=1, sigma="poisson").status == FitStatus.IMPLAUSIBLE
+
+
+@pytest.mark.parametrize("steps_inside, plausible", [(0.3, False), (6.0, True)])
+def test_a_line_on_the_sweeps_edge_is_implausible(steps_inside, plausible):
+    """A line centred within one step of the sweep's end had its middle unmeasured: it cannot be
+    told from a baseline slope, and the flat edges are where wrong models park spare lines."""
+    step = F[1] - F[0]
+    rng = np.random.default_rng(10)
+    y = 1.0 - 0.03 * lor(F, F[0] + steps_inside * step, 5e6) + rng.normal(0, 1e-4, F.size)
+    res = fit_batch(F, y, n_lines=1)
+    fit = fit_spectrum(F, y, n_lines=1)
+    assert res.centers[0, 0] == pytest.approx(F[0] + steps_inside * step, abs=0.1 * step)
+    if plausible:
+        assert res.success[0] and fit.success
+    else:
+        assert res.status[0] == FitStatus.IMPLAUSIBLE and fit.status == FitStatus.IMPLAUSIBLE
