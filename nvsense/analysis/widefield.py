@@ -245,8 +245,9 @@ def _fit_block(block: NDArray[np.float64], options: _FitOptions) -> dict[str, ND
     """
     rows, nx, nf = block.shape
     spectra = block.reshape(rows * nx, nf)
+    # pl holds photo-electrons (drift-corrected sums: counts that are not whole numbers)
     common = {"sigma": options.sigma, "axes": options.axes, "nucleus": options.nucleus,
-              "n_threads": options.n_threads}
+              "n_threads": options.n_threads, "counts_per_unit": 1.0}
     result = fit_batch(options.frequency, spectra, options.model, options.n_lines,
                        guess=options.guess, bounds=options.bounds, **common)
     arrays = _result_arrays(result)

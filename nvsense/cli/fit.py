@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
                     "and the number of lines found from the data unless given) and report the "
                     "lines, the field and D where the lines give them. Exit code 0 when the "
                     "fit is a success, 1 when it is not, 2 for bad input.",
-        formatter_class=_DefaultsShown)
+    )
     p.add_argument("file", metavar="FILE", help="the spectrum: .csv/.tsv/.txt/.dat (Qudi), "
                    ".mat, .npy/.npz, or an nvsense run file (.nc)")
     p.add_argument("--model", default="lorentzian", type=str.lower, choices=MODELS,
@@ -57,9 +57,10 @@ def register(subparsers: Any) -> None:
                    help="dips (fluorescence), peaks, or derivative (FM lock-in); auto decides "
                         "from the data")
     p.add_argument("--sigma", metavar="none|poisson|column|VALUE",
-                   help="noise: the file's uncertainty column (default when it has one), "
-                        "poisson (photon counts; default for nvsense run files), none "
-                        "(from the scatter), or one value in signal units")
+                   help="noise: column (the file's uncertainty column), poisson (photon "
+                        "counts), none (from the scatter) or one value in signal units; "
+                        "default: the column when the file has one, poisson for nvsense run "
+                        "files, else none")
     p.add_argument("--n-averages", type=int, metavar="N",
                    help="with --sigma poisson: the spectrum averages N sweeps (default: 1, or "
                         "what the file says)")
@@ -73,17 +74,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
     p.add_argument("--plot", metavar="PNG", help="save the data, the fit and the residuals")
     p.set_defaults(func=run)
-
-
-class _DefaultsShown(argparse.HelpFormatter):
-    """Show an option's default in its help, unless it has none (None) or says it already."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if (action.default not in (None, False, argparse.SUPPRESS) and "default" not in text
-                and action.option_strings):
-            text += " (default: %(default)s)"
-        return text
 
 
 class _BadInput(ValueError):

@@ -72,7 +72,7 @@ def fit_batch(
     n_threads: int | None = None,
     signal: str = "dips",
     n_averages: int = 1,
-    counts_per_unit: float = 1.0,
+    counts_per_unit: float | None = None,
     robust: bool = True,
 ) -> BatchFitResult:
     """Fit many spectra at once (vectorised Levenberg–Marquardt, compiled with numba).
@@ -138,7 +138,10 @@ def fit_batch(
         of ``1/counts_per_unit`` counts (e.g. counts/s with ``counts_per_unit`` = the dwell
         time in s).  σ = √(y·k)/k with k = n_averages·counts_per_unit: the average of N sweeps
         of Poisson counts has variance mean/N, so without it the reduced χ² of an average
-        comes out N times too small (and its errors are wrong if not rescaled).
+        comes out N times too small (and its errors are wrong if not rescaled).  Giving
+        either declares the data as counts on that scale: values that are not whole numbers
+        (averages, a camera's photo-electrons, counts_per_unit=1) then raise no
+        ``PoissonWeightsWarning``.
     robust
         Fit doubtful spectra again from other starting points and keep the lowest χ² (see the
         module docstring).  False keeps the first fit of every spectrum (slightly faster when
@@ -164,6 +167,7 @@ def fit_batch(
         shape = spectra.shape
     N, squeeze = check_spectra_shape(tuple(shape), sweep.n)
     k_counts = counts_scale(n_averages, counts_per_unit)
+    declared = counts_per_unit is not None or n_averages != 1
     if isinstance(signal, str) and signal.strip().lower() == "auto":
         from .signal_detect import detect_signal
 
@@ -233,7 +237,7 @@ def fit_batch(
             Y = np.asarray(spectra[rows], dtype=float)
         Y = as_f8(sweep.columns(Y))
         if start == 0 and is_poisson(sigma):
-            check_counts(Y, k_counts)
+            check_counts(Y, k_counts, declared)
         W, wmode = kernel_weights(sigma, Y, sweep, rows, k_counts)
         P0 = start_values(Y, sweep, spec, seed, rows, n_threads=threads)
         for i, value in fixed_values.items():

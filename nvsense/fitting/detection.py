@@ -145,7 +145,7 @@ def count_lines(
     signal_kind: str = "dips",
     sigma: Any = None,
     n_averages: int = 1,
-    counts_per_unit: float = 1.0,
+    counts_per_unit: float | None = None,
     min_significance: float = 3.0,
     max_lines: int = MAX_DETECTED_LINES,
     seed: dict[str, Any] | None = None,

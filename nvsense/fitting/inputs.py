@@ -120,7 +120,10 @@ def is_poisson(sigma: Any) -> bool:
 
 
 def counts_scale(n_averages: Any, counts_per_unit: Any) -> float:
-    """Counts per signal unit of averaged spectra: ``n_averages · counts_per_unit``."""
+    """Counts per signal unit of averaged spectra: ``n_averages · counts_per_unit``
+    (``counts_per_unit=None``: 1)."""
+    if counts_per_unit is None:
+        counts_per_unit = 1.0
     if isinstance(n_averages, bool) or not isinstance(n_averages, int | np.integer) or (
             n_averages < 1):
         raise FitInputError(f"n_averages must be a whole number ≥ 1 (the sweeps averaged), got "
@@ -136,11 +139,14 @@ def counts_scale(n_averages: Any, counts_per_unit: Any) -> float:
     return float(n_averages) * k
 
 
-def check_counts(Y: NDArray[np.float64], scale: float = 1.0) -> None:
+def check_counts(Y: NDArray[np.float64], scale: float = 1.0, declared: bool = False) -> None:
     """Warn (``PoissonWeightsWarning``) when Poisson weights are asked for on data that
     cannot be photon counts: σ = √counts is then meaningless and so are χ² and the errors.
 
-    Looks at up to 32 rows spread over ``Y`` (a warning needs no more)."""
+    ``declared``: the caller gave the counts scale (``n_averages`` > 1 or ``counts_per_unit``),
+    so values that are not whole numbers are expected (averages, photo-electrons from a
+    camera's gain) and not warned about.  Looks at up to 32 rows spread over ``Y`` (a warning
+    needs no more)."""
     Y = np.asarray(Y, dtype=float)
     if Y.ndim == 2 and Y.shape[0] > 32:
         Y = Y[:: Y.shape[0] // 32][:32]
@@ -161,7 +167,7 @@ def check_counts(Y: NDArray[np.float64], scale: float = 1.0) -> None:
     elif median < 20 and np.any(frac > 1e-6):
         reason = (f"its values are small and fractional (median {median:.3g}: "
                   f"normalised or a voltage?)")
-    elif np.mean(frac > 1e-6 * np.maximum(1.0, counts)) > 0.5:
+    elif not declared and np.mean(frac > 1e-6 * np.maximum(1.0, counts)) > 0.5:
         reason = ("its values are not whole numbers (rates, or averages of several sweeps?); "
                   "for averages give n_averages=, for rates counts_per_unit= (the dwell time)")
     else:

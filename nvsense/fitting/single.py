@@ -146,7 +146,7 @@ def fit_spectrum(
     max_nfev: int | None = None,
     signal_kind: str = "dips",
     n_averages: int = 1,
-    counts_per_unit: float = 1.0,
+    counts_per_unit: float | None = None,
 ) -> SpectrumFit:
     """Fit one spectrum with lmfit (Levenberg–Marquardt, MINPACK), with uncertainties.
 
@@ -213,8 +213,9 @@ def fit_spectrum(
                             f"{bad[0]}); drop those points (and their frequencies) first")
     y = np.ascontiguousarray(sweep.columns(y_given))
     k_counts = counts_scale(n_averages, counts_per_unit)
+    declared = counts_per_unit is not None or n_averages != 1
     if is_poisson(sigma):
-        check_counts(y, k_counts)
+        check_counts(y, k_counts, declared)
     seed_in = guess.as_guess() if hasattr(guess, "as_guess") else guess
     is_ham = isinstance(model, str) and model.strip().lower() == "hamiltonian"
     kind = signal_kind.strip().lower() if isinstance(signal_kind, str) else signal_kind

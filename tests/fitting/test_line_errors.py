@@ -92,6 +92,12 @@ def test_poisson_weights_on_data_that_cannot_be_counts_warn():
         warnings.simplefilter("error", PoissonWeightsWarning)
         fit_batch(F, counts, sigma="poisson")  # whole counts: no warning
         fit_batch(F, counts / 0.01, sigma="poisson", counts_per_unit=0.01)  # a rate, declared
+        # photo-electrons (ADU × gain): counts that are not whole numbers, declared as counts
+        electrons = counts * 1.0137
+        fit_batch(F, electrons, sigma="poisson", counts_per_unit=1.0)
+        fit_spectrum(F, electrons, n_lines=1, sigma="poisson", counts_per_unit=1.0)
+    with pytest.warns(PoissonWeightsWarning, match="not whole numbers"):
+        fit_batch(F, counts * 1.0137, sigma="poisson")  # undeclared: maybe an average
 
 
 def test_bad_averaging_options():
