@@ -7,8 +7,8 @@ The measurement layer uses :func:`load_bench` and the protocols only::
     with load_bench("bench.yaml") as bench:   # no argument: the built-in simulated bench
         bench.mw.frequency = 2.87e9
 
-Optional features (hardware-timed lists, FM, a counter that triggers the source, gated
-counting) are capability protocols checked with ``isinstance``; :func:`sweep_mode` decides
+Optional features (hardware-timed lists, FM, a counter that triggers the source, a counter
+gate input) are capability protocols checked with ``isinstance``; :func:`sweep_mode` decides
 between list and stepped sweeps from them.  Every instrument and the bench have
 ``snapshot()``: the read-back state as JSON-ready data.
 
@@ -31,8 +31,8 @@ from .protocols import (
     CoilLimits,
     CoilSupply,
     Counter,
+    ExternalGate,
     FrequencyModulation,
-    GatedCounter,
     Laser,
     LaserLimits,
     ListSweep,
@@ -59,8 +59,8 @@ __all__ = [
     "Counter",
     "DriverInfo",
     "DriverUnavailableError",
+    "ExternalGate",
     "FrequencyModulation",
-    "GatedCounter",
     "InstrumentError",
     "Laser",
     "LaserLimits",
@@ -76,3 +76,12 @@ __all__ = [
     "load_bench_config",
     "sweep_mode",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Deprecated: ``GatedCounter`` was the counter capability now called ExternalGate.
+    if name == "GatedCounter":
+        from . import protocols
+
+        return protocols.__getattr__("GatedCounter")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

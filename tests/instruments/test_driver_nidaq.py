@@ -43,7 +43,7 @@ from nidaqmx.task.triggering import PauseTrigger, StartTrigger
 
 from nvsense.instruments.drivers.nidaq import NIDAQ_NOT_INSTALLED, NIDAQCounter, NIDAQGate
 from nvsense.instruments.errors import BenchConfigError, InstrumentError, LimitError
-from nvsense.instruments.protocols import Counter, GatedCounter, Laser, MicrowaveTrigger
+from nvsense.instruments.protocols import Counter, ExternalGate, Laser, MicrowaveTrigger
 from nvsense.instruments.registry import build_instrument, find_driver
 
 TIMEOUT = -200284  # NI-DAQmx: samples not yet available (read timeout)
@@ -679,7 +679,7 @@ def test_missing_nidaqmx_says_how_to_install_it(cls: type) -> None:
 
 def test_gated_counting_programs_a_pause_trigger_on_the_photon_counter(daq: FakeDAQ) -> None:
     counter = make_counter(daq, gate_terminal="PFI1")
-    assert isinstance(counter, GatedCounter) and isinstance(counter, MicrowaveTrigger)
+    assert isinstance(counter, ExternalGate) and isinstance(counter, MicrowaveTrigger)
     counter.connect()
     counter.configure(10, 1e-3)
     assert daq.events("counts", "pause_trigger") == []  # not gated: the task's default
