@@ -76,6 +76,9 @@ BUILTIN_BENCHES: dict[str, str] = {
     "simulated": "the default: an NV ensemble in a 2.2 mT field, with a simulated bias coil",
     "single_nv": "one NV (axis 0) with 14N hyperfine lines, 100 kcounts/s",
     "example_real": "a real bench (SG384, OBIS, NI DAQ, DP800): edit the addresses",
+    "example_lockin": "a real lock-in bench (SG384, NI card: photodiodes and FM drive, SR860)",
+    "example_pulsed": "a real pulsed bench (SG384, Pulse Streamer, NI gated counter)",
+    "example_widefield": "a real widefield bench (SG384 list stepped by an Andor camera)",
 }
 
 
