@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -104,6 +105,9 @@ class DriverInfo:
         The pydantic model of the driver's options
         (:mod:`nvsense.instruments.driver_options`); ``None`` for a user's driver, whose
         constructor checks its own options.
+    library, install
+        A Python package the driver loads only when it connects (``"pulsestreamer"``), and
+        how to install it; ``nvsense instruments list`` says when it is missing.
     """
 
     name: str
@@ -114,6 +118,8 @@ class DriverInfo:
     requires: tuple[str, ...] = ()
     example: Mapping[str, Any] = field(default_factory=dict)
     options: type[DriverOptions] | None = None
+    library: str = ""
+    install: str = ""
 
     @property
     def simulated(self) -> bool:
@@ -146,6 +152,16 @@ class DriverInfo:
             raise DriverUnavailableError(
                 f"driver {self.name!r}: module {module_name} has no class {class_name!r}"
             ) from None
+
+    def library_missing(self) -> str | None:
+        """How to install the package the driver needs to connect, if it is missing here."""
+        if not self.library:
+            return None
+        try:
+            found = importlib.util.find_spec(self.library) is not None
+        except (ImportError, ValueError):
+            found = False
+        return None if found else f"needs {self.library} ({self.install})"
 
     def example_text(self) -> str:
         """The example entry in bench-file (YAML flow) syntax."""
@@ -228,7 +244,8 @@ DRIVERS: tuple[DriverInfo, ...] = (
     DriverInfo("mfli", "lockin", f"{_DRV}.mfli:MFLI",
                "Zurich Instruments MFLI / MFIA lock-in amplifier (zhinst-toolkit)", "LabOne",
                ("serial",), {"serial": "dev5678", "host": "localhost"},
-               options=acq.MFLIOptions),
+               options=acq.MFLIOptions, library="zhinst.toolkit",
+               install='pip install "nvsense[mfli]"'),
     DriverInfo("simulated", "analog_input", f"{_SIM}.chain:ChainAnalogInput",
                "simulated analog input of the simulated photodiode chain (signal, reference, "
                "sync, trigger)", "simulated", options=acq.SimulatedAnalogInputOptions),
@@ -255,10 +272,13 @@ DRIVERS: tuple[DriverInfo, ...] = (
     DriverInfo("pulse_streamer", "pulser", f"{_DRV}.pulse_streamer:PulseStreamer82",
                "Swabian Instruments Pulse Streamer 8/2 (pulsestreamer client)", "network", (),
                {"address": "169.254.8.2", "channels": {"laser": 0, "mw": 1, "gate": 2}},
-               options=acq.PulseStreamerOptions),
+               options=acq.PulseStreamerOptions, library="pulsestreamer",
+               install='pip install "nvsense[pulsestreamer]"'),
     DriverInfo("pulseblaster", "pulser", f"{_DRV}.pulseblaster:PulseBlaster",
                "SpinCore PulseBlaster ESR-PRO and relatives (spinapi)", "SpinAPI", (),
-               {"board": 0, "clock": "500 MHz"}, options=acq.PulseBlasterOptions),
+               {"board": 0, "clock": "500 MHz"}, options=acq.PulseBlasterOptions,
+               library="spinapi", install='pip install "nvsense[spinapi]" and SpinCore\'s '
+                                          "driver library"),
     DriverInfo("simulated", "gated_counter", f"{_SIM}.gated_counter:SimulatedGatedCounter",
                "simulated gated counter: counts per read-out window from the spin simulation",
                "simulated", options=acq.SimulatedGatedCounterOptions),
@@ -270,20 +290,24 @@ DRIVERS: tuple[DriverInfo, ...] = (
     DriverInfo("timetagger", "gated_counter", f"{_DRV}.timetagger:TimeTaggerGated",
                "Swabian Time Tagger 20 / Ultra / X: counts between the gate's edges",
                "Time Tagger", (), {"click_channels": [1], "gate_channel": 2},
-               options=acq.TimeTaggerOptions),
+               options=acq.TimeTaggerOptions, library="TimeTagger",
+               install="the Time Tagger software from Swabian Instruments"),
     # --- widefield -----------------------------------------------------------------------
     DriverInfo("simulated", "camera", f"{_SIM}.camera:SimulatedCamera",
                "simulated sCMOS imaging the simulated sample (field map, PSF, noise, drift)",
                "simulated", options=acq.SimulatedCameraOptions),
     DriverInfo("andor", "camera", f"{_DRV}.camera_andor:AndorSDK3",
                "Andor SDK3 camera (Zyla, Neo, Sona, Marana) through pylablib", "pylablib", (),
-               {"index": 0}, options=acq.AndorOptions),
+               {"index": 0}, options=acq.AndorOptions, library="pylablib",
+               install='pip install "nvsense[camera]", and the Andor SDK3 SDK'),
     DriverInfo("dcam", "camera", f"{_DRV}.camera_dcam:HamamatsuDCAM",
                "Hamamatsu DCAM camera (ORCA) through pylablib", "pylablib", (), {"index": 0},
-               options=acq.DCAMOptions),
+               options=acq.DCAMOptions, library="pylablib",
+               install='pip install "nvsense[camera]", and the Hamamatsu DCAM-API SDK'),
     DriverInfo("vimbax", "camera", f"{_DRV}.camera_vimbax:AlliedVisionVimbaX",
                "Allied Vision camera (Alvium, Mako, Manta) through Vimba X and pylablib",
-               "pylablib", (), {"index": 0}, options=acq.VimbaXOptions),
+               "pylablib", (), {"index": 0}, options=acq.VimbaXOptions, library="pylablib",
+               install='pip install "nvsense[camera]", and the Allied Vision Vimba X SDK'),
 )
 
 
