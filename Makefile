@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?= -n 2
 
-.PHONY: demo test lint bench clean install readme
+.PHONY: demo test lint bench clean install docs docs-serve
 
 install: $(STAMP)
 
@@ -34,8 +34,16 @@ lint: $(STAMP)
 bench: $(STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-readme: $(STAMP)
-	$(BIN)/python tools/build_readme.py
+# The documentation site (mkdocs.yml): `make docs` builds it strictly into site/ (the test
+# suite builds it too, into a temporary folder); `make docs-serve` serves it on
+# http://127.0.0.1:8000 with live reload.
+DOCS_ENV := NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true
+
+docs: $(STAMP)
+	$(DOCS_ENV) $(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	$(DOCS_ENV) $(BIN)/mkdocs serve
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache .ruff_cache

@@ -6,13 +6,17 @@ defaults) is fitted with two Lorentzians per pixel:
 1. in this process (``workers=0``): numba uses every core; and pinned to one thread;
 2. on a 2-worker ``LocalCluster`` (one thread each), started and warmed up beforehand so the
    figure is the fit, not the start-up (start-up is printed separately);
-3. a ``scipy.optimize.curve_fit`` loop on a random sample of pixels, from the same seed.
+3. a ``scipy.optimize.curve_fit`` loop on a random sample of pixels, from the same seed;
+4. the default's crossover: cubes of several sizes fitted in one process and on a freshly
+   started 2-worker cluster (start-up included, as ``nvsense widefield fit`` pays it), next to
+   what :func:`nvsense.analysis.choose_executor` picks for them on this machine.
 
 Pixels/s are printed with their ratio to the curve_fit loop, and the field map's RMS error
 against the cube's true B∥, with the median reported error bar for comparison.  Times are the
 best of ``--repeat`` runs (the machine may be shared).  Usage::
 
     python benchmarks/widefield_fit.py [--size 256] [--points 101] [--sample 300] [--repeat 2]
+        [--crossover 64,128,256]
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ import numba
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
-from nvsense.analysis import field_rms_error, fit_cube, simulate_cube
+from nvsense.analysis import choose_executor, field_rms_error, fit_cube, simulate_cube
+from nvsense.analysis.widefield_executor import available_cores
 from nvsense.physics import axial_field
 
 
@@ -76,6 +81,8 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=101)
     parser.add_argument("--sample", type=int, default=300, help="pixels for curve_fit")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--crossover", default="64,128,256",
+                        help="cube sizes for the in-process / cluster crossover ('' to skip)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
 
@@ -129,6 +136,26 @@ def main() -> None:
           f"{np.median(result['field_error'].values[ok]) * 1e6:.2f} µT; true B∥ spans "
           f"{np.ptp(cube['true_field_parallel'].values) * 1e6:.0f} µT")
     print(f"curve_fit sample: {cf_ok:.1%} converged, RMS error vs true B∥ {cf_rms * 1e6:.2f} µT")
+
+    sizes = [int(v) for v in args.crossover.split(",") if v.strip()]
+    if sizes:
+        crossover(sizes, args.points)
+
+
+def crossover(sizes, points):
+    """One process against a 2-worker cluster started for the fit, as a user meets them."""
+    print(f"\n{'cube':>16s} {'1 process':>10s} {'cluster (incl. start)':>22s} "
+          f"{'default here':>14s}  ({available_cores()} cores)")
+    for size in sizes:
+        cube = simulate_cube(size, "dipole", points=points, seed=5)
+        start = time.perf_counter()
+        fit_cube(cube, workers=0, progress=False)
+        t_one = time.perf_counter() - start
+        start = time.perf_counter()
+        fit_cube(cube, workers=2, progress=False)
+        t_cluster = time.perf_counter() - start
+        chosen = choose_executor(size * size, points)
+        print(f"{size:>7d}²×{points:<4d}   {t_one:9.2f}s {t_cluster:21.2f}s {chosen.kind:>14s}")
 
 
 if __name__ == "__main__":  # the LocalCluster's worker processes re-import this module

@@ -3,8 +3,9 @@
 Noise (:mod:`.noise`, :mod:`.spectral`, :mod:`.allan`): amplitude spectral density, noise floor,
 test tones, Allan deviation and the shot-noise comparison of a magnetometer's B(t).
 
-Widefield (:mod:`.cube`, :mod:`.cube_simulation`, :mod:`.widefield`): cube files, simulated
-cubes with a known field map, and pixel-by-pixel fits on Dask.
+Widefield (:mod:`.cube`, :mod:`.cube_simulation`, :mod:`.widefield`,
+:mod:`.widefield_executor`): cube files, simulated cubes with a known field map, and
+pixel-by-pixel fits in one process or on Dask.
 """
 
 from .allan import AllanDeviation, allan_deviation
@@ -24,12 +25,14 @@ from .noise_plots import plot_noise
 from .spectral import SpectralDensity, amplitude_spectral_density
 from .timeseries import Series, as_series
 from .widefield import fit_cube, summarise_fit
+from .widefield_executor import Executor, choose_executor
 from .widefield_plots import field_map_error, field_rms_error, plot_field_map
 
 __all__ = [
     "FIELD_MAPS",
     "AllanDeviation",
     "CubeError",
+    "Executor",
     "NoiseReport",
     "Series",
     "SpectralDensity",
@@ -40,6 +43,7 @@ __all__ = [
     "as_series",
     "bin_pixels",
     "check_cube",
+    "choose_executor",
     "field_map",
     "field_map_error",
     "field_rms_error",

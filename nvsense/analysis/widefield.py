@@ -11,6 +11,7 @@ default, any scheduler address to scale out.
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from .. import __version__
 from ..fitting import FitInputError, FitStatus, canonical_field, fit_batch
 from ..physics import GAMMA_NV_HZ_PER_T, NV_AXES, axial_field
 from .cube import bin_pixels, check_cube, open_cube
+from .widefield_executor import Executor, choose_executor
 
 __all__ = [
     "DEFAULT_WIDTH_BOUNDS",
@@ -114,8 +116,11 @@ def fit_cube(
     region
         (y slice, x slice) of raw pixels whose average seeds the fits.  Default: the image.
     workers
-        Worker processes of the ``LocalCluster`` started for this fit (default one per core).
-        ``0`` fits in this process without Dask (numba then uses every core).
+        Worker processes of a ``LocalCluster`` started for this fit; ``0`` fits in this
+        process without Dask (numba then uses every core).  Default: chosen from the machine
+        and the cube by :func:`nvsense.analysis.choose_executor` (in this process on two
+        cores or for small cubes, else one worker per core); the choice is in the result's
+        ``executor``, ``executor_workers`` and ``executor_reason`` attributes.
     scheduler
         Address of a running Dask scheduler (``tcp://host:8786``) instead of a local
         cluster; its workers must import nvsense.  The cube blocks are sent to them, so they
@@ -138,7 +143,7 @@ def fit_cube(
         an even number of lines ``field`` (|B∥| from the outermost pair inwards, T; a ``pair``
         dimension when there are several pairs), ``field_error``, ``D``, ``D_error``; for
         "hamiltonian" ``field_x``, ``field_y``, ``field_z`` (T, crystal frame) with errors,
-        ``D``, ``E``.  Attributes record the model, binning and seed.
+        ``D``, ``E``.  Attributes record the model, binning, seed and where the fit ran.
 
     Raises
     ------
@@ -149,6 +154,12 @@ def fit_cube(
     ValueError
         If the seed fit of the average spectrum fails (wrong model or line count).
     """
+    if workers is not None and (isinstance(workers, bool)
+                                or not isinstance(workers, numbers.Integral) or workers < 0):
+        raise FitInputError(f"workers must be a whole number ≥ 0, not {workers!r}")
+    if scheduler is not None and workers is not None:
+        raise FitInputError("give either workers (a local cluster) or a scheduler address, "
+                            "not both")
     cube = open_cube(cube) if isinstance(cube, str | Path) else check_cube(cube)
     pl = cube["pl"]
     binning = _check_binning(binning, pl.sizes["y"], pl.sizes["x"])
@@ -199,9 +210,11 @@ def fit_cube(
         raw = np.asarray(pl.isel(y=slice(*block)).values, dtype=float)
         return bin_pixels(raw, binning)
 
+    executor = choose_executor(ny * nx, frequency.size, workers=workers, scheduler=scheduler,
+                               client=client)
     outputs: dict[str, NDArray[Any]] = {}
     with _progress_bar(progress, ny * nx) as advance:
-        for block, arrays in _run_blocks(blocks, read, options, workers, scheduler, client):
+        for block, arrays in _run_blocks(blocks, read, options, executor, scheduler, client):
             y0 = block[0] // binning
             for name, values in arrays.items():
                 if name not in outputs:
@@ -209,7 +222,12 @@ def fit_cube(
                                             if values.dtype.kind == "f" else 0, values.dtype)
                 outputs[name][y0:y0 + values.shape[0]] = values
             advance(arrays["status"].size)
-    return _assemble(outputs, cube, binning, seed, options)
+    result = _assemble(outputs, cube, binning, seed, options)
+    result.attrs["executor"] = executor.kind
+    if executor.workers is not None:
+        result.attrs["executor_workers"] = executor.workers
+    result.attrs["executor_reason"] = executor.reason
+    return result
 
 
 # --- running the blocks -------------------------------------------------------------------
@@ -259,19 +277,19 @@ def _run_blocks(
     blocks: list[tuple[int, int]],
     read: Callable[[tuple[int, int]], NDArray[np.float64]],
     options: _FitOptions,
-    workers: int | None,
+    executor: Executor,
     scheduler: str | None,
     client: Any,
 ) -> Iterator[tuple[tuple[int, int], dict[str, NDArray[Any]]]]:
     """Yield (block, fitted arrays) as blocks finish, in any order."""
-    if client is None and scheduler is None and workers == 0:
+    if executor.kind == "in-process":
         for block in blocks:
             yield block, _fit_block(read(block), options)
         return
     # On a cluster Dask provides the parallelism: one numba thread per task avoids
     # oversubscribing the cores each worker's threads already share.
     options = replace(options, n_threads=1)
-    with _client(workers, scheduler, client) as dask_client:
+    with _client(executor.workers, scheduler, client) as dask_client:
         from distributed import as_completed
 
         n_threads = sum(dask_client.nthreads().values()) or 1
@@ -314,9 +332,6 @@ def _client(workers: int | None, scheduler: str | None, client: Any) -> Iterator
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        if workers is not None:
-            raise FitInputError("give either workers (a local cluster) or a scheduler "
-                                "address, not both")
         try:
             remote = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
         except (OSError, TimeoutError) as exc:
@@ -324,8 +339,6 @@ def _client(workers: int | None, scheduler: str | None, client: Any) -> Iterator
         with remote:
             yield remote
         return
-    if workers is not None and (isinstance(workers, bool) or workers < 0):
-        raise FitInputError(f"workers must be a whole number ≥ 0, not {workers!r}")
     n_workers = workers or os.cpu_count() or 1
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as local:

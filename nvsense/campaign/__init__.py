@@ -17,8 +17,15 @@ In a custom loop (a notebook choosing its own points), the same runner::
             s.measure(coil_current=current)
 
 Every run is catalogued with the campaign's name and point index
-(``Catalog(data_dir).runs(campaign="coil-scan")``).  The campaign file format and resume
-semantics are documented in docs/readme/campaigns.md.
+(``Catalog(data_dir).runs(campaign="coil-scan")``).  The results table of a campaign, without
+connecting its bench (while it runs elsewhere, or long after)::
+
+    from nvsense.campaign import campaign_table
+
+    campaign_table("examples/campaigns/power_grid.yaml", data_dir="nvsense-data")
+
+The campaign file format and resume semantics are documented on the Campaigns page of the
+nvsense documentation (``docs/campaigns.md`` in the source tree).
 """
 
 from .campaign_file import Campaign, load_campaign
@@ -30,6 +37,7 @@ from .outcomes import POINT_STATUSES, CampaignResult, PointOutcome, describe_fie
 from .points import CampaignPoint
 from .runner import run_campaign
 from .session import CampaignSession
+from .status import campaign_status, campaign_table
 
 __all__ = [
     "COIL_CURRENT",
@@ -48,6 +56,8 @@ __all__ = [
     "PointFinished",
     "PointOutcome",
     "PointStarted",
+    "campaign_status",
+    "campaign_table",
     "describe_field",
     "load_campaign",
     "run_campaign",

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from ..instruments import Bench, BenchConfigError, load_bench
+from ..measure.bench_defaults import check_bench_defaults, defaults_for
+from ..measure.settings import SettingsError
 from .errors import CampaignError
 from .measurements import COIL_CURRENT, MEASUREMENTS, Measurement, get_measurement
 from .points import (
@@ -177,11 +179,17 @@ class _Loader:
         except StepError as exc:
             raise self.fail(("combine",) if "combine" in data else ("steps",), str(exc)) from None
         bench = self._bench(data)
+        try:
+            check_bench_defaults(bench, measurement.name)
+        except SettingsError as exc:
+            raise self.fail(("bench",) if "bench" in data else (), f"bench: {exc}") from None
+        # what neither settings: nor steps: give comes from the bench file's defaults:
+        fixed_here = {**defaults_for(bench, measurement.name, set(fixed) | set(steps)), **fixed}
         points, problems = [], []
         for index, combo in enumerate(combos):
             values = {k: steps[k][i] for k, i in combo.items()}
             try:
-                point = build_point(measurement, index, fixed, values)
+                point = build_point(measurement, index, fixed_here, values)
             except PointInvalid as exc:
                 problems += [self._locate(p, combo, steps, fixed) for p in exc.problems]
                 continue

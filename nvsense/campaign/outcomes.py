@@ -9,14 +9,17 @@ from typing import Any
 
 import pandas as pd
 
+from ..formatting import field_text
 from .points import CampaignPoint
 
 __all__ = ["POINT_STATUSES", "CampaignResult", "PointOutcome", "describe_field"]
 
-#: Status of a point in a campaign:
-#: completed (measured now), skipped (completed by an earlier session; ``--resume``),
-#: failed (an instrument fault or error; its run, if any, is aborted in the catalogue),
-#: stopped (Ctrl-C or a stop request), not run (the campaign stopped before it).
+#: Status of a point in a campaign, the same words in every output (progress, summary, table,
+#: JSON, journal, ``nvsense campaign status``):
+#: completed (measured by this session), skipped (not measured again: an earlier session
+#: completed it; ``--resume``), failed (an instrument fault or error; its run, if any, is
+#: aborted in the catalogue), stopped (Ctrl-C, a stop request or a killed process), not run
+#: (not attempted yet, or the campaign stopped before it).
 POINT_STATUSES = ("completed", "skipped", "failed", "stopped", "not run")
 
 
@@ -81,18 +84,10 @@ class PointOutcome:
 
 
 def describe_field(results: dict[str, Any]) -> str:
-    """The field of a run for a table cell: ``(1.900, 1.100, 0.400) mT``, ``B∥ 1.234 mT``."""
-    def num(key: str) -> float:
-        value = results.get(key)
-        return float(value) if isinstance(value, int | float) else math.nan
-
-    vector = [num(f"field_{c}") for c in "xyz"]
-    if all(math.isfinite(v) for v in vector):
-        return "(" + ", ".join(f"{v * 1e3:.4f}" for v in vector) + ") mT"
-    value = num("field_parallel")
-    if math.isfinite(value):
-        return f"B∥ {value * 1e3:.5f} mT"
-    return "—"
+    """The field of a run for a table cell, one unit per vector: ``(1.9000, 1.1000, 0.4000)
+    mT``, ``B∥ 1.2340 mT``; a run that measured no resonance says so instead of showing a
+    field."""
+    return field_text(results)
 
 
 @dataclass
@@ -122,6 +117,10 @@ class CampaignResult:
     def complete(self) -> bool:
         """Every point has a completed run (now or in an earlier session)."""
         return all(o.ok for o in self.outcomes)
+
+    def summary(self) -> str:
+        """``"4 completed, 2 skipped, 0 failed, 0 stopped, 2 not run"`` (every status)."""
+        return ", ".join(f"{self.count(s)} {s}" for s in POINT_STATUSES)
 
     @property
     def faulted(self) -> bool:

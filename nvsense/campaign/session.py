@@ -28,7 +28,9 @@ from types import TracebackType
 from typing import Any
 
 from ..instruments import Bench, BenchConfigError, InstrumentError, LimitError, load_bench
+from ..measure.bench_defaults import check_bench_defaults, defaults_for
 from ..measure.control import STOPPED_BY_USER, RunControl
+from ..measure.settings import SettingsError
 from ..storage import Catalog, CatalogError, resolve_data_dir
 from ..storage.schema import RunSchema
 from ..storage.writer import RunWriter
@@ -119,7 +121,8 @@ class CampaignSession:
                                 f"{' or '.join(ON_ERROR)}")
         try:
             self.bench = bench if isinstance(bench, Bench) else load_bench(bench)
-        except BenchConfigError as exc:
+            check_bench_defaults(self.bench, self.measurement.name)
+        except (BenchConfigError, SettingsError) as exc:
             raise CampaignError(f"bench: {exc}") from None
         self.fixed = dict(settings or {})
         data = catalog.data_dir if catalog is not None else resolve_data_dir(data_dir)
@@ -263,8 +266,11 @@ class CampaignSession:
         """
         values = {**(values or {}), **more}
         index = self._next_index if index is None else int(index)
+        # what neither the session's settings nor the point give: the bench file's defaults
+        fixed = {**defaults_for(self.bench, self.measurement.name,
+                                set(self.fixed) | set(values)), **self.fixed}
         try:
-            point = build_point(self.measurement, index, self.fixed, values)
+            point = build_point(self.measurement, index, fixed, values)
         except PointInvalid as exc:
             raise CampaignError(f"campaign {self.name!r}, point {index}: {exc}") from None
         problems = check_limits(self.bench, point)
@@ -302,12 +308,14 @@ class CampaignSession:
         if self.stopped_reason is not None:
             outcome = PointOutcome(point, "not run", reason=self.stopped_reason)
             self.outcomes.append(outcome)
+            self._finished(outcome)
             return outcome
         done = self._completed_run(point)
         if done is not None:
-            outcome = PointOutcome(point, "skipped", reason=f"completed earlier (run "
-                                   f"{done['id']})", run_id=done["id"],
+            outcome = PointOutcome(point, "skipped", reason=f"run {done['id']} of an earlier "
+                                   "session", run_id=done["id"],
                                    file=Path(done["file"]), results=dict(done["results"] or {}))
+            self._finished(outcome)  # the journal has every point of every session
         else:
             outcome = self._measure(point)
         self.outcomes.append(outcome)

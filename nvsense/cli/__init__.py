@@ -3,7 +3,8 @@
 Each command group lives in its own module of this package and exposes
 ``register(subparsers)``, which adds its sub-command(s) and sets ``func`` (a callable taking the
 parsed arguments and returning the exit code) on each.  Exit codes: 0 done, 1 run aborted by an
-instrument fault, 2 bad input (nothing was sent to an instrument), 130 interrupted.
+instrument fault, 2 bad input (nothing was sent to an instrument), 3 the run completed but
+measured no resonance, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ._help import apply_help_format
 
 #: Command groups shown first by ``nvsense --help``; any other module of this package with a
 #: ``register`` function follows in alphabetical order.
@@ -25,6 +27,8 @@ EXIT_OK = 0
 EXIT_FAULT = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+#: The run completed but measured no resonance (its fit is not a measurement).
+EXIT_NO_RESONANCE = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in command_modules():
         module = importlib.import_module(f"{__name__}.{name}")
         module.register(subparsers)
+    apply_help_format(parser)  # every command: "(default: X)" only where there is one
     return parser
 
 

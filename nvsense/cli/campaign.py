@@ -26,19 +26,19 @@ from rich.table import Table
 from ..campaign import (
     Campaign,
     CampaignError,
-    CampaignJournal,
     CampaignResult,
     CampaignStarted,
     PointFinished,
     PointOutcome,
     PointStarted,
+    campaign_status,
     describe_field,
     load_campaign,
     run_campaign,
 )
-from ..campaign.history import campaign_runs, completed_points
 from ..instruments import BenchConfigError, InstrumentError, LimitError
 from ..measure import STOPPED_BY_USER, RunControl, SettingsError, SweepDone, stop_on_sigint
+from ..measure.resonance import RESONANCE_KEY
 from ..storage import Catalog, StorageError, resolve_data_dir
 from ..units import QuantityError
 from . import EXIT_BAD_INPUT, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_OK
@@ -55,8 +55,9 @@ def register(subparsers: Any) -> None:
         "campaign", help="run measurement campaigns from a campaign file",
         description="Step measurement settings (MW power, laser power, dwell, coil current, "
                     "...) over many runs from a campaign file (YAML); every run goes to the "
-                    "catalogue with the campaign's name and point. See docs/readme/"
-                    "campaigns.md for the file format.")
+                    "catalogue with the campaign's name and point. The file format is on the "
+                    "Campaigns page of the nvsense documentation; `nvsense campaign check FILE` "
+                    "validates a file.")
     sub = p.add_subparsers(dest="campaign_command", metavar="ACTION")
     p.set_defaults(func=lambda args: _usage(p))
 
@@ -80,18 +81,23 @@ def register(subparsers: Any) -> None:
     check.set_defaults(func=cmd_check)
 
     status = sub.add_parser(
-        "status", help="show which points of a campaign are done",
-        description="Show each point of FILE with its latest run in the catalogue (or the "
-                    "reason it failed, from the campaign journal).")
+        "status", help="the results table of a campaign so far (read-only)",
+        description="Show each point of FILE with its status, its results and its run (or why "
+                    "it failed), from the catalogue and the campaign journal.  Read-only: the "
+                    "bench is not connected, so this works while the campaign runs.")
     _common(status)
+    status.add_argument("--json", action="store_true",
+                        help="print one JSON object with every point's outcome (as campaign "
+                             "run --json does), nothing else")
     status.set_defaults(func=cmd_status)
 
 
 def _common(p: argparse.ArgumentParser, data_dir: bool = True) -> None:
     p.add_argument("file", metavar="FILE", help="campaign file (YAML)")
-    p.add_argument("--bench", metavar="BENCH", help="run on this bench file or built-in bench "
-                   "instead of the file's bench:")
-    p.add_argument("--name", metavar="NAME", help="campaign name instead of the file's name:")
+    p.add_argument("--bench", metavar="BENCH", help="bench file or built-in bench to use "
+                   "instead of the one the campaign file names")
+    p.add_argument("--name", metavar="NAME", help="campaign name to use instead of the one "
+                   "the campaign file gives (default: its name key, else the file's name)")
     if data_dir:
         p.add_argument("--data-dir", metavar="DIR", help="data folder (default "
                        "$NVSENSE_DATA_DIR or ./nvsense-data)")
@@ -234,12 +240,12 @@ class _Progress:
             self.to_run = self.total - event.done
             self._say(f"campaign {self.campaign.name}: {self.total} point(s) of "
                       f"{self.campaign.measurement.name} on bench {self.campaign.bench.label}"
-                      + (f", {event.done} completed earlier" if event.done else "")
+                      + (f", {event.done} to be skipped (completed by an earlier session)"
+                         if event.done else "")
                       + f"; data in {self.catalog.data_dir}")
         elif isinstance(event, PointStarted):
-            self.current = f"point {event.point.index + 1}/{self.total}"
-            label = event.point.label()
-            self._describe(f"{self.current}" + (f" ({label})" if label else ""))
+            self.current = self._head(event.point)
+            self._describe(self.current)
         elif isinstance(event, SweepDone):
             planned = f"/{event.sweeps_planned}" if event.sweeps_planned else ""
             self._describe(f"{self.current} sweep {event.index + 1}{planned}")
@@ -251,21 +257,27 @@ class _Progress:
         if outcome.status != "skipped":
             self.to_run = max(self.to_run - 1, 0)
             self.measured.append(outcome.elapsed)
-        point = outcome.point
-        head = f"point {point.index + 1}/{self.total}"
-        label = f" ({point.label()})" if point.label() else ""
+        head = self._head(outcome.point)
         if outcome.status == "skipped":
-            text = f"{head}{label}: {outcome.reason}"
+            text = f"{head}: skipped ({outcome.reason})"
         else:
             detail = describe_field(outcome.results) if outcome.status == "completed" \
                 else outcome.reason
-            text = f"{head}{label}: {outcome.status} in {outcome.elapsed:.1f} s  {detail}"
+            text = f"{head}: {outcome.status} in {outcome.elapsed:.1f} s  {detail}"
             if outcome.status != "stopped":
                 text += f"  ETA {self.eta()}"
         if self.bar is not None:
             self.bar.update(self.task, completed=self.finished, eta=self.eta(),
-                            description=head)
+                            description=f"point {outcome.point.index}")
         self._say(text)
+
+    def _head(self, point: Any) -> str:
+        """``point 5 (6 of 8; mw_power=-10 dBm)``: the point's index, as in the table, the
+        catalogue and ``nvsense runs`` (counted from 0), then how far the campaign is."""
+        where = [f"{point.index + 1} of {self.total}"]  # a campaign file's points: 0 .. n-1
+        if point.label():
+            where.append(point.label())
+        return f"point {point.index} ({'; '.join(where)})"
 
     def _describe(self, text: str) -> None:
         if self.bar is not None:
@@ -279,9 +291,18 @@ class _Progress:
 
 
 def _print_summary(console: Console, campaign: Campaign, result: CampaignResult) -> None:
-    console.print(f"campaign {campaign.name}: {result.count('completed')} completed, "
-                  f"{result.count('skipped')} done earlier, {result.count('failed')} failed, "
-                  f"{result.count('stopped') + result.count('not run')} not done", markup=False)
+    console.print(f"campaign {campaign.name}: {result.summary()}", markup=False)
+    console.print(_results_table(campaign, result))
+    no_resonance = [o.point.index for o in result.outcomes
+                    if o.results.get(RESONANCE_KEY) is False]
+    if no_resonance:
+        console.print(f"warning: no resonance was measured at point(s) "
+                      f"{', '.join(map(str, no_resonance))}: their fits are not measurements "
+                      "(nvsense show RUN_ID gives the reason)", markup=False)
+
+
+def _results_table(campaign: Campaign, result: CampaignResult) -> Table:
+    """The table of every point: its stepped values, status, field, ... and run or reason."""
     table = Table()
     table.add_column("point", justify="right")
     for name in campaign.stepped:
@@ -300,7 +321,7 @@ def _print_summary(console: Console, campaign: Campaign, result: CampaignResult)
             cells.append(_number(o.value("noise_floor"), 1e9, "{:.2f}"))
         cells.append(o.run_id if o.status in ("completed", "skipped") else (o.reason or ""))
         table.add_row(str(o.point.index), *values, *cells)
-    console.print(table)
+    return table
 
 
 def _number(value: float, scale: float, fmt: str) -> str:
@@ -359,44 +380,26 @@ def cmd_check(args: argparse.Namespace) -> int:
 # -- status ---------------------------------------------------------------------------------
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """``nvsense campaign status``; returns the exit code."""
+    """``nvsense campaign status``: the results table so far, read from the catalogue and the
+    campaign journal (the bench is not connected); returns the exit code."""
     err, out = _consoles()
     campaign = _load(args, err, "status")
     if campaign is None:
         return EXIT_BAD_INPUT
-    catalog = Catalog(resolve_data_dir(args.data_dir))
     try:
-        rows = campaign_runs(catalog, campaign.name)
-        done = completed_points(campaign.points, rows, campaign.name)
+        catalog = Catalog(resolve_data_dir(args.data_dir))
+        result = campaign_status(campaign, catalog=catalog)
     except (CampaignError, StorageError) as exc:
         err.print(f"nvsense campaign status: {exc}", markup=False)
         return EXIT_BAD_INPUT
-    latest = {int(r["campaign_point"]): r for r in rows if r.get("campaign_point") is not None}
-    journal = CampaignJournal(catalog.data_dir, campaign.name).last_outcomes()
-    out.print(f"campaign {campaign.name}: {len(done)} of {len(campaign)} point(s) done (data "
-              f"in {catalog.data_dir})", markup=False)
-    table = Table()
-    table.add_column("point", justify="right")
-    for name in campaign.stepped:
-        table.add_column(name, justify="right")
-    for name in ("state", "field", "run / reason"):
-        table.add_column(name)
-    for point in campaign.points:
-        values = [point.label_of(n) for n in campaign.stepped]
-        if point.index in done:
-            row = done[point.index]
-            table.add_row(str(point.index), *values, "done",
-                          describe_field(row.get("results") or {}), row["id"])
-            continue
-        state, detail = "to do", ""
-        entry = journal.get(point.index)
-        run = latest.get(point.index)
-        if run is not None:
-            state = run["status"]
-            detail = f"{run['id']}: {run.get('abort_reason') or ''}".rstrip(": ")
-        if entry is not None and entry.get("status") not in (None, "completed"):
-            state = entry["status"]
-            detail = entry.get("reason") or detail
-        table.add_row(str(point.index), *values, state, "—", detail)
-    out.print(table)
+    if args.json:
+        print(json.dumps(_json(result, catalog), allow_nan=False, default=str))
+        return EXIT_OK
+    have = result.count("completed") + result.count("skipped")
+    out.print(f"campaign {campaign.name}: {have} of {len(campaign)} point(s) have a completed "
+              f"run ({result.summary()}); data in {catalog.data_dir}", markup=False)
+    out.print(_results_table(campaign, result))
+    if result.stopped_reason:
+        out.print(f"The last session stopped early: {result.stopped_reason}. Continue with: "
+                  f"{_resume_command(args)}", markup=False)
     return EXIT_OK

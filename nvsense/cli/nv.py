@@ -90,8 +90,11 @@ def parse_lines(texts: list[str]) -> np.ndarray:
 
 
 def parse_axes(text: str | None) -> np.ndarray:
-    """Axis indices (0-based) from ``"all"``, ``"1,3"`` (1-based numbers) or Miller labels such
-    as ``"111,1-1-1"``."""
+    """Axis indices from ``"all"``, ``"0,2"`` or Miller labels such as ``"111,1-1-1"``.
+
+    NV axes are numbered from 0, everywhere in nvsense: ``nvsense nv``, ``nvsense track
+    --axis``, ``axes: [0]`` in bench files and the ``axis`` dimension of run files (axis 0 is
+    [111], then [1-1-1], [-11-1], [-1-11]: :data:`nvsense.physics.AXIS_LABELS`)."""
     if text is None or text.strip().lower() == "all":
         return np.arange(len(NV_AXES))
     labels = {lab.strip("[]"): i for i, lab in enumerate(AXIS_LABELS)}
@@ -99,16 +102,17 @@ def parse_axes(text: str | None) -> np.ndarray:
     for part in (p.strip().strip("[]") for p in text.split(",") if p.strip()):
         if part in labels:
             index = labels[part]
-        elif part.isdigit() and 1 <= int(part) <= len(NV_AXES):
-            index = int(part) - 1
+        elif part.isdigit() and 0 <= int(part) < len(NV_AXES):
+            index = int(part)
         else:
-            raise _BadInput(f"--axes: unknown axis {part!r}; use 1-4 or "
+            hint = " (axes are numbered from 0)" if part == str(len(NV_AXES)) else ""
+            raise _BadInput(f"--axes: unknown axis {part!r}{hint}; use 0-{len(NV_AXES) - 1} or "
                             f"{', '.join(AXIS_LABELS)} (comma-separated), or 'all'")
         if index in chosen:
             raise _BadInput(f"--axes: axis {part!r} is given twice")
         chosen.append(index)
     if not chosen:
-        raise _BadInput("--axes: give at least one axis, e.g. 1,2 or 'all'")
+        raise _BadInput("--axes: give at least one axis, e.g. 0,1 or 'all'")
     return np.array(chosen)
 
 
@@ -237,7 +241,8 @@ def run_lines(args: argparse.Namespace) -> int:
             "nucleus": nucleus,
             "axes": [
                 {
-                    "number": int(i) + 1,
+                    "axis": int(i),  # numbered from 0, as everywhere in nvsense
+                    "number": int(i) + 1,  # deprecated (1-based), kept for old scripts
                     "label": AXIS_LABELS[i],
                     "direction": directions[k].tolist(),
                     "B_parallel_T": float(proj[k]),
@@ -267,7 +272,7 @@ def run_lines(args: argparse.Namespace) -> int:
     table.add_column("f₊−f₋ MHz", justify="right", no_wrap=True)
     for k, i in enumerate(indices):
         table.add_row(
-            f"{i + 1} {AXIS_LABELS[i]}",
+            f"{i} {AXIS_LABELS[i]}",
             _num(proj[k] * 1e3, 4, sign=True),
             _num(perp[k] * 1e3, 4),
             f"{angles[k]:.1f}",
@@ -281,7 +286,7 @@ def run_lines(args: argparse.Namespace) -> int:
         for k, i in enumerate(indices):
             low = " ".join(f"{f / 1e6:.3f}" for f in hf[k, 0])
             high = " ".join(f"{f / 1e6:.3f}" for f in hf[k, 1])
-            out.print(f"  {i + 1} {AXIS_LABELS[i]:<8}  f₋: {low}   f₊: {high}")
+            out.print(f"  {i} {AXIS_LABELS[i]:<8}  f₋: {low}   f₊: {high}")
     else:
         out.print("All lines (MHz): " + ", ".join(f"{f / 1e6:.3f}" for f in np.sort(lines.ravel())))
     return EXIT_OK
@@ -318,7 +323,7 @@ def run_field(args: argparse.Namespace) -> int:
     matched: list[list[str]] = [[] for _ in flat]
     for k, i in enumerate(indices):
         for branch, name in enumerate(("f₋", "f₊")):
-            matched[est.assignment[k, branch]].append(f"{i + 1}{name}")
+            matched[est.assignment[k, branch]].append(f"{i}{name}")
     model_per_line = flat - est.residuals.ravel()
     frame_name = "crystal" if frame is None else f"lab ({args.cut.strip('()')})"
 
@@ -438,7 +443,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help='temperature for D(T), e.g. "300 K" (instead of --D)')
     parser.add_argument("--E", metavar="FREQ", help='strain splitting E, e.g. "3 MHz" (default 0)')
     parser.add_argument("--axes", metavar="LIST",
-                        help="NV axes: 'all' (default), numbers 1-4 or labels like 111,1-1-1")
+                        help="NV axes: 'all' (default), numbers 0-3 (counted from 0, as in "
+                             "bench files and track --axis) or labels like 111,1-1-1")
     parser.add_argument("--cut", metavar="CUT", help=f"fields in the lab frame of a plate of "
                         f"this cut ({', '.join(CUTS)}) instead of the crystal frame")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -472,7 +478,7 @@ def register(subparsers: Any) -> None:
     field.add_argument("--sigma", metavar="FREQ",
                        help='line uncertainty, e.g. "20 kHz": gives errors on B and D')
     field.add_argument("--assigned", action="store_true",
-                       help="lines are given per axis in axis order: f₋, f₊ of axis 1, ...")
+                       help="lines are given per axis in axis order: f₋, f₊ of axis 0, ...")
     _common(field)
     field.set_defaults(func=run_field)
 

@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ..formatting import choose_prefix, error_decimals, field_text, format_value_error
 from ..storage import Catalog, CatalogError, RunFileError
 from ..storage.datadir import DATA_DIR_ENV, DEFAULT_DATA_DIR, RUN_ID_PATTERN
 from ..storage.summary import run_summary
@@ -156,9 +157,9 @@ def _runs_table(rows: list[dict[str, Any]], catalog: Catalog) -> Table:
     table.add_column("start", no_wrap=True)
     table.add_column("duration", justify="right")
     table.add_column("records", justify="right")
-    table.add_column("field")
-    table.add_column("D", justify="right")
-    table.add_column("campaign")
+    table.add_column("field", no_wrap=True)
+    table.add_column("D", justify="right", no_wrap=True)
+    table.add_column("campaign", no_wrap=True)
     table.add_column("abort reason", no_wrap=True, overflow="ellipsis")
     for row in rows:
         style = _STATUS_STYLE.get(row["status"], "")
@@ -204,14 +205,9 @@ def _quantity(value: Any, unit: str, digits: int = 5) -> str:
 
 
 def _field_text(row: dict[str, Any]) -> str:
-    parts = [
-        f"{axis}={_quantity(row.get(f'field_{axis}'), 'T')}"
-        for axis in "xyz"
-        if row.get(f"field_{axis}") is not None
-    ]
-    if row.get("field_parallel") is not None:
-        parts.append(f"∥={_quantity(row['field_parallel'], 'T')}")
-    return ", ".join(parts)
+    """The field of a catalogue row, one unit for the whole vector; a run that measured no
+    resonance shows no field (its fit is not a measurement)."""
+    return field_text({**(row.get("results") or {}), **row}, empty="")
 
 
 def _shorten(text: str, size: int) -> str:
@@ -281,14 +277,57 @@ def _print_mapping(
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")
-    for name, value in _flat(values):
+    flat = dict(_flat(values))
+    prefixes, places = _vector_prefixes(flat, units)
+    for name, value in flat.items():
         unit = units.get(name)
-        if isinstance(value, int | float) and not isinstance(value, bool) and unit:
-            text = _quantity(value, unit, digits=8) or str(value)
+        error = flat.get(f"{name}_error")
+        if name.endswith("_error") and _number(flat.get(name.removesuffix("_error"))):
+            continue  # shown with its value, in the value's unit
+        if _number(value) and unit:
+            if _number(error) and units.get(f"{name}_error", unit) == unit:
+                text = format_value_error(value, error, unit, prefix=prefixes.get(name))
+            elif name in prefixes:
+                text = format_value_error(value, None, unit, prefix=prefixes[name],
+                                          decimals=places[name])
+            else:
+                text = _quantity(value, unit, digits=8) or str(value)
         else:
             text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
         table.add_row(f"  {name}", text)
     console.print(table)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _vector_prefixes(values: dict[str, Any],
+                     units: dict[str, str]) -> tuple[dict[str, str], dict[str, int]]:
+    """One SI prefix for the components of each vector (``field_x``, ``field_y``,
+    ``field_z``), chosen from the largest, so that a vector is never shown in two units; and
+    the decimals of components shown without an error (those of the finest error, else 7
+    significant digits of the largest component)."""
+    out: dict[str, str] = {}
+    places: dict[str, int] = {}
+    for name in values:
+        if not name.endswith("_x"):
+            continue
+        stem = name[:-2]
+        names = [f"{stem}_{c}" for c in "xyz"]
+        if not all(_number(values.get(n)) for n in names) or not units.get(name):
+            continue
+        largest = max(abs(float(values[n])) for n in names)
+        scale, prefix = choose_prefix(largest, units[name])
+        errors = [float(values[f"{n}_error"]) for n in names
+                  if _number(values.get(f"{n}_error")) and values[f"{n}_error"] > 0]
+        if errors:
+            decimals = error_decimals(min(errors), scale)
+        else:
+            decimals = max(6 - math.floor(math.log10(largest / scale)), 0) if largest else 6
+        out.update({n: prefix for n in names})
+        places.update({n: decimals for n in names})
+    return out, places
 
 
 def _flat(values: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

@@ -51,8 +51,7 @@ def register(subparsers: Any) -> None:
         description="Lock onto one or both lines of an NV axis (or three or four axes for the "
                     "vector) by square-wave frequency dithering and a PI loop, and record the "
                     "field at a steady rate (default: the built-in simulated bench).  Reports "
-                    "the noise floor and the CW-ODMR shot-noise limit.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "the noise floor and the CW-ODMR shot-noise limit.")
     p.add_argument("--bench", metavar="FILE", help="bench file (YAML) or built-in bench name; "
                    "default: the simulated bench")
     p.add_argument("--duration", default="10s", metavar="TIME",

@@ -3,13 +3,14 @@
 Examples::
 
     nvsense widefield simulate --size 256 --field-map dipole --out cube.zarr
-    nvsense widefield fit cube.zarr --out map.nc --model lorentzian --lines 2 --workers 2
+    nvsense widefield fit cube.zarr --out map.nc --model lorentzian --lines 2
     nvsense widefield plot map.nc --cube cube.zarr --out field_map.png
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from typing import Any
@@ -162,12 +163,17 @@ def _register_fit(commands: Any) -> None:
                    help="how far a line may move from its seed (default 25 MHz)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None,
-                       help="worker processes of the local Dask cluster (default: one per "
-                            "core; 0 fits in this process without Dask)")
+                       help="worker processes of a local Dask cluster; 0 fits in this "
+                            "process without Dask (default: chosen from the machine and the "
+                            "cube, in this process on two cores or for small cubes; the "
+                            "output says which)")
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
                             "(its workers must be able to import nvsense)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (pixels, success, timing, where the fit ran) "
+                        "instead of text")
     p.set_defaults(func=_fit)
 
 
@@ -183,7 +189,7 @@ def _fit(args: argparse.Namespace) -> int:
         result = fit_cube(
             cube, model=args.model, n_lines=args.lines, binning=args.bin, window=window,
             axes=args.axes, nucleus=args.nucleus, workers=args.workers,
-            scheduler=args.scheduler, progress=not args.no_progress,
+            scheduler=args.scheduler, progress=not (args.no_progress or args.json),
         )
         elapsed = time.perf_counter() - started
         result.attrs["source"] = str(args.cube)
@@ -193,10 +199,51 @@ def _fit(args: argparse.Namespace) -> int:
     except OSError as exc:  # scheduler unreachable, disk full, ...
         print(f"nvsense widefield fit: error: {exc}", file=sys.stderr)
         return EXIT_FAULT
+    if args.json:
+        print(json.dumps(_fit_summary(result, cube, args, elapsed)))
+        return EXIT_OK
     for line in summarise_fit(result, cube, elapsed):
         print(line)
+    print(f"ran {_where(result)}")
     print(f"wrote {args.out}")
     return EXIT_OK
+
+
+def _where(result: Any) -> str:
+    from ..analysis import Executor
+
+    return Executor(result.attrs["executor"], result.attrs.get("executor_workers"),
+                    result.attrs["executor_reason"]).describe()
+
+
+def _fit_summary(result: Any, cube: Any, args: argparse.Namespace,
+                 elapsed: float) -> dict[str, Any]:
+    """The JSON object of ``nvsense widefield fit --json``."""
+    from ..analysis import field_rms_error
+
+    n = int(result["success"].size)
+    ok = result["success"].values
+    out: dict[str, Any] = {
+        "map": str(args.out), "cube": str(args.cube), "model": result.attrs.get("model"),
+        "bin": int(result.attrs.get("bin", 1)), "shape": [result.sizes["y"], result.sizes["x"]],
+        "pixels": n, "success_fraction": float(ok.mean()) if n else 0.0,
+        "reseeded": int(result["reseeded"].sum()) if "reseeded" in result else 0,
+        "elapsed_s": elapsed, "pixels_per_s": n / elapsed if elapsed > 0 else None,
+        "executor": result.attrs["executor"],
+        "workers": (int(result.attrs["executor_workers"])
+                    if "executor_workers" in result.attrs else None),
+        "executor_reason": result.attrs["executor_reason"],
+    }
+    if "field" in result and ok.any():
+        field = result["field"].values
+        field = field[..., 0] if field.ndim == 3 else field
+        out["field_range_t"] = [float(np.nanmin(field[ok])), float(np.nanmax(field[ok]))]
+    try:
+        rms = float(field_rms_error(result, cube))
+    except (ValueError, KeyError):  # no truth in the cube, or no field in the map
+        rms = float("nan")
+    out["field_rms_error_t"] = rms if np.isfinite(rms) else None
+    return out
 
 
 # --- plot ---------------------------------------------------------------------------------

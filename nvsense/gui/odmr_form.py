@@ -11,15 +11,18 @@ import re
 from typing import Any
 
 from ..measure import FIT_MODELS, OdmrSettings
+from ..measure.settings import DEFAULT_RANGE
 from .forms import FieldSpec
 
 __all__ = ["ODMR_FIELDS", "limit_error_fields", "odmr_settings", "odmr_values",
            "settings_error_fields"]
 
 ODMR_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("start", "Start", "2.80 GHz", tip="First frequency of the sweep."),
-    FieldSpec("stop", "Stop", "2.94 GHz", tip="Last frequency of the sweep (included)."),
-    FieldSpec("points", "Points", "281", tip="Frequency points of the sweep."),
+    FieldSpec("start", "Start", f"{DEFAULT_RANGE[0] / 1e9:.2f} GHz",
+              tip="First frequency of the sweep."),
+    FieldSpec("stop", "Stop", f"{DEFAULT_RANGE[1] / 1e9:.2f} GHz",
+              tip="Last frequency of the sweep (included)."),
+    FieldSpec("points", "Points", str(DEFAULT_RANGE[2]), tip="Frequency points of the sweep."),
     FieldSpec("extra_ranges", "More ranges", "", placeholder="START:STOP:POINTS; …",
               tip="Further ranges swept after the first one within each sweep, e.g. "
                   "2.95GHz:3.00GHz:51; separate several with ';'."),

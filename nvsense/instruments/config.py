@@ -1,6 +1,7 @@
 """The bench file: what instruments a bench has, its safety limits, and the simulated sample.
 
-A bench file is YAML (see ``docs/readme/bench.md`` for the full reference)::
+A bench file is YAML (the Bench page of the documentation, ``docs/bench.md``, is the full
+reference)::
 
     sample:                       # what a real bench knows: nv, axes, nucleus; the rest
       field: ["0.4 mT", "1.1 mT", "1.9 mT"]   # configures the simulated instruments
@@ -59,6 +60,7 @@ from .registry import (
 __all__ = [
     "BUILTIN_BENCHES",
     "BenchConfig",
+    "DefaultsConfig",
     "FaultsConfig",
     "FieldACConfig",
     "InstrumentEntry",
@@ -472,6 +474,15 @@ class SafeStateConfig(_Model):
     laser: Annotated[Literal["off", "standby"], BeforeValidator(_off_standby)] = "off"
 
 
+class DefaultsConfig(_Model):
+    """Settings that ODMR runs on this bench use unless they are given (``odmr:``): the
+    microwave power, sweep, dwell and fit model that suit its sample (a single NV wants a low
+    power, fine steps and a long dwell).  The measurement validates them
+    (:mod:`nvsense.measure.bench_defaults`), since only it knows its settings."""
+
+    odmr: dict[str, Any] = Field(default_factory=dict)
+
+
 class BenchConfig(_Model):
     """A validated bench file."""
 
@@ -480,6 +491,7 @@ class BenchConfig(_Model):
     instruments: InstrumentsConfig = Field(default_factory=_all_simulated)
     limits: LimitsConfig = LimitsConfig()
     safe_state: SafeStateConfig = SafeStateConfig()
+    defaults: DefaultsConfig = DefaultsConfig()
 
     @property
     def simulated_slots(self) -> list[str]:
@@ -598,7 +610,7 @@ def _message(err: Mapping[str, Any], loc: tuple[Any, ...], data: Any, where: str
         if len(loc) == 2 and loc[0] == "instruments":
             return (f"{where}{path}: missing; every bench has mw, laser and counter, e.g. "
                     f"{loc[1]}: {{driver: simulated}}")
-        return f"{where}{path}: missing; add it (see docs/readme/bench.md)"
+        return f"{where}{path}: missing; add it (see the bench file reference in the documentation)"
     message = str(err["msg"]).removeprefix("Value error, ")
     if kind in ("literal_error", "int_parsing", "float_parsing", "bool_parsing",
                 "greater_than_equal", "less_than_equal", "greater_than", "less_than"):

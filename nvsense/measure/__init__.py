@@ -17,6 +17,7 @@ from .events import (
     TrackingBlock,
 )
 from .odmr import OdmrResult, run_odmr
+from .resonance import ResonanceCheck, check_resonance
 from .settings import FIT_MODELS, FrequencyRange, OdmrSettings, SettingsError, parse_range
 from .tracking import TrackCalibration, TrackResult, TrackSettings, run_track
 
@@ -29,6 +30,7 @@ __all__ = [
     "Mailbox",
     "OdmrResult",
     "OdmrSettings",
+    "ResonanceCheck",
     "RunControl",
     "RunFinished",
     "RunStarted",
@@ -40,6 +42,7 @@ __all__ = [
     "TrackSettings",
     "TrackingBlock",
     "analyse_spectrum",
+    "check_resonance",
     "parse_range",
     "run_odmr",
     "run_track",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,10 @@ from numpy.typing import NDArray
 from ..instruments.errors import InstrumentError
 from ..storage import Catalog, RunWriter, odmr_schema
 from .analysis import SweepAnalysis, analyse_spectrum, count_dips, field_kind
+from .bench_defaults import odmr_settings_for
 from .control import STOPPED_BY_USER, RunControl
 from .events import Event, EventBus, RunFinished, RunStarted, SweepDone
+from .resonance import RESONANCE_KEY, ResonanceCheck, check_resonance
 from .session import bench_clock, connected, event_bus
 from .settings import OdmrSettings
 from .sweeps import make_sweeper
@@ -80,6 +82,19 @@ class OdmrResult:
     final: SweepAnalysis | None
     safe_report: list[str] = field(default_factory=list)
     error: Exception | None = None
+    resonance: ResonanceCheck | None = None
+
+    @property
+    def resonance_found(self) -> bool | None:
+        """Whether the run measured a resonance (:func:`~nvsense.measure.resonance.
+        check_resonance` on the final average); ``None`` if no sweep completed."""
+        return None if self.resonance is None else self.resonance.found
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the person at the bench must know about the result (no resonance measured,
+        lines sampled too coarsely)."""
+        return [] if self.resonance is None else self.resonance.notes()
 
     def summary(self) -> dict[str, Any]:
         """The JSON object of ``nvsense odmr --json``."""
@@ -96,6 +111,8 @@ class OdmrResult:
             "d_hz": None,
             "d_error_hz": None,
         }
+        out[RESONANCE_KEY] = self.resonance_found
+        out["warnings"] = self.warnings
         fit = self.final
         if fit is None:
             return out
@@ -139,7 +156,9 @@ def run_odmr(
         A :class:`nvsense.instruments.Bench`; connected here if it is not already (and then
         closed at the end).
     settings
-        :class:`OdmrSettings` or a mapping of them (quantities with units accepted).
+        :class:`OdmrSettings` or a mapping of them (quantities with units accepted); settings
+        a mapping leaves out come from the bench file's ``defaults.odmr``, if any, else from
+        :class:`OdmrSettings`.
     data_dir, catalog
         Where the run file and its catalogue row go (``catalog`` wins; default data folder:
         see :func:`nvsense.storage.resolve_data_dir`).
@@ -157,8 +176,8 @@ def run_odmr(
         Invalid settings or settings outside the instrument's or the bench's limits; raised
         before anything is sent to an instrument.
     """
-    if not isinstance(settings, OdmrSettings):
-        settings = OdmrSettings.parse(dict(settings or {}))
+    if not isinstance(settings, OdmrSettings):  # what is not given: the bench file's defaults
+        settings = odmr_settings_for(bench, settings)
     frequencies = settings.frequencies()
     # every planned setting is checked before any command is sent
     bench.check_settings(frequencies=frequencies, mw_power=settings.mw_power,
@@ -167,6 +186,18 @@ def run_odmr(
     with connected(bench):
         return _Run(bench, settings, frequencies, catalog, event_bus(subscribers),
                     control or RunControl(), campaign, campaign_point).execute()
+
+
+def _better_fit(a: SweepAnalysis | None, b: SweepAnalysis | None) -> SweepAnalysis | None:
+    """The successful one, else the one with the lower χ² (ties keep ``a``)."""
+    if a is None or b is None:
+        return a if b is None else b
+    if a.success != b.success:
+        return a if a.success else b
+    chi_a, chi_b = float(a.fit.chisqr), float(b.fit.chisqr)
+    if not np.isfinite(chi_a):
+        return b
+    return b if np.isfinite(chi_b) and chi_b < chi_a * (1 - 1e-9) else a
 
 
 class _Run:
@@ -292,9 +323,9 @@ class _Run:
         self.dips_found = found
         if not stable and self.n_sweeps < DETECT_SWEEPS and not self._last_chance():
             return False
-        if found == 0:
-            log.warning("no resonance found in %d sweeps (%s); recording without fits",
-                        self.n_sweeps, reason)
+        if found == 0:  # the run's final check reports it (OdmrResult.warnings)
+            log.info("no resonance found in %d sweeps (%s); recording without fits",
+                     self.n_sweeps, reason)
         self.n_lines = max(found, 1)
         self._open_file(mode)
         return True
@@ -314,6 +345,12 @@ class _Run:
         guess_field = self._field_guess()
         sweep_fit = self._analyse(counts, seed, guess_field, weight=1)
         avg_fit = self._analyse(average, seed, guess_field, weight=n_averaged)
+        if seed is not None:
+            # a fit seeded by the last one stays in that one's minimum, so an early sweep's
+            # wrong minimum (a 14N triplet fitted one hyperfine spacing off) would stick for
+            # the whole run: a fresh start competes, the better fit wins
+            avg_fit = _better_fit(avg_fit, self._analyse(average, None, guess_field,
+                                                         weight=n_averaged))
         if avg_fit is not None and avg_fit.success:
             self.last_average = avg_fit
         self.last = avg_fit
@@ -352,6 +389,23 @@ class _Run:
             log.exception("fit of sweep %d failed", self.n_sweeps)
             return None
 
+    def _check_resonance(self, average: NDArray[np.float64] | None) -> ResonanceCheck | None:
+        """Judge the final average (see :mod:`.resonance`); a fit of a spectrum without a
+        resonance is marked failed, so nothing reports it as a measurement."""
+        if average is None:
+            return None
+        try:
+            check = check_resonance(self.frequencies, average, self.last, sweeps=self.n_sweeps,
+                                    counts=self.sigma == "poisson", dwell=self.settings.dwell)
+        except Exception:  # a check must never cost the run
+            log.exception("could not check the spectrum for a resonance")
+            return None
+        if not check.found:
+            log.info("ODMR run: %s", check.message)  # the front ends print result.warnings
+            if self.last is not None:
+                self.last = replace(self.last, success=False, message=check.message)
+        return check
+
     def _finish(self, sweeper: Any, status: str, reason: str | None,
                 error: Exception | None = None) -> OdmrResult:
         try:
@@ -371,18 +425,23 @@ class _Run:
             except Exception:
                 log.exception("could not write the sweeps taken before the dips were found")
         writer = self.writer
+        average = self.sum / self.n_sweeps if self.sum is not None else None
+        resonance = self._check_resonance(average)
         results: dict[str, Any] = {"sweeps": self.n_sweeps}
         if self.last is not None:
             results.update(self.last.results())
+        if resonance is not None:
+            results[RESONANCE_KEY] = resonance.found
         if writer is not None:
-            writer.close(status, reason, results=results,
-                         attrs={"safe_state_report": "; ".join(safe_report)})
-        average = self.sum / self.n_sweeps if self.sum is not None else None
+            attrs = {"safe_state_report": "; ".join(safe_report)}
+            if resonance is not None and resonance.notes():
+                attrs["warnings"] = "; ".join(resonance.notes())
+            writer.close(status, reason, results=results, attrs=attrs)
         result = OdmrResult(
             run_id=writer.run_id if writer else None, file=writer.path if writer else None,
             status=status, reason=reason, sweeps=self.n_sweeps, settings=self.settings,
             frequencies=self.frequencies, average=average, final=self.last,
-            safe_report=safe_report, error=error)
+            safe_report=safe_report, error=error, resonance=resonance)
         self.bus.publish(RunFinished(run_id=result.run_id or "", status=status, reason=reason,
                                      results=results, file=str(result.file or ""),
                                      safe_report=tuple(safe_report)))

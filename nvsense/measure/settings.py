@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..units import QuantityError, parse_quantity
 
 __all__ = [
+    "DEFAULT_RANGE",
+    "DEFAULT_SWEEPS",
     "FIT_MODELS",
     "FrequencyRange",
     "OdmrSettings",
@@ -26,6 +28,15 @@ __all__ = [
 
 #: Fit models the ODMR measurement accepts (``--model``).
 FIT_MODELS = ("lorentzian", "gaussian", "14n", "15n", "hamiltonian")
+
+#: The default sweep, (start Hz, stop Hz, points).  2.80-2.94 GHz holds all 8 lines of an
+#: ensemble in the built-in bench's 2.2 mT (2815-2926 MHz) with room for a few MHz of drift;
+#: 801 points are 0.175 MHz steps, 5.7 points per FWHM of its 1 MHz lines (a Lorentzian's
+#: centre and width need about 5; the old 281 points put 2 on each line).
+DEFAULT_RANGE: tuple[float, float, int] = (2.80e9, 2.94e9, 801)
+
+#: Sweeps of a run given neither ``sweeps`` nor ``duration``.
+DEFAULT_SWEEPS = 20
 
 
 class SettingsError(ValueError):
@@ -90,7 +101,8 @@ class OdmrSettings(BaseModel):
     Attributes
     ----------
     ranges
-        One or more frequency ranges, swept one after the other within each sweep.
+        One or more frequency ranges, swept one after the other within each sweep; default
+        :data:`DEFAULT_RANGE` (2.80-2.94 GHz in 801 points).
     sweeps, duration
         Stop after this many sweeps, or after this time (s), whichever comes first.  With
         neither, 20 sweeps.
@@ -114,7 +126,8 @@ class OdmrSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ranges: list[FrequencyRange] = Field(
-        default_factory=lambda: [FrequencyRange(start=2.80e9, stop=2.94e9, points=281)],
+        default_factory=lambda: [FrequencyRange(start=DEFAULT_RANGE[0], stop=DEFAULT_RANGE[1],
+                                                points=DEFAULT_RANGE[2])],
         min_length=1,
     )
     sweeps: int | None = Field(default=None, ge=1)
@@ -168,7 +181,7 @@ class OdmrSettings(BaseModel):
         if self.laser_power is not None and self.laser_power < 0:
             raise ValueError('laser_power must not be negative, e.g. "0.1 W"')
         if self.sweeps is None and self.duration is None:
-            self.sweeps = 20
+            self.sweeps = DEFAULT_SWEEPS
         return self
 
     @classmethod

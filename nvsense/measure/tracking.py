@@ -45,6 +45,7 @@ from ..storage import Catalog, RunWriter
 from .analysis import SweepAnalysis, analyse_spectrum, count_dips
 from .control import STOPPED_BY_USER, RunControl
 from .events import Event, EventBus, RunFinished, RunStarted, TrackingBlock
+from .resonance import check_resonance
 from .session import bench_clock, connected, event_bus
 from .settings import FrequencyRange, SettingsError
 from .sweeps import make_sweeper
@@ -253,6 +254,10 @@ class _Run:
         if not fit.success:
             raise CalibrationError(f"the fit of the initial sweep failed ({fit.message}); "
                                    "average more sweeps or adjust the sweep range")
+        resonance = check_resonance(freqs, signal, fit, sweeps=s.sweeps,
+                                    counts=bool(self.counts_kind), dwell=s.sweep_dwell)
+        if not resonance.found:  # never lock onto noise
+            raise CalibrationError(f"the initial sweep: {resonance.message}")
         guess = field_guess if field_guess is not None else (
             np.asarray(s.field_guess, float) if s.field_guess else None)
         selection = select_lines(fit.centers, fit.center_errors, s.axes, field_guess=guess)

@@ -14,7 +14,7 @@ Reading::
     info = run_metadata(ds)          # parameters, results, instruments as dicts
     Catalog(data_dir).runs(kind="odmr", power_dbm=-10)   # pandas DataFrame
 
-The file layout and the catalogue are documented in docs/readme/storage.md.
+The file layout and the catalogue are documented in docs/storage.md.
 """
 
 from .catalog import Catalog, RescanReport

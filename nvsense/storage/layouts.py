@@ -1,7 +1,7 @@
 """The standard run layouts: ODMR sweeps and tracking-magnetometer samples.
 
 These build :class:`~nvsense.storage.schema.RunSchema` objects; the file layout they give is
-documented in ``docs/readme/storage.md`` (the tables there must match this module).
+documented in ``docs/storage.md`` (the tables there must match this module).
 """
 
 from __future__ import annotations

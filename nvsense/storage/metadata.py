@@ -34,7 +34,7 @@ __all__ = [
 
 #: Value of the ``nvsense_format`` attribute that marks a file as an nvsense run.
 FORMAT_NAME = "nvsense-run"
-#: Version of the layout described in docs/readme/storage.md.
+#: Version of the layout described in docs/storage.md.
 FORMAT_VERSION = 1
 
 #: Key results the catalogue keeps in columns of their own, with their units.  Errors are

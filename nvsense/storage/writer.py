@@ -454,6 +454,8 @@ class RunWriter:
             Further global attributes known only at the end (strings or numbers), e.g. what
             was done to leave the bench safe.
 
+        Notes
+        -----
         Closing a closed run does nothing.
         """
         if self._file is None:

@@ -30,11 +30,12 @@ def test_a_2x3_grid_runs_and_lands_in_the_catalogue(write_campaign, data_dir, ca
     path = write_campaign(GRID)
     assert main(["campaign", "run", str(path), "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
-    # progress: point k of n with an ETA, then the summary table
-    assert "point 1/6 (coil_current=0 A, mw_power=-14 dBm): completed" in out
-    assert "point 6/6 (coil_current=500 mA, mw_power=-10 dBm): completed" in out
+    # progress: each point by its index (counted from 0, as in the table and the catalogue),
+    # how far the campaign is, and an ETA; then the summary table
+    assert "point 0 (1 of 6; coil_current=0 A, mw_power=-14 dBm): completed" in out
+    assert "point 5 (6 of 6; coil_current=500 mA, mw_power=-10 dBm): completed" in out
     assert "ETA 0:00:00" in out
-    assert "campaign grid: 6 completed, 0 done earlier, 0 failed, 0 not done" in out
+    assert "campaign grid: 6 completed, 0 skipped, 0 failed, 0 stopped, 0 not run" in out
     for column in ("point", "coil_current", "mw_power", "status", "field", "linewidth (MHz)",
                    "contrast (%)"):
         assert column in out
@@ -111,7 +112,13 @@ def test_running_a_campaign_twice_needs_resume(write_campaign, data_dir, campaig
     assert "campaign 'again' already has 2 run(s)" in err and "--resume" in err
     assert main([*args, "--resume"]) == 0
     out = capsys.readouterr().out
-    assert out.count("completed earlier (run ") == 2
+    # one word for a point completed by an earlier session: skipped, in every output
+    assert out.count(": skipped (run ") == 2 and "0 completed, 2 skipped" in out
+    assert out.count(" skipped ") >= 2 and "done" not in out and "earlier (run" not in out
+    capsys.readouterr()
+    assert main(["campaign", "status", str(path), "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("skipped") >= 3 and "done" not in out
     assert len(campaign_rows("again")) == 2  # nothing measured twice
 
 
@@ -151,7 +158,7 @@ def test_check_lists_points_and_runs_nothing(write_campaign, data_dir, capsys):
     assert not data_dir.exists()
 
 
-def test_status_shows_done_and_missing_points(write_campaign, data_dir, capsys):
+def test_status_shows_completed_and_missing_points(write_campaign, data_dir, capsys):
     path = write_campaign(ONE_POWER)
     assert main(["campaign", "run", str(path), "--data-dir", str(data_dir)]) == 0
     path.write_text(path.read_text().replace("[-12, -10]", "[-12, -10]\n  dwell: [2 ms]"))
@@ -162,7 +169,8 @@ def test_status_shows_done_and_missing_points(write_campaign, data_dir, capsys):
         "[-12, -10]", "[-12, -10, -8]"))
     assert main(["campaign", "status", str(path), "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
-    assert "2 of 3 point(s) done" in out and "to do" in out
+    assert "2 of 3 point(s) have a completed run" in out
+    assert "2 completed, 0 skipped, 0 failed, 0 stopped, 1 not run" in out
 
 
 def test_a_tracking_campaign_steps_the_coil_under_the_locked_axis(write_campaign, data_dir,
@@ -199,4 +207,4 @@ def test_on_a_terminal_a_progress_bar_counts_points_with_an_eta(write_campaign, 
         task = progress.bar.tasks[0]
         assert (task.completed, task.total) == (2, 2)
     text = screen.getvalue()
-    assert "point 2/2 (mw_power=-10 dBm): completed" in text and "ETA 0:00:00" in text
+    assert "point 1 (2 of 2; mw_power=-10 dBm): completed" in text and "ETA 0:00:00" in text

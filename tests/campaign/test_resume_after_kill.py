@@ -92,8 +92,9 @@ def test_resume_after_kill_9_skips_completed_points(write_campaign, data_dir, ca
     # a run cut by the kill stays in the catalogue as interrupted; its point was measured again
     assert {r["status"] for r in rows} <= {"completed", "interrupted"}
     for point, run_id in before.items():
-        assert f"point {point + 1}/{POINTS} " in out and f"completed earlier (run {run_id})" in out
-    assert f"{POINTS - len(before)} completed, {len(before)} done earlier" in out
+        assert f"point {point} ({point + 1} of {POINTS}" in out
+        assert f": skipped (run {run_id} of an earlier session)" in out
+    assert f"{POINTS - len(before)} completed, {len(before)} skipped" in out
 
 
 def test_ctrl_c_stops_after_the_current_sweep_and_resume_finishes(write_campaign, data_dir,
@@ -121,4 +122,4 @@ def test_ctrl_c_stops_after_the_current_sweep_and_resume_finishes(write_campaign
     assert main(["campaign", "run", str(path), "--resume", "--data-dir", str(data_dir)]) == 0
     done = completed_runs(data_dir, "ctrl-c")
     assert sorted(r["campaign_point"] for r in done) == list(range(POINTS))
-    assert "done earlier" in capsys.readouterr().out
+    assert " skipped" in capsys.readouterr().out

@@ -27,7 +27,8 @@ def test_lines_table_shows_the_published_lines(capsys):
     for value in REFERENCE_LINES_MHZ:
         assert f"{value:.3f}" in out
     assert "|B| = 3.7417 mT" in out
-    assert "1 [111]" in out and "4 [-1-11]" in out
+    # NV axes are numbered from 0, as in bench files (axes: [0]) and track --axis
+    assert "0 [111]" in out and "3 [-1-11]" in out and "4 [" not in out
 
 
 def test_lines_json(capsys):
@@ -44,12 +45,13 @@ def test_lines_json(capsys):
 
 def test_lines_with_temperature_strain_axes_and_nucleus(capsys):
     code, out, _ = run(capsys, "lines", "--field", "0 G, 0 G, 0 G", "--temperature", "310 K",
-                       "--E", "5 MHz", "--axes", "2,111", "--nucleus", "14n", "--json")
+                       "--E", "5 MHz", "--axes", "1,111", "--nucleus", "14n", "--json")
     assert code == 0
     doc = json.loads(out)
     d = 2.870e9 - 10 * 74.2e3
     assert doc["D_Hz"] == pytest.approx(d)
-    assert [a["number"] for a in doc["axes"]] == [2, 1]
+    assert [a["axis"] for a in doc["axes"]] == [1, 0]
+    assert [a["label"] for a in doc["axes"]] == ["[1-1-1]", "[111]"]
     assert doc["nucleus"] == "14N"
     np.testing.assert_allclose(doc["axes"][0]["hyperfine_lines_Hz"][0],
                                [d - 5e6 - 2.16e6, d - 5e6, d - 5e6 + 2.16e6], atol=1e-3)
@@ -150,3 +152,17 @@ def test_temperature_zfs_and_sensitivity(capsys):
     code, out, _ = run(capsys, "sensitivity", "--linewidth", "1 MHz", "--contrast", "1 %",
                        "--rate", "1e12 /s")
     assert code == 0 and "2.746 nT/√Hz" in out
+
+
+def test_axes_are_numbered_from_0_as_in_bench_files_and_track(capsys):
+    """One numbering of NV axes everywhere: ``--axes 0`` is [111], the axis that
+    ``axes: [0]`` in a bench file and ``nvsense track --axis 0`` mean."""
+    code, out, _ = run(capsys, "lines", "--field", "1, 2, 3 mT", "--axes", "0", "--json")
+    doc = json.loads(out)
+    assert code == 0 and [(a["axis"], a["label"]) for a in doc["axes"]] == [(0, "[111]")]
+    code, out, err = run(capsys, "lines", "--field", "1, 2, 3 mT", "--axes", "4")
+    assert code == 2 and "numbered from 0" in err and "0-3" in err
+    code, out, _ = run(capsys, "field", *(f"{v}MHz" for v in REFERENCE_LINES_MHZ),
+                       "--guess", "1 mT, 2 mT, 3 mT", "--json")
+    matched = {m for names in json.loads(out)["matched_to"] for m in names}
+    assert {"0f₋", "0f₊", "3f₋", "3f₊"} <= matched and not any(m.startswith("4") for m in matched)

@@ -62,7 +62,8 @@ def test_runs_table_lists_runs_with_status_and_results(capsys, data_dir):
         assert run_id in out
     assert out.index(done) < out.index(aborted)  # oldest first
     assert "completed" in out and "aborted" in out
-    assert "x=1.25 mT" in out and "2.8701 GHz" in out
+    # one unit for the whole vector (not 1.25 mT next to -300 µT)
+    assert "(1.2500, 0.0000, -0.3000) mT" in out and "2.8701 GHz" in out
     assert "scan #3" in out and "VISA timeout" in out
 
 
@@ -151,7 +152,8 @@ def test_show_run_by_id(capsys, data_dir):
         "-10 dBm",
         "1 ms",
         "field_x",
-        "1.25 mT",
+        "1.2500 ± 0.0020 mT",  # value and error in one unit
+        "-0.3000 mT",  # field_z in the unit of the vector
         "Stanford SG384 s/n 42",
         "benches/lab2.yaml",
         "scan point 3",

@@ -65,7 +65,10 @@ class Cobolt(LaserDriver):
     series
         ``"06-01"`` (diode / diode-pumped modules, default) or ``"04-01"`` (DPSS).
 
-    Other parameters: see :class:`~nvsense.instruments.drivers.visa_base.VisaInstrument`.
+    Notes
+    -----
+    The other parameters are those of
+    :class:`~nvsense.instruments.drivers.visa_base.VisaInstrument`.
     """
 
     description = DriverDescription(

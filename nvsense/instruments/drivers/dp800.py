@@ -55,7 +55,10 @@ class DP800(ScpiErrorQueue, VisaInstrument):
     current_max
         Narrower upper current limit than the channel rating (A).
 
-    Other parameters: see :class:`~nvsense.instruments.drivers.visa_base.VisaInstrument`.
+    Notes
+    -----
+    The other parameters are those of
+    :class:`~nvsense.instruments.drivers.visa_base.VisaInstrument`.
     """
 
     description = DriverDescription(

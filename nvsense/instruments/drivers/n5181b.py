@@ -76,8 +76,11 @@ class N5181B(ScpiErrorQueue, ScpiMicrowaveSource):
     trigger_slope
         Active edge: ``"positive"`` or ``"negative"``.
 
-    Other parameters: see :class:`~nvsense.instruments.drivers.microwave_base.MicrowaveDriver`
-    (``model`` one of N5181B, N5182B, N5183B).
+    Notes
+    -----
+    The other parameters are those of
+    :class:`~nvsense.instruments.drivers.microwave_base.MicrowaveDriver` (``model`` one of
+    N5181B, N5182B, N5183B).
     """
 
     description = DriverDescription(

@@ -78,7 +78,10 @@ class SMB100A(ScpiErrorQueue, ScpiMicrowaveSource):
     trigger_slope
         Active edge of the [INST TRIG] input: ``"positive"`` or ``"negative"``.
 
-    Other parameters: see :class:`~nvsense.instruments.drivers.microwave_base.MicrowaveDriver`.
+    Notes
+    -----
+    The other parameters are those of
+    :class:`~nvsense.instruments.drivers.microwave_base.MicrowaveDriver`.
     """
 
     description = DriverDescription(

@@ -59,8 +59,11 @@ class SynthHD(MicrowaveDriver):
     channel
         ``0`` (RF A) or ``1`` (RF B).
 
-    Other parameters: see :class:`~nvsense.instruments.drivers.microwave_base.MicrowaveDriver`
-    (``model`` one of ``"SynthHD v1.4"``, ``"SynthHD v2"``, ``"SynthHD PRO v2"``).
+    Notes
+    -----
+    The other parameters are those of
+    :class:`~nvsense.instruments.drivers.microwave_base.MicrowaveDriver` (``model`` one of
+    ``"SynthHD v1.4"``, ``"SynthHD v2"``, ``"SynthHD PRO v2"``).
     """
 
     description = DriverDescription(
