@@ -1,8 +1,9 @@
 """``nvsense export``: runs to NeXus, RO-Crate, an RDE dataset, or MNE-Python (FIF).
 
 ``RUN`` is a run id (looked up in the data folder's catalogue) or a run file, as for
-``nvsense show``.  Exports never modify the runs; a run still being written is exported as
-the snapshot of its complete records (with a note).
+``nvsense show``, or ``latest`` / ``latest-<kind>`` (the newest run, of that kind).  Exports
+never modify the runs; a run still being written is exported as the snapshot of its complete
+records (with a note).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export = subparsers.add_parser(
         "export", help="export runs: NeXus, RO-Crate, RDE dataset, MNE (FIF)",
         description="Export runs to the formats other tools and data platforms take. RUN is "
-        "a run id or a run file (.nc).")
+        "a run id, a run file (.nc), or latest / latest-KIND (the newest run, e.g. latest-odmr).")
     formats = export.add_subparsers(dest="format", metavar="FORMAT")
 
     def common(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                description="Write the runs into one NeXus (HDF5) file: an "
                                "NXentry per run with NXdata, NXinstrument, NXsample and "
                                "NXprocess.")
-    nexus.add_argument("runs", nargs="+", metavar="RUN", help="run id or run file")
+    nexus.add_argument("runs", nargs="+", metavar="RUN", help="run id, run file, or latest[-KIND]")
     nexus.add_argument("--out", required=True, metavar="FILE.nxs", help="the NeXus file")
     common(nexus)
     nexus.set_defaults(func=cmd_nexus)
@@ -48,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                description="Write an RO-Crate: the run files, the layout of "
                                "each, the bench configuration, the campaign journal and the "
                                "software version, described in ro-crate-metadata.json.")
-    crate.add_argument("runs", nargs="*", metavar="RUN", help="run id or run file")
+    crate.add_argument("runs", nargs="*", metavar="RUN", help="run id, run file, or latest[-KIND]")
     crate.add_argument("--campaign", action="append", default=[], metavar="NAME",
                        help="every run of this campaign, and its journal; repeatable")
     crate.add_argument("--out", required=True, metavar="DIR", help="the crate's folder")
@@ -59,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rde = formats.add_parser("rde", help="RDE dataset folder (NIMS research data express)",
                              description="Build the dataset folder RDE takes (inputdata, "
                              "invoice, tasksupport, raw, structured, meta) with rdetoolkit.")
-    rde.add_argument("runs", nargs="*", metavar="RUN", help="run id or run file")
+    rde.add_argument("runs", nargs="*", metavar="RUN", help="run id, run file, or latest[-KIND]")
     rde.add_argument("--campaign", action="append", default=[], metavar="NAME",
                      help="every run of this campaign; repeatable")
     rde.add_argument("--out", required=True, metavar="DIR", help="the dataset folder")
@@ -75,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              description="Write a tracking run as a FIF file: each field "
                              "component a magnetometer channel in T, the trigger line as the "
                              "stim channel when the run has one.")
-    mne.add_argument("runs", nargs=1, metavar="RUN", help="run id or run file (tracking)")
+    mne.add_argument("runs", nargs=1, metavar="RUN",
+                     help="run id, run file, or latest-track (a tracking run)")
     mne.add_argument("--out", required=True, metavar="FILE.fif", help="the FIF file")
     common(mne)
     mne.set_defaults(func=cmd_mne)

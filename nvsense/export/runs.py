@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import xarray as xr
 import yaml
 
-from ..storage import Catalog, RunFileError, open_run
+from ..storage import Catalog, CatalogError, RunFileError, open_run
 from ..storage.datadir import RUN_ID_PATTERN
 from ..storage.metadata import RunInfo, run_metadata
 
@@ -54,16 +55,33 @@ class ExportedRun:
         return self.info.run_id or self.path.stem
 
 
+#: ``latest`` or ``latest-<kind>`` (``latest-odmr``, ``latest-track``): the newest run (of that
+#: kind) in the catalogue, so scripts and examples need not copy a run id.
+LATEST_PATTERN = re.compile(r"^latest(?:-(?P<kind>[a-z_]+))?$")
+
+
 def resolve_run(target: str | os.PathLike[str], catalog: Catalog | None = None) -> Path:
-    """The file of ``target``: a run file path, or a run id looked up in the catalogue.
+    """The file of ``target``: a run file path, a run id looked up in the catalogue, or
+    ``latest`` / ``latest-<kind>`` (the newest run, of that kind).
 
     Raises
     ------
     CatalogError
-        An unknown run id (the message says how to list the runs).
+        An unknown run id, or no run for ``latest`` (the message says how to list the runs).
     """
     path = Path(target)
-    if path.exists() or not RUN_ID_PATTERN.match(str(target)):
+    if path.exists():
+        return path
+    latest = LATEST_PATTERN.match(str(target))
+    if latest:
+        catalog = catalog or Catalog()
+        rows = catalog.runs(kind=latest["kind"], limit=1)
+        if rows.empty:
+            what = f"{latest['kind']} run" if latest["kind"] else "run"
+            raise CatalogError(f"{target}: no {what} in the catalogue of {catalog.data_dir}; "
+                               "`nvsense runs` lists the runs")
+        return catalog.locate(str(rows.index[-1]))
+    if not RUN_ID_PATTERN.match(str(target)):
         return path  # open_run names a missing or unreadable file
     return (catalog or Catalog()).locate(str(target))
 

@@ -99,3 +99,15 @@ def test_mne_refuses_an_odmr_run(shared_runs, tmp_path, capsys):
     assert main(["export", "mne", str(shared_runs.odmr), "--out",
                  str(tmp_path / "x.fif")]) == 2
     assert "tracking runs" in capsys.readouterr().err
+
+
+def test_latest_names_the_newest_run_of_a_kind(shared_runs):
+    from nvsense.export.runs import resolve_run
+    from nvsense.storage import Catalog, CatalogError
+
+    catalog = Catalog(shared_runs.data_dir)
+    assert resolve_run("latest-track", catalog) == shared_runs.trigger  # the newer of two
+    assert resolve_run("latest-odmr", catalog) == shared_runs.snapshot
+    assert resolve_run("latest", catalog) == shared_runs.trigger
+    with pytest.raises(CatalogError, match=r"latest-pulsed: no pulsed run .* `nvsense runs`"):
+        resolve_run("latest-pulsed", catalog)
