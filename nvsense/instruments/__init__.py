@@ -12,6 +12,12 @@ gate input) are capability protocols checked with ``isinstance``; :func:`sweep_m
 between list and stepped sweeps from them.  Every instrument and the bench have
 ``snapshot()``: the read-back state as JSON-ready data.
 
+The instruments of lock-in, pulsed and widefield measurements are optional slots of a bench
+(``bench.lockin``, ``bench.analog_input``, ``bench.fm_drive``, ``bench.pulser``,
+``bench.gated_counter``, ``bench.camera``, or ``bench.require(...)``), built on first use; their
+protocols live in :mod:`.lockin`, :mod:`.analog_input`, :mod:`.fm_drive`, :mod:`.pulser`,
+:mod:`.gated_counter` and :mod:`.camera`.
+
 Importing this package imports no driver: each is imported when a bench names it (see
 :mod:`nvsense.instruments.registry`).
 """

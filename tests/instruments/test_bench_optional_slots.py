@@ -26,7 +26,7 @@ from nvsense.instruments.fm_drive import FMDrive
 from nvsense.instruments.gated_counter import GatedCounter
 from nvsense.instruments.lockin import LockIn
 from nvsense.instruments.pulser import Pulser, mw_duty_cycle
-from nvsense.instruments.registry import CORE_SLOTS, OPTIONAL_SLOTS
+from nvsense.instruments.registry import CORE_SLOTS, DRIVERS, OPTIONAL_SLOTS
 from nvsense.pulses import Block, PulseProgram, Repeat, normalised_signal, rabi
 
 CORE_ONLY = {"instruments": {"mw": {"driver": "simulated"}, "laser": {"driver": "simulated"},
@@ -278,3 +278,18 @@ def test_a_simulated_reader_with_a_real_source_is_warned_about(tmp_path):
         "lockin": {"driver": "simulated"}}})
     assert any(w.startswith("instruments.lockin is simulated, but mw (sg384) is real")
                for w in bench.warnings)
+
+
+@pytest.mark.parametrize("info", [d for d in DRIVERS if d.kind in OPTIONAL_SLOTS],
+                         ids=lambda d: f"{d.kind}-{d.name}")
+def test_every_optional_driver_is_built_from_its_example_entry_without_io(info):
+    """The construction contract: the registry's example entry validates, the bench builds the
+    driver under its slot's name and connects nothing."""
+    entry = {"driver": info.name, **info.example}
+    bench = load_bench({"instruments": {**CORE_ONLY["instruments"], info.kind: entry}})
+    instrument = bench.instrument(info.kind)
+    inner = getattr(instrument, "inner", instrument)
+    assert type(inner).__name__ == info.target.rpartition(":")[2]
+    assert inner.name == info.kind
+    assert not bench.connected and info.kind not in bench.connect_errors
+    assert getattr(inner, "connected", False) is False

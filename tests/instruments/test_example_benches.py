@@ -121,6 +121,13 @@ def test_the_pulsed_lab(tmp_path):
         assert pulser.compiled.program is program  # the device keeps what it had
         pause = {d["name"]: d["value"] for d in daq.events("gated", "pause_trigger")}
         assert pause["dig_lvl_src"] == "/Dev1/PFI1"
+        snap = bench.snapshot()["instruments"]
+        json.dumps(snap)
+        assert snap["pulser"]["program"]["name"] == program.name
+        assert snap["pulser"]["identity"].startswith("Swabian Instruments,Pulse Streamer 8/2")
+        assert snap["pulser"]["effective_limits"]["max_mw_duty_cycle"] == 0.2
+        assert snap["gated_counter"]["configuration"] == {
+            "windows_per_pass": program.windows_per_pass, "passes": 100}
     assert "pulser: stopped, outputs low" in bench.safe_report
     assert "gated_counter: stopped" in bench.safe_report
 
