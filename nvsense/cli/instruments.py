@@ -73,12 +73,12 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _console() -> Console:
-    # wide enough for identities and addresses when the output is a file or a pipe (COLUMNS
-    # sets another width)
+    # wide enough for identities and addresses when the output is a file or a pipe (a wider
+    # COLUMNS widens it)
     if sys.stdout.isatty():
         return Console()
     columns = os.environ.get("COLUMNS", "")
-    return Console(width=int(columns) if columns.isdigit() and int(columns) >= 40 else 120)
+    return Console(width=max(120, int(columns) if columns.isdigit() else 0))
 
 
 def run_list(args: argparse.Namespace) -> int:
