@@ -5,7 +5,9 @@ Top-level shortcuts (imported on first use, so ``import nvsense`` stays light):
 - :func:`nvsense.open_run` — open a run file as an xarray Dataset;
 - :class:`nvsense.Catalog` — the SQLite catalogue of runs in a data folder;
 - :func:`nvsense.load_bench` — a bench from a bench file (default: the simulated bench);
-- :func:`nvsense.run_odmr` — measure CW-ODMR on a bench.
+- :func:`nvsense.run_odmr` — measure CW-ODMR on a bench;
+- :func:`nvsense.load_spectrum` — one ODMR spectrum from a file (CSV, Qudi, MATLAB, NumPy, run
+  files), as an xarray DataArray in Hz.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ _LAZY = {
     "load_bench": "nvsense.instruments",
     "run_odmr": "nvsense.measure",
     "OdmrSettings": "nvsense.measure",
+    "load_spectrum": "nvsense.io",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -177,8 +177,10 @@ def fit_cube(
     if not (np.isfinite(window) and window > 0):
         raise FitInputError(f"window must be a positive number of Hz, not {window!r}")
     average = _average_spectrum(pl, region) * binning**2
+    # the average of n binned pixels: σ = √(average/n) with Poisson weights
+    n_binned = _region_pixels(pl, region) / binning**2
     seed = _seed_fit(frequency, average, model, None if hamiltonian else n_lines, sigma,
-                     axes_arr, nucleus, field_guess)
+                     axes_arr, nucleus, field_guess, counts_per_unit=max(n_binned, 1.0))
     hyperfine = model in ("14n", "15n") or nucleus is not None
     widths = _width_bounds(seed, hyperfine, width_bounds)
     bounds: dict[str, Any] = {"width": widths}
@@ -243,8 +245,9 @@ def _fit_block(block: NDArray[np.float64], options: _FitOptions) -> dict[str, ND
     """
     rows, nx, nf = block.shape
     spectra = block.reshape(rows * nx, nf)
+    # pl holds photo-electrons (drift-corrected sums: counts that are not whole numbers)
     common = {"sigma": options.sigma, "axes": options.axes, "nucleus": options.nucleus,
-              "n_threads": options.n_threads}
+              "n_threads": options.n_threads, "counts_per_unit": 1.0}
     result = fit_batch(options.frequency, spectra, options.model, options.n_lines,
                        guess=options.guess, bounds=options.bounds, **common)
     arrays = _result_arrays(result)
@@ -383,20 +386,29 @@ def _average_spectrum(pl: xr.DataArray, region: tuple[slice, slice] | None) -> N
     return total / (part.sizes["y"] * part.sizes["x"])
 
 
+def _region_pixels(pl: xr.DataArray, region: tuple[slice, slice] | None) -> int:
+    """Number of pixels in the seed region."""
+    ys, xs = region if region is not None else (slice(None), slice(None))
+    part = pl.isel(y=ys, x=xs)
+    return int(part.sizes["y"] * part.sizes["x"])
+
+
 def _seed_fit(frequency: NDArray[np.float64], average: NDArray[np.float64], model: str,
               n_lines: int | None, sigma: str | None, axes: NDArray[np.float64] | None,
-              nucleus: str | None, field_guess: ArrayLike | None) -> Any:
+              nucleus: str | None, field_guess: ArrayLike | None,
+              counts_per_unit: float = 1.0) -> Any:
     """Fit of the average spectrum; with ``field_guess`` (Hamiltonian model) the field is
-    moved to the symmetric equivalent nearest the guess and the fit repeated from there."""
+    moved to the symmetric equivalent nearest the guess and the fit repeated from there.
+    ``counts_per_unit``: pixels averaged (Poisson weights of an average, not of one pixel)."""
     seed = fit_batch(frequency, average, model, n_lines, sigma=sigma, axes=axes,
-                     nucleus=nucleus)
+                     nucleus=nucleus, counts_per_unit=counts_per_unit)
     if field_guess is not None and seed.success[0]:
         guess = np.asarray(field_guess, dtype=float)
         if guess.shape != (3,) or not np.all(np.isfinite(guess)):
             raise FitInputError(f"field_guess must be a 3-vector in T, not {field_guess!r}")
         start = seed[0].as_guess() | {"field": canonical_field(seed.field[0], guess)}
         seed = fit_batch(frequency, average, model, n_lines, sigma=sigma, axes=axes,
-                         nucleus=nucleus, guess=start)
+                         nucleus=nucleus, guess=start, counts_per_unit=counts_per_unit)
     if not seed.success[0]:
         raise ValueError(f"the fit of the image-average spectrum failed "
                          f"({FitStatus(int(seed.status[0])).message}); check the model and "

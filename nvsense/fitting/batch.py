@@ -1,4 +1,11 @@
-"""``fit_batch``: many spectra at once with the compiled Levenberg–Marquardt kernel."""
+"""``fit_batch``: many spectra at once with the compiled Levenberg–Marquardt kernel.
+
+After the first fit of every spectrum, the spectra whose fit is doubtful (status not OK, a line
+on the sweep's edge or narrower than the sampling, an implausible result) are fitted again from
+other starting points (:mod:`nvsense.fitting.robust`) and the lowest χ² is kept; a result is a
+success only if it is that best fit, inside its bounds, significant and plausible
+(:mod:`nvsense.fitting.plausibility`).
+"""
 
 from __future__ import annotations
 
@@ -9,34 +16,37 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from nvsense.physics import GAMMA_NV_HZ_PER_T, ZFS_HZ
+from nvsense.physics import GAMMA_NV_HZ_PER_T
 
 from . import lm_kernel
 from .errors import FitInputError
-from .field_guess import field_from_lines
-from .guess_kernel import SMOOTHING_NOISE_GAIN, guess_rows
-from .guess_kernel import scratch as guess_scratch
-from .inputs import MHZ, Sweep, check_spectra_shape, check_sweep, weights_for
+from .inputs import (
+    MHZ,
+    Sweep,
+    check_counts,
+    check_spectra_shape,
+    check_sweep,
+    counts_scale,
+    is_poisson,
+    weights_for,
+)
 from .jit import as_f8
 from .models import ModelSpec, make_model
-from .nv_transitions import axis_frames, transitions_into
+from .nv_transitions import axis_frames
 from .parallel import run_rows
-from .parameters import MT, Layout, SeedArrays, resolve_bounds, resolve_fixed, resolve_seed
+from .parameters import Layout, resolve_bounds, resolve_fixed, resolve_seed
+from .plausibility import flag_implausible
 from .results import BatchFitResult
+from .starts import DETECT_RELATIVE, DETECT_SIGMA, SMALL_BATCH, start_values
 from .status import FitStatus
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "fit_batch"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "DETECT_RELATIVE", "DETECT_SIGMA", "fit_batch", "flag_fits",
+           "model_for"]
 
 #: Spectra per chunk: big enough to keep both cores busy, small enough to stay in cache-sized
 #: working memory (a 4096 × 201 chunk is 6.6 MB of float64).
 DEFAULT_CHUNK_SIZE = 4096
-#: Chunks with fewer spectra than this run on one thread.
-SMALL_BATCH = 64
 _GAMMA_MHZ_PER_MT = GAMMA_NV_HZ_PER_T * 1e-9
-#: Dip detection for n_lines=None: a dip must be deeper than this many noise σ ...
-DETECT_SIGMA = 5.0
-#: ... and than this fraction of the deepest dip (rejects residues of imperfect subtraction).
-DETECT_RELATIVE = 0.15
 
 
 def fit_batch(
@@ -60,6 +70,10 @@ def fit_batch(
     min_significance: float = 3.0,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     n_threads: int | None = None,
+    signal: str = "dips",
+    n_averages: int = 1,
+    counts_per_unit: float | None = None,
+    robust: bool = True,
 ) -> BatchFitResult:
     """Fit many spectra at once (vectorised Levenberg–Marquardt, compiled with numba).
 
@@ -85,10 +99,11 @@ def fit_batch(
         estimated from the data.
     sigma
         Noise weighting: None (uniform; errors scaled by the reduced χ²), "poisson"
-        (σ = √counts), a number, an (n_freq,) array, or an (N, n_freq) array.  σ = inf ignores a
-        point.
+        (σ = √counts, see ``n_averages``), a number, an (n_freq,) array, or an (N, n_freq)
+        array.  σ = inf ignores a point.  Poisson weights on data that cannot be counts
+        (negative, normalised to ~1, not whole numbers) give a ``PoissonWeightsWarning``.
     baseline
-        "constant" or "linear".
+        "constant", "linear" or "quadratic" (a slowly wandering photodiode baseline).
     bounds
         Box bounds in SI, e.g. ``{"center_window": 25e6, "width": (3e6, 40e6),
         "contrast": (0, 0.3)}``; see :func:`nvsense.fitting.parameters.resolve_bounds`.
@@ -113,6 +128,24 @@ def fit_batch(
         Spectra per chunk.
     n_threads
         Threads for this call (default: numba's setting, all cores).
+    signal
+        "dips" (ODMR in fluorescence), "peaks" or "derivative" (FM lock-in: the Lorentzian's
+        derivative); see :mod:`nvsense.fitting.models`.  For "peaks" and "derivative" the
+        ``contrasts`` are amplitudes in signal units.  "auto" picks from the data (the mean
+        spectrum of the first chunk).
+    n_averages, counts_per_unit
+        With ``sigma="poisson"``: the spectra are averages of ``n_averages`` sweeps, in units
+        of ``1/counts_per_unit`` counts (e.g. counts/s with ``counts_per_unit`` = the dwell
+        time in s).  σ = √(y·k)/k with k = n_averages·counts_per_unit: the average of N sweeps
+        of Poisson counts has variance mean/N, so without it the reduced χ² of an average
+        comes out N times too small (and its errors are wrong if not rescaled).  Giving
+        either declares the data as counts on that scale: values that are not whole numbers
+        (averages, a camera's photo-electrons, counts_per_unit=1) then raise no
+        ``PoissonWeightsWarning``.
+    robust
+        Fit doubtful spectra again from other starting points and keep the lowest χ² (see the
+        module docstring).  False keeps the first fit of every spectrum (slightly faster when
+        many fits are doubtful).
 
     Returns
     -------
@@ -128,12 +161,21 @@ def fit_batch(
         For unusable options or shapes (not for bad data in individual spectra).
     """
     sweep = check_sweep(frequencies)
-    spec = _model_for(model, n_lines, baseline, lineshape, nucleus, axes)
     shape = getattr(spectra, "shape", None)
     if shape is None:
         spectra = np.asarray(spectra, dtype=float)
         shape = spectra.shape
     N, squeeze = check_spectra_shape(tuple(shape), sweep.n)
+    k_counts = counts_scale(n_averages, counts_per_unit)
+    declared = counts_per_unit is not None or n_averages != 1
+    if isinstance(signal, str) and signal.strip().lower() == "auto":
+        from .signal_detect import detect_signal
+
+        first = np.asarray(spectra, dtype=float) if squeeze else np.asarray(
+            spectra[: min(N, chunk_size)], dtype=float)
+        signal = detect_signal(sweep.frequencies, np.atleast_2d(first).mean(axis=0),
+                               model=model if model != "hamiltonian" else "lorentzian")
+    spec = model_for(model, n_lines, baseline, lineshape, nucleus, axes, signal)
     layout = Layout(spec)
     if sweep.n <= spec.n_params:
         raise FitInputError(f"the sweep has {sweep.n} points but model {spec.name!r} with "
@@ -162,13 +204,26 @@ def fit_batch(
         kernel = lm_kernel.fit_rows_hamiltonian
         model_args: tuple[Any, ...] = (spec.shape_code, spec.n_base, offs,
                                        axis_frames(spec.axes), _GAMMA_MHZ_PER_MT,
-                                       sweep.f_ref / MHZ)
+                                       sweep.f_ref / MHZ, int(spec.additive))
     else:
         kernel = lm_kernel.fit_rows_lines
-        model_args = (spec.shape_code, spec.n_base, spec.n_lines, offs)
+        model_args = (spec.shape_code, spec.n_base, spec.n_lines, offs, int(spec.additive))
+    fit = partial(_run_kernel, kernel, model_args, sweep, vary, int(max_iter), float(ftol),
+                  float(xtol), bool(scale_covar), scratch)
     scale, shift = layout.si_scale_shift(sweep)
     vary = np.ascontiguousarray(vary, dtype=np.bool_)
     n_vary = int(np.count_nonzero(vary))
+
+    retry = robust and not spec.is_hamiltonian
+    known_noise = sigma is not None
+    pending: list[tuple[Any, ...]] = []  # doubtful rows, refitted together (see _refit)
+    outputs_all = (out_p, out_err, out_pos, out_pos_err, out_chi2, out_nit, out_status, n_eff)
+
+    def refit_pending() -> None:
+        if pending:
+            _refit(pending, fit, wmode, outputs_all, sweep, spec, layout, vary, fixed_values,
+                   min_significance, n_threads, known_noise)
+            pending.clear()
 
     for start in range(0, N, chunk_size):
         rows = slice(start, min(start + chunk_size, N))
@@ -181,7 +236,9 @@ def fit_batch(
         else:
             Y = np.asarray(spectra[rows], dtype=float)
         Y = as_f8(sweep.columns(Y))
-        W, wmode = kernel_weights(sigma, Y, sweep, rows)
+        if start == 0 and is_poisson(sigma):
+            check_counts(Y, k_counts, declared)
+        W, wmode = kernel_weights(sigma, Y, sweep, rows, k_counts)
         P0 = start_values(Y, sweep, spec, seed, rows, n_threads=threads)
         for i, value in fixed_values.items():
             P0[:, i] = (value - shift[i]) / scale[i]
@@ -190,24 +247,80 @@ def fit_batch(
         HI = as_f8(HI)
         Pc = out_p[rows]  # the kernel writes the results over the start values, in place
         Pc[...] = P0
-        run_rows(kernel, n, *model_args, sweep.x, Y, W, wmode, Pc, LO, HI, vary, int(max_iter),
-                 float(ftol), float(xtol), bool(scale_covar), out_err[rows], out_pos[rows],
-                 out_pos_err[rows], out_chi2[rows], out_nit[rows], out_status[rows],
-                 n_eff[rows], scratch=scratch, n_threads=threads)
-        _flag(out_status[rows], Pc, out_err[rows], LO, HI, vary, layout, min_significance)
+        outputs = (Pc, out_err[rows], out_pos[rows], out_pos_err[rows], out_chi2[rows],
+                   out_nit[rows], out_status[rows], n_eff[rows])
+        fit(Y, W, wmode, LO, HI, outputs, threads)
+        flag_fits(out_status[rows], Pc, out_err[rows], LO, HI, vary, layout, min_significance)
+        status = out_status[rows]
+        if retry:
+            from .robust import doubtful_rows
+
+            idx = np.flatnonzero(doubtful_rows(
+                status, Pc, sweep, spec, layout, out_chi2[rows] if known_noise else None,
+                n_eff[rows] - n_vary if known_noise else None))
+        if retry and idx.size:
+            # judged (and flagged implausible) after their refit, with the other chunks'
+            saved = status[idx]
+            flag_implausible(status, Pc, Y, sweep, spec, layout)
+            status[idx] = saved
+            per_row = wmode == lm_kernel.WEIGHTS_PER_ROW
+            pending.append((start + idx, Y[idx], W[idx] if per_row else W, LO[idx], HI[idx],
+                            P0[idx]))
+            if sum(len(item[0]) for item in pending) >= chunk_size:
+                refit_pending()
+        else:
+            flag_implausible(status, Pc, Y, sweep, spec, layout)
+    refit_pending()
     out_dof[:] = n_eff - n_vary
 
     return _assemble(spec, layout, sweep, out_p, out_err, out_pos, out_pos_err, out_chi2,
                      out_dof, out_nit, out_status)
 
 
-def kernel_weights(sigma: Any, Y: NDArray[np.float64], sweep: Sweep, rows: slice
-                   ) -> tuple[NDArray[np.float64], int]:
+def _refit(pending: list[tuple[Any, ...]], fit: Any, wmode: int, outputs: tuple[Any, ...],
+           sweep: Sweep, spec: ModelSpec, layout: Layout, vary: NDArray[np.bool_],
+           fixed_values: dict[int, Any], min_significance: float, n_threads: int | None,
+           known_noise: bool) -> None:
+    """Refit the doubtful rows of several chunks at once (one set of candidate starts for
+    all: their preparation costs the same for 3 rows as for 300) and flag the implausible."""
+    from .robust import refit_rows
+
+    idx = np.concatenate([item[0] for item in pending])
+    Yi = np.concatenate([item[1] for item in pending])
+    Wi = (np.concatenate([item[2] for item in pending]) if wmode == lm_kernel.WEIGHTS_PER_ROW
+          else pending[0][2])
+    LOi, HIi, P0i = (np.concatenate([item[k] for item in pending]) for k in (3, 4, 5))
+    refit_rows(fit, idx, Yi, Wi, wmode, LOi, HIi, outputs, sweep, spec, layout, vary, P0i,
+               fixed_values, min_significance, n_threads, known_noise)
+    status = outputs[6][idx]
+    flag_implausible(status, outputs[0][idx], Yi, sweep, spec, layout)
+    outputs[6][idx] = status
+
+
+def _run_kernel(kernel: Any, model_args: tuple[Any, ...], sweep: Sweep, vary: NDArray[np.bool_],
+                max_iter: int, ftol: float, xtol: float, scale_covar: bool, scratch: Any,
+                Y: NDArray[np.float64], W: NDArray[np.float64], wmode: int,
+                LO: NDArray[np.float64], HI: NDArray[np.float64], outputs: tuple[Any, ...],
+                n_threads: int | None) -> None:
+    """Fit the rows of ``Y`` from the start values in ``outputs[0]`` (overwritten with the
+    results; ``outputs`` = P, errors, positions, position errors, χ², iterations, status,
+    points used)."""
+    P, err, pos, pos_err, chi2, nit, status, n_eff = outputs
+    run_rows(kernel, Y.shape[0], *model_args, sweep.x, Y, W, wmode, P, LO, HI, vary, max_iter,
+             ftol, xtol, scale_covar, err, pos, pos_err, chi2, nit, status, n_eff,
+             scratch=scratch, n_threads=n_threads)
+
+
+def kernel_weights(sigma: Any, Y: NDArray[np.float64], sweep: Sweep, rows: slice,
+                   counts: float = 1.0) -> tuple[NDArray[np.float64], int]:
     """Weights 1/σ for the kernels: (W, mode) with one row per spectrum, one row shared by
-    all, or Poisson weights that the kernel computes from the counts (no array pass here)."""
+    all, or Poisson weights that the kernel computes from the counts (no array pass here;
+    averaged or scaled counts, ``counts`` ≠ 1, get an explicit row per spectrum)."""
     n = Y.shape[1]
-    if isinstance(sigma, str) and sigma.strip().lower() == "poisson":
-        return np.zeros((1, n)), lm_kernel.WEIGHTS_POISSON
+    if is_poisson(sigma):
+        if counts == 1.0:
+            return np.zeros((1, n)), lm_kernel.WEIGHTS_POISSON
+        return as_f8(weights_for(sigma, Y, sweep, None, counts)), lm_kernel.WEIGHTS_PER_ROW
     shape = () if sigma is None or isinstance(sigma, str) else (
         getattr(sigma, "shape", None) or np.shape(sigma))
     if len(shape) < 2:
@@ -215,17 +328,20 @@ def kernel_weights(sigma: Any, Y: NDArray[np.float64], sweep: Sweep, rows: slice
     return as_f8(weights_for(sigma, Y, sweep, rows)), lm_kernel.WEIGHTS_PER_ROW
 
 
-def _model_for(model: str, n_lines: int | None, baseline: str, lineshape: str | None,
-               nucleus: str | None, axes: ArrayLike | None) -> ModelSpec:
+def model_for(model: str, n_lines: int | None, baseline: str = "constant",
+              lineshape: str | None = None, nucleus: str | None = None,
+              axes: ArrayLike | None = None, signal: str = "dips") -> ModelSpec:
+    """The :class:`ModelSpec` of the fitters' options (``n_lines`` ignored, or checked, for
+    the Hamiltonian model)."""
     if isinstance(model, str) and model.strip().lower() == "hamiltonian":
         spec = make_model("hamiltonian", None, baseline=baseline, lineshape=lineshape,
-                          nucleus=nucleus, axes=axes)
+                          nucleus=nucleus, axes=axes, signal=signal)
         if n_lines not in (None, 1, spec.n_lines):
             raise FitInputError(f"the 'hamiltonian' model has 2·n_axes = {spec.n_lines} lines; "
                                 f"leave n_lines out (got {n_lines})")
         return spec
     return make_model(model, n_lines, baseline=baseline, lineshape=lineshape, nucleus=nucleus,
-                      axes=axes)
+                      axes=axes, signal=signal)
 
 
 def default_fixed(spec: ModelSpec, fixed: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -250,275 +366,44 @@ def _check_options(max_iter: Any, ftol: Any, xtol: Any, min_significance: Any,
         raise FitInputError(f"min_significance must be a number ≥ 0, got {min_significance!r}")
 
 
-# --------------------------------------------------------------------------- start values
-
-
-def guess_lines_internal(
-    Y: NDArray[np.float64],
-    sweep: Sweep,
-    spec: ModelSpec,
-    n_groups: int,
-    preset: NDArray[np.float64] | None = None,
-    n_threads: int | None = None,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Data guesses (internal units, pick order) and dip depths for ``n_groups`` resonances
-    of the lines family (``spec``'s shape, offsets and baseline)."""
-    n = Y.shape[0]
-    P = spec.n_base + 3 * n_groups
-    if n_threads is None and n < SMALL_BATCH:
-        n_threads = 1
-    if preset is None:
-        preset = np.full((n, n_groups), np.nan)
-    P0 = np.empty((n, P))
-    H = np.empty((n, n_groups))
-    run_rows(guess_rows, n, spec.shape_code, spec.n_base, n_groups, as_f8(spec.offsets / MHZ),
-             sweep.x, as_f8(Y), as_f8(preset), 0.5 * sweep.step_mhz, sweep.span_mhz, P0, H,
-             scratch=partial(guess_scratch, sweep.n), n_threads=n_threads)
-    return P0, H
-
-
-def noise_depth(Y: NDArray[np.float64], offset: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Noise of the smoothed depth profile, per spectrum, from the second differences (robust
-    to the dips themselves)."""
-    d2 = np.diff(Y, n=2, axis=1)
-    mad = np.median(np.abs(d2 - np.median(d2, axis=1, keepdims=True)), axis=1)
-    sigma_y = 1.4826 * mad / np.sqrt(6.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return SMOOTHING_NOISE_GAIN * sigma_y / np.abs(offset)
-
-
-def count_significant(depths: NDArray[np.float64], noise: float) -> int:
-    """Number of leading (deepest-first) picks that are real dips."""
-    if depths.size == 0 or not np.isfinite(depths[0]) or depths[0] <= 0:
-        return 0
-    threshold = max(DETECT_SIGMA * noise, DETECT_RELATIVE * depths[0])
-    k = 0
-    for d in depths:
-        if not d > threshold:
-            break
-        k += 1
-    return k
-
-
-def _sort_groups(P0: NDArray[np.float64], n_base: int, n_groups: int) -> NDArray[np.float64]:
-    groups = P0[:, n_base:].reshape(P0.shape[0], n_groups, 3)
-    order = np.argsort(groups[:, :, 0], axis=1)
-    groups = np.take_along_axis(groups, order[:, :, None], axis=1)
-    out = P0.copy()
-    out[:, n_base:] = groups.reshape(P0.shape[0], -1)
-    return out
-
-
-def start_values(
-    Y: NDArray[np.float64],
-    sweep: Sweep,
-    spec: ModelSpec,
-    seed: SeedArrays,
-    rows: slice,
-    n_threads: int | None = None,
-) -> NDArray[np.float64]:
-    """Start values (internal units) for the chunk ``Y`` from the seed and the data."""
-    if spec.is_hamiltonian:
-        return _hamiltonian_start(Y, sweep, spec, seed, rows, n_threads)
-    n = Y.shape[0]
-    G = spec.n_lines
-    nb = spec.n_base
-    preset = None
-    if seed.has("centers"):
-        preset = sweep.to_internal(seed.rows("centers", rows, n))
-    elif seed.has("field"):
-        preset = _centers_from_field(seed, rows, n, G) / MHZ - sweep.f_ref / MHZ
-    complete = (preset is not None and seed.has("widths") and seed.has("contrasts")
-                and seed.has("offset") and (nb == 1 or seed.has("slope")))
-    if complete:
-        P0 = np.empty((n, spec.n_params))
-    else:
-        P0, _ = guess_lines_internal(Y, sweep, spec, G, preset, n_threads)
-        if preset is None and G > 1:
-            P0 = _sort_groups(P0, nb, G)
-    if preset is not None:
-        P0[:, nb::3] = preset
-    if seed.has("widths"):
-        P0[:, nb + 1::3] = seed.rows("widths", rows, n) / MHZ
-    if seed.has("contrasts"):
-        P0[:, nb + 2::3] = seed.rows("contrasts", rows, n)
-    if seed.has("offset"):
-        P0[:, 0] = seed.rows("offset", rows, n)[:, 0]
-    if nb == 2:
-        P0[:, 1] = seed.rows("slope", rows, n)[:, 0] * MHZ if seed.has("slope") else (
-            P0[:, 1] if not complete else 0.0)
-    return P0
-
-
-def _centers_from_field(seed: SeedArrays, rows: slice, n: int, G: int) -> NDArray[np.float64]:
-    """Sorted line positions (Hz) implied by a field seed, for the lines models."""
-    from nvsense.physics import NV_AXES
-
-    B = seed.rows("field", rows, n)
-    D = seed.rows("D", rows, n)[:, 0] if seed.has("D") else np.full(n, ZFS_HZ)
-    E = seed.rows("E", rows, n)[:, 0] if seed.has("E") else np.zeros(n)
-    t = transitions_many(B / MT, D / MHZ, E / MHZ, axis_frames(NV_AXES)) * MHZ
-    lines = np.sort(t.reshape(n, -1), axis=1)
-    if lines.shape[1] != G:
-        raise FitInputError(f"a field seed gives {lines.shape[1]} lines (4 NV axes) but "
-                            f"n_lines is {G}; use n_lines={lines.shape[1]} or seed 'centers'")
-    return lines
-
-
-def transitions_many(B_mT: NDArray[np.float64], D_MHz: NDArray[np.float64],
-                     E_MHz: NDArray[np.float64], frames: NDArray[np.float64]
-                     ) -> NDArray[np.float64]:
-    """Transitions (n, n_axes, 2) in MHz for n fields (mT) with their D, E (MHz)."""
-    n = B_mT.shape[0]
-    out = np.empty((n, frames.shape[0], 2))
-    dt = np.empty((frames.shape[0], 2, 5))
-    frames = as_f8(frames)
-    B_mT = np.asarray(B_mT, dtype=float)
-    if n and np.all(B_mT == B_mT[0]) and np.all(D_MHz == D_MHz[0]) and np.all(E_MHz == E_MHz[0]):
-        transitions_into(B_mT[0], D_MHz[0], E_MHz[0], frames, _GAMMA_MHZ_PER_MT, out[0], dt)
-        out[1:] = out[0]
-        return out
-    for i in range(n):
-        transitions_into(B_mT[i], D_MHz[i], E_MHz[i], frames, _GAMMA_MHZ_PER_MT, out[i], dt)
-    return out
-
-
-def _hamiltonian_start(Y: NDArray[np.float64], sweep: Sweep, spec: ModelSpec, seed: SeedArrays,
-                       rows: slice, n_threads: int | None) -> NDArray[np.float64]:
-    n = Y.shape[0]
-    nb = spec.n_base
-    na = spec.n_axes
-    layout = Layout(spec)
-    P0 = np.empty((n, spec.n_params))
-    D = seed.rows("D", rows, n)[:, 0] if seed.has("D") else np.full(n, ZFS_HZ)
-    E = seed.rows("E", rows, n)[:, 0] if seed.has("E") else np.zeros(n)
-    frames = axis_frames(spec.axes)
-    if seed.has("field"):
-        B = np.array(seed.rows("field", rows, n), dtype=float)
-    elif seed.has("centers"):
-        centers = seed.rows("centers", rows, n)
-        B = np.empty((n, 3))
-        for i in range(n):
-            if i and centers.strides[0] == 0:
-                B[i] = B[0]
-                continue
-            B[i], _ = field_from_lines(centers[i][np.isfinite(centers[i])], float(D[i]),
-                                       spec.axes)
-    else:
-        B = np.empty((n, 3))
-        for i in range(n):
-            B[i] = hamiltonian_field_guess(sweep, Y[i], spec, float(D[i]))
-    P0[:, layout.field] = B / MT
-    P0[:, layout.D] = D / MHZ
-    P0[:, layout.E] = E / MHZ
-    need_data = not (seed.has("width") and seed.has("contrasts") and seed.has("offset"))
-    if need_data:
-        # Width, contrasts and baseline from the data at the lines the field predicts.
-        t = transitions_many(B / MT, D / MHZ, E / MHZ, frames)  # (n, na, 2) MHz
-        preset = t.reshape(n, 2 * na) - sweep.f_ref / MHZ
-        inside = (preset >= sweep.x[0]) & (preset <= sweep.x[-1])
-        Pl, _ = guess_lines_internal(Y, sweep, spec, 2 * na, np.where(inside, preset, np.nan),
-                                     n_threads)
-        widths = Pl[:, nb + 1::3]
-        contrasts = Pl[:, nb + 2::3]
-        P0[:, layout.widths[0]] = np.nanmedian(np.where(inside, widths, np.nan), axis=1)
-        c_med = np.nanmedian(np.where(inside, contrasts, np.nan), axis=1)
-        P0[:, layout.contrasts] = np.nan_to_num(c_med, nan=0.01)[:, None]
-        P0[:, :nb] = Pl[:, :nb]
-        bad = ~np.isfinite(P0[:, layout.widths[0]])
-        P0[bad, layout.widths[0]] = 0.05 * sweep.span_mhz
-    if seed.has("width"):
-        P0[:, layout.widths[0]] = seed.rows("width", rows, n)[:, 0] / MHZ
-    if seed.has("contrasts"):
-        P0[:, layout.contrasts] = seed.rows("contrasts", rows, n)
-    if seed.has("offset"):
-        P0[:, 0] = seed.rows("offset", rows, n)[:, 0]
-    if nb == 2:
-        if seed.has("slope"):
-            P0[:, 1] = seed.rows("slope", rows, n)[:, 0] * MHZ
-        elif not need_data:
-            P0[:, 1] = 0.0
-    return P0
-
-
-def hamiltonian_field_guess(sweep: Sweep, y: NDArray[np.float64], spec: ModelSpec,
-                            D: float = ZFS_HZ, field_guess: ArrayLike | None = None
-                            ) -> NDArray[np.float64]:
-    """Field (T) seed for one spectrum from the data alone: find the dips, fit them as
-    independent lines, then invert the line positions (:func:`field_from_lines`)."""
-    positions = detect_and_fit_lines(sweep, y, spec, 2 * spec.n_axes)
-    if positions.size < 2:
-        return np.zeros(3) if field_guess is None else np.asarray(field_guess, dtype=float)
-    B, _ = field_from_lines(positions, D, spec.axes, field_guess)
-    return B
-
-
-def detect_and_fit_lines(sweep: Sweep, y: NDArray[np.float64], spec: ModelSpec,
-                         max_lines: int) -> NDArray[np.float64]:
-    """Positions (Hz, sorted) of the significant dips of ``y``, refined by a quick lines fit
-    with ``spec``'s shape and multiplet."""
-    if not np.all(np.isfinite(y)):
-        return np.zeros(0)
-    Y = np.ascontiguousarray(y[None, :], dtype=float)
-    P0, H = guess_lines_internal(Y, sweep, spec, max_lines)
-    noise = float(noise_depth(Y, P0[:, 0])[0])
-    k = count_significant(H[0], noise)
-    if k == 0:
-        return np.zeros(0)
-    name = {1: "lorentzian"}.get(spec.offsets.size, "14n" if spec.offsets.size == 3 else "15n")
-    if spec.lineshape == "gaussian" and spec.offsets.size == 1:
-        name = "gaussian"
-    lines_spec = make_model(name, k, baseline=spec.baseline)
-    keep = P0[:, : spec.n_base + 3 * k]
-    freq = sweep.to_hz(sweep.x)
-    res = fit_batch(freq, y, lines_spec.name, k,
-                    baseline=spec.baseline, guess=_guess_from_internal(keep, sweep, k, spec.n_base),
-                    min_significance=0.0)
-    pos = res.centers[0]
-    if not np.all(np.isfinite(pos)):
-        pos = np.sort(sweep.to_hz(keep[0, spec.n_base::3]))
-    return pos[np.isfinite(pos)]
-
-
-def _guess_from_internal(P: NDArray[np.float64], sweep: Sweep, k: int, nb: int
-                         ) -> dict[str, Any]:
-    g = {"centers": sweep.to_hz(P[0, nb::3][:k]), "widths": P[0, nb + 1::3][:k] * MHZ,
-         "contrasts": P[0, nb + 2::3][:k], "offset": P[0, 0]}
-    if nb == 2:
-        g["slope"] = P[0, 1] / MHZ
-    return g
-
-
 # --------------------------------------------------------------------------- flags and output
 
 
-def _flag(status: NDArray[np.int64], P: NDArray[np.float64], err: NDArray[np.float64],
+_OK = int(FitStatus.OK)
+_NUMERICAL = int(FitStatus.NUMERICAL)
+_AT_BOUND = int(FitStatus.AT_BOUND)
+_NOT_SIGNIFICANT = int(FitStatus.NOT_SIGNIFICANT)
+
+
+def flag_fits(status: NDArray[np.int64], P: NDArray[np.float64], err: NDArray[np.float64],
           lo: NDArray[np.float64], hi: NDArray[np.float64], vary: NDArray[np.bool_],
           layout: Layout, min_significance: float) -> None:
     """Add the AT_BOUND, NOT_SIGNIFICANT and NUMERICAL flags to converged fits (in place)."""
-    ok = status == FitStatus.OK
-    if not np.any(ok):
+    ok = status == _OK
+    if not ok.any():
         return
-    finite = np.all(np.isfinite(P), axis=1) & np.all(np.isfinite(err), axis=1)
-    status[ok & ~finite] = FitStatus.NUMERICAL
-    ok &= finite
+    finite = np.isfinite(P).all(axis=1) & np.isfinite(err).all(axis=1)
+    if not finite.all():
+        status[ok & ~finite] = _NUMERICAL
+        ok &= finite
     spec = layout.spec
-    idx = list(layout.widths)
-    idx += [*list(layout.field), layout.D] if spec.is_hamiltonian else list(layout.centers)
-    idx = [i for i in idx if vary[i]]
-    if idx:
+    idx = np.concatenate((layout.widths, np.append(layout.field, layout.D)
+                          if spec.is_hamiltonian else layout.centers))
+    idx = idx[vary[idx]]
+    if idx.size:
         p = P[:, idx]
-        tol_lo = 1e-9 * np.maximum(np.abs(lo[:, idx]), 1.0)
-        tol_hi = 1e-9 * np.maximum(np.abs(hi[:, idx]), 1.0)
-        at = (np.isfinite(lo[:, idx]) & (p <= lo[:, idx] + tol_lo)) | (
-            np.isfinite(hi[:, idx]) & (p >= hi[:, idx] - tol_hi))
-        at_bound = np.any(at, axis=1)
-        status[ok & at_bound] = FitStatus.AT_BOUND
+        lo_i = lo[:, idx]
+        hi_i = hi[:, idx]
+        # relative tolerance 1e-9; an infinite bound stays infinite (no inf − inf)
+        at = (p <= lo_i + 1e-9 * np.clip(np.abs(lo_i), 1.0, 1e300)) | (
+            p >= hi_i - 1e-9 * np.clip(np.abs(hi_i), 1.0, 1e300))
+        at_bound = at.any(axis=1)
+        status[ok & at_bound] = _AT_BOUND
         ok &= ~at_bound
-    cidx = [i for i in layout.contrasts if vary[i]]
-    if cidx and min_significance > 0:
-        weak = np.any(P[:, cidx] < min_significance * err[:, cidx], axis=1)
-        status[ok & weak] = FitStatus.NOT_SIGNIFICANT
+    cidx = layout.contrasts[vary[layout.contrasts]]
+    if cidx.size and min_significance > 0:
+        weak = (np.abs(P[:, cidx]) < min_significance * err[:, cidx]).any(axis=1)
+        status[ok & weak] = _NOT_SIGNIFICANT
 
 
 def _assemble(spec: ModelSpec, layout: Layout, sweep: Sweep, P: NDArray[np.float64],
@@ -574,6 +459,7 @@ def _assemble(spec: ModelSpec, layout: Layout, sweep: Sweep, P: NDArray[np.float
         model=spec, f_ref=sweep.f_ref, param_names=spec.param_names, params=P_si,
         param_errors=E_si, centers=centers, center_errors=center_errors, widths=widths,
         width_errors=width_errors, contrasts=contrasts, contrast_errors=contrast_errors,
-        baseline=P_si[:, 0].copy(), baseline_slope=P_si[:, 1].copy() if nb == 2 else np.zeros(N),
+        baseline=P_si[:, 0].copy(), baseline_slope=P_si[:, 1].copy() if nb >= 2 else np.zeros(N),
+        baseline_curvature=P_si[:, 2].copy() if nb == 3 else np.zeros(N),
         chisqr=chi2, redchi=redchi, n_iter=nit.astype(np.int32), status=status.astype(np.int8),
         extra=extra)

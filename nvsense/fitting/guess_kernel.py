@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from .jit import entry, helper
-from .lm_kernel import _shape
+from .lm_kernel import line_shape
 
 __all__ = ["guess_one", "guess_rows", "scratch"]
 
@@ -130,8 +130,9 @@ def guess_one(shape, n_base, n_groups, offs, x, y, preset, min_w, max_w, p, h, y
                     s += _KERNEL[j + 2] * y[kk]
                     wsum += _KERNEL[j + 2]
             ys[k] = s / wsum
-    # Baseline: upper decile (per half for a linear baseline).
-    if n_base == 2 and n >= 8:
+    # Baseline: upper decile (per half for a linear or quadratic baseline, which starts with
+    # no curvature).
+    if n_base >= 2 and n >= 8:
         half = n // 2
         q_left = _quantile(ys, start, half, 0.9, comb)
         q_right = _quantile(ys, half, n, 0.9, comb)
@@ -143,8 +144,10 @@ def guess_one(shape, n_base, n_groups, offs, x, y, preset, min_w, max_w, p, h, y
         offset = _quantile(ys, start, n, 0.9, comb)
         slope = 0.0
     p[0] = offset
-    if n_base == 2:
+    if n_base >= 2:
         p[1] = slope
+    if n_base == 3:
+        p[2] = 0.0
     for k in range(n):
         base = offset + slope * x[k]
         d[k] = 1.0 - ys[k] / base if base != 0.0 else 0.0
@@ -224,7 +227,7 @@ def guess_one(shape, n_base, n_groups, offs, x, y, preset, min_w, max_w, p, h, y
         # Contrast: depth at the center over the unit-contrast model depth there.
         unit = 0.0
         for o in range(n_off):
-            s, _ = _shape(offs[o] / w, shape)
+            s, _ = line_shape(offs[o] / w, shape)
             unit += s
         dc = _interp(x, d, c) if n_off > 1 else max(dmax, 0.0)
         a = min(max(dc / unit, 0.0), 1.0)
@@ -238,7 +241,7 @@ def guess_one(shape, n_base, n_groups, offs, x, y, preset, min_w, max_w, p, h, y
         for o in range(n_off):
             co = c + offs[o]
             for k in range(n):
-                s, _ = _shape((x[k] - co) * inv_w, shape)
+                s, _ = line_shape((x[k] - co) * inv_w, shape)
                 d[k] -= a * s
 
 

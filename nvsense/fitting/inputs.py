@@ -6,15 +6,18 @@ sweep, so that centers and widths are numbers of order 1–100 whatever the abso
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import FitInputError
+from .errors import FitInputError, PoissonWeightsWarning
 
-__all__ = ["MHZ", "Sweep", "check_sweep", "weights_for"]
+__all__ = ["MHZ", "Sweep", "check_counts", "check_sweep", "counts_scale", "is_poisson",
+           "weights_for"]
 
 #: Internal frequency unit.
 MHZ = 1e6
@@ -45,9 +48,9 @@ class Sweep:
     def n(self) -> int:
         return int(self.x.size)
 
-    @property
+    @cached_property
     def step_mhz(self) -> float:
-        """Median point spacing in MHz."""
+        """Median point spacing in MHz (computed once)."""
         return float(np.median(np.diff(self.x)))
 
     @property
@@ -106,27 +109,92 @@ def check_spectra_shape(shape: tuple[int, ...], n_freq: int) -> tuple[int, bool]
     return int(shape[0]), False
 
 
+def is_poisson(sigma: Any) -> bool:
+    """Whether ``sigma`` asks for Poisson weights (raises for any other string)."""
+    if not isinstance(sigma, str):
+        return False
+    if sigma.strip().lower() != "poisson":
+        raise FitInputError(f"sigma={sigma!r} is not understood; use None, 'poisson', a "
+                            f"number or an array of standard deviations")
+    return True
+
+
+def counts_scale(n_averages: Any, counts_per_unit: Any) -> float:
+    """Counts per signal unit of averaged spectra: ``n_averages · counts_per_unit``
+    (``counts_per_unit=None``: 1)."""
+    if counts_per_unit is None:
+        counts_per_unit = 1.0
+    if isinstance(n_averages, bool) or not isinstance(n_averages, int | np.integer) or (
+            n_averages < 1):
+        raise FitInputError(f"n_averages must be a whole number ≥ 1 (the sweeps averaged), got "
+                            f"{n_averages!r}")
+    try:
+        k = float(counts_per_unit)
+    except (TypeError, ValueError):
+        k = float("nan")
+    if not (np.isfinite(k) and k > 0):
+        raise FitInputError(f"counts_per_unit must be a positive number (counts per unit of "
+                            f"the signal, e.g. the dwell time in s for counts/s), got "
+                            f"{counts_per_unit!r}")
+    return float(n_averages) * k
+
+
+def check_counts(Y: NDArray[np.float64], scale: float = 1.0, declared: bool = False) -> None:
+    """Warn (``PoissonWeightsWarning``) when Poisson weights are asked for on data that
+    cannot be photon counts: σ = √counts is then meaningless and so are χ² and the errors.
+
+    ``declared``: the caller gave the counts scale (``n_averages`` > 1 or ``counts_per_unit``),
+    so values that are not whole numbers are expected (averages, photo-electrons from a
+    camera's gain) and not warned about.  Looks at up to 32 rows spread over ``Y`` (a warning
+    needs no more)."""
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim == 2 and Y.shape[0] > 32:
+        Y = Y[:: Y.shape[0] // 32][:32]
+    counts = Y * scale if scale != 1.0 else Y
+    if not np.isfinite(counts).all():
+        counts = counts[np.isfinite(counts)]
+        if counts.size == 0:
+            return
+    frac = np.abs(counts - np.rint(counts))
+    low = counts.min()
+    if low >= 0 and frac.max() <= 1e-6 * max(1.0, low):
+        return  # whole, non-negative numbers: counts
+    fix = ("give sigma=None (errors from the scatter), the noise as sigma=, or the counts "
+           "per unit (n_averages=, counts_per_unit=)")
+    median = float(np.median(counts))
+    if low < 0:
+        reason = "it has negative values"
+    elif median < 20 and np.any(frac > 1e-6):
+        reason = (f"its values are small and fractional (median {median:.3g}: "
+                  f"normalised or a voltage?)")
+    elif not declared and np.mean(frac > 1e-6 * np.maximum(1.0, counts)) > 0.5:
+        reason = ("its values are not whole numbers (rates, or averages of several sweeps?); "
+                  "for averages give n_averages=, for rates counts_per_unit= (the dwell time)")
+    else:
+        return
+    warnings.warn(f"sigma='poisson' asks for photon counts, but the signal cannot be counts: "
+                  f"{reason}; {fix}", PoissonWeightsWarning, stacklevel=3)
+
+
 def weights_for(sigma: Any, Y: NDArray[np.float64], sweep: Sweep,
-                rows: slice | None = None) -> NDArray[np.float64]:
+                rows: slice | None = None, counts: float = 1.0) -> NDArray[np.float64]:
     """Weights 1/σ for the spectra ``Y`` (N, n) in internal column order.
 
     Parameters
     ----------
     sigma
-        None (uniform weights), ``"poisson"`` (σ = √max(counts, 1)), a positive number, an
-        array of shape (n_freq,) shared by all spectra, or (N_total, n_freq) per spectrum
-        (``rows`` selects this chunk's rows).  Rows with non-finite or non-positive σ get
-        NaN weights, which the kernel flags as bad input.
+        None (uniform weights), ``"poisson"`` (σ = √max(y·k, 1)/k with k = ``counts``, the
+        counts per signal unit: 1 for raw counts, N for the average of N sweeps), a positive
+        number, an array of shape (n_freq,) shared by all spectra, or (N_total, n_freq) per
+        spectrum (``rows`` selects this chunk's rows).  Rows with non-finite or non-positive
+        σ get NaN weights, which the kernel flags as bad input.
     """
     N, n = Y.shape
     if sigma is None:
         return np.ones((N, n))
-    if isinstance(sigma, str):
-        if sigma.strip().lower() != "poisson":
-            raise FitInputError(f"sigma={sigma!r} is not understood; use None, 'poisson', a "
-                                f"number or an array of standard deviations")
+    if is_poisson(sigma):
         with np.errstate(invalid="ignore"):
-            return 1.0 / np.sqrt(np.maximum(Y, 1.0))
+            return counts / np.sqrt(np.maximum(Y * counts, 1.0))
     if np.ndim(sigma) == 0:
         s = float(sigma)
         if not (np.isfinite(s) and s > 0):

@@ -46,7 +46,7 @@ from numba.extending import overload
 from .jit import FAST, entry, helper
 from .nv_transitions import crystal_transitions
 
-__all__ = ["fit_rows_hamiltonian", "fit_rows_lines", "scratch"]
+__all__ = ["DISPERSIVE_SCALE", "fit_rows_hamiltonian", "fit_rows_lines", "line_shape", "scratch"]
 
 # Kernel status codes; nvsense.fitting.status.FitStatus gives their meaning.
 OK = 0
@@ -61,6 +61,9 @@ WEIGHTS_SHARED = 1
 WEIGHTS_POISSON = 2
 
 _FOUR_LN2 = 4.0 * math.log(2.0)
+#: The dispersive (Lorentzian-derivative) shape is −K·u/(1 + 4u²)², K = 32/(3√3): the slope of
+#: the unit Lorentzian scaled to extrema of ±1 (at u = ∓1/(2√3)).
+DISPERSIVE_SCALE = 32.0 / (3.0 * math.sqrt(3.0))
 _LAMBDA0 = 1e-3
 _LAMBDA_MAX = 1e12
 
@@ -73,11 +76,16 @@ Work = namedtuple("Work", ["w", "base", "om", "res", "wr", "sbuf", "JW", "A", "S
 
 
 @helper(inline="always")
-def _shape(u: float, shape: int):
-    """Unit line shape s(u) and its derivative ds/du (0 Lorentzian, 1 Gaussian)."""
+def line_shape(u: float, shape: int):
+    """Unit line shape s(u) and its derivative ds/du (0 Lorentzian, 1 Gaussian, 2 dispersive:
+    the Lorentzian's derivative with extrema ±1)."""
     if shape == 0:
         s = 1.0 / (1.0 + 4.0 * u * u)
         return s, -8.0 * u * s * s
+    if shape == 2:
+        lor = 1.0 / (1.0 + 4.0 * u * u)
+        return -DISPERSIVE_SCALE * u * lor * lor, -DISPERSIVE_SCALE * lor * lor * lor * (
+            1.0 - 12.0 * u * u)
     s = math.exp(-_FOUR_LN2 * u * u)
     return s, -2.0 * _FOUR_LN2 * u * s
 
@@ -131,6 +139,13 @@ def _line_shapes(shape, x, co, inv_w, a, sbuf, row, om):
             s = 1.0 / (1.0 + 4.0 * u * u)
             sbuf[row + k] = s
             om[k] -= a * s
+    elif shape == 2:
+        for k in range(n):
+            u = (x[k] - co) * inv_w
+            lor = 1.0 / (1.0 + 4.0 * u * u)
+            s = -DISPERSIVE_SCALE * u * lor * lor
+            sbuf[row + k] = s
+            om[k] -= a * s
     else:
         for k in range(n):
             u = (x[k] - co) * inv_w
@@ -140,17 +155,36 @@ def _line_shapes(shape, x, co, inv_w, a, sbuf, row, om):
 
 
 @helper(inline="always")
-def _chi2(p, n_base, x, y, wk):
-    """Baseline, residuals y − m and χ² from ``wk.om`` = 1 − depth."""
+def _chi2(p, n_base, additive, x, y, wk):
+    """Baseline, residuals y − m and χ² from ``wk.om`` = 1 − Σ a·s.
+
+    The model is b(x)·om (dips on a baseline) or, ``additive``, b(x) + 1 − om (peaks and
+    dispersive lines added to a baseline).  For the additive model the line factor ``base``
+    is then set to −1 and ``om`` to 1: the Jacobian and second-order passes, written for the
+    multiplicative model, then give the additive model's derivatives unchanged.
+    """
     base = wk.base
     om = wk.om
     res = wk.res
     w = wk.w
     p0 = p[0]
-    p1 = p[1] if n_base == 2 else 0.0
+    p1 = p[1] if n_base >= 2 else 0.0
+    p2 = p[2] if n_base == 3 else 0.0
     chi2 = 0.0
+    if additive:
+        for k in range(x.size):
+            xk = x[k]
+            b = p0 + (p1 + p2 * xk) * xk
+            r = y[k] - (b + 1.0 - om[k])
+            res[k] = r
+            base[k] = -1.0
+            om[k] = 1.0
+            t = w[k] * r
+            chi2 += t * t
+        return chi2
     for k in range(x.size):
-        b = p0 + p1 * x[k]
+        xk = x[k]
+        b = p0 + (p1 + p2 * xk) * xk
         base[k] = b
         r = y[k] - b * om[k]
         res[k] = r
@@ -170,9 +204,12 @@ def _baseline_rows(n_base, x, wk):
     for k in range(x.size):
         wr[k] = w[k] * res[k]
         JW[0, k] = w[k] * om[k]
-    if n_base == 2:
+    if n_base >= 2:
         for k in range(x.size):
             JW[1, k] = w[k] * x[k] * om[k]
+    if n_base == 3:
+        for k in range(x.size):
+            JW[2, k] = w[k] * x[k] * x[k] * om[k]
 
 
 @helper(inline="always")
@@ -231,7 +268,7 @@ def _shape_coefficients(shape):
 
 @helper(fastmath=FAST)
 def _stage1_lines(model, p, x, y, wk):
-    shape, n_base, n_groups, offs = model
+    shape, n_base, n_groups, offs, additive = model
     n = x.size
     n_off = offs.size
     om = wk.om
@@ -243,7 +280,7 @@ def _stage1_lines(model, p, x, y, wk):
         for o in range(n_off):
             _line_shapes(shape, x, p[j0] + offs[o], inv_w, p[j0 + 2], wk.sbuf,
                          (grp * n_off + o) * n, om)
-    return _chi2(p, n_base, x, y, wk)
+    return _chi2(p, n_base, additive, x, y, wk)
 
 
 @helper(inline="always")
@@ -301,6 +338,59 @@ def _group_pass(shape, x, wk, row, co, inv_w, ai, j0, add):
     return (q_ds, q_dsu, q_s, qx_ds, qx_dsu, qx_s, qb_d2s, qb_d2su, qb_d2suu, qb_ds, qb_dsu)
 
 
+@helper(inline="always")
+def _group_pass_dispersive(x, wk, row, co, inv_w, ai, j0, add):
+    """:func:`_group_pass` for the dispersive shape s = −K·u·L², L = 1/(1 + 4u²):
+    ds/du = −K·L³·(1 − 12u²) and d²s/du² = 48·K·u·L⁴·(1 − 4u²)."""
+    sbuf = wk.sbuf
+    w = wk.w
+    wr = wk.wr
+    base = wk.base
+    JW = wk.JW
+    q_ds = 0.0
+    q_dsu = 0.0
+    q_s = 0.0
+    qx_ds = 0.0
+    qx_dsu = 0.0
+    qx_s = 0.0
+    qb_d2s = 0.0
+    qb_d2su = 0.0
+    qb_d2suu = 0.0
+    qb_ds = 0.0
+    qb_dsu = 0.0
+    for k in range(x.size):
+        s = sbuf[row + k]
+        xk = x[k]
+        u = (xk - co) * inv_w
+        u2 = u * u
+        lor = 1.0 / (1.0 + 4.0 * u2)
+        lor3 = lor * lor * lor
+        ds = -DISPERSIVE_SCALE * lor3 * (1.0 - 12.0 * u2)
+        dsu = ds * u
+        d2s = 48.0 * DISPERSIVE_SCALE * u * lor3 * lor * (1.0 - 4.0 * u2)
+        wb = w[k] * base[k]
+        j_c = JW[j0, k]
+        j_w = JW[j0 + 1, k]
+        j_a = JW[j0 + 2, k]
+        JW[j0, k] = (j_c if add else 0.0) + wb * ai * ds
+        JW[j0 + 1, k] = (j_w if add else 0.0) + wb * ai * dsu
+        JW[j0 + 2, k] = (j_a if add else 0.0) - wb * s
+        q = w[k] * wr[k]
+        qb = -q * base[k]
+        q_ds += q * ds
+        q_dsu += q * dsu
+        q_s += q * s
+        qx_ds += q * xk * ds
+        qx_dsu += q * xk * dsu
+        qx_s += q * xk * s
+        qb_d2s += qb * d2s
+        qb_d2su += qb * d2s * u
+        qb_d2suu += qb * d2s * u2
+        qb_ds += qb * ds
+        qb_dsu += qb * dsu
+    return (q_ds, q_dsu, q_s, qx_ds, qx_dsu, qx_s, qb_d2s, qb_d2su, qb_d2suu, qb_ds, qb_dsu)
+
+
 @helper(fastmath=FAST)
 def _stage2_lines(model, p, x, wk):
     """Weighted Jacobian, A, g and S = Σ w²(y − m)∇²m at the point of the last stage 1.
@@ -309,10 +399,12 @@ def _stage2_lines(model, p, x, wk):
     when the lines are weak against the noise (every iteration then gains a factor of about
     3); with S the iteration is Newton's and converges quadratically near the optimum.
     """
-    shape, n_base, n_groups, offs = model
+    shape, n_base, n_groups, offs, additive = model
     n = x.size
     n_off = offs.size
     S = wk.S
+    # baseline × line second derivatives: −∂depth/∂θ for dips on a baseline, 0 when added
+    mult = 0.0 if additive else 1.0
     P = p.size
     _baseline_rows(n_base, x, wk)
     for i in range(P):
@@ -336,8 +428,12 @@ def _stage2_lines(model, p, x, wk):
         qb_ds = 0.0
         qb_dsu = 0.0
         for o in range(n_off):
-            t = _group_pass(shape, x, wk, (grp * n_off + o) * n, c + offs[o], inv_w, ai, j0,
-                            o > 0)
+            if shape == 2:
+                t = _group_pass_dispersive(x, wk, (grp * n_off + o) * n, c + offs[o], inv_w,
+                                           ai, j0, o > 0)
+            else:
+                t = _group_pass(shape, x, wk, (grp * n_off + o) * n, c + offs[o], inv_w, ai,
+                                j0, o > 0)
             q_ds += t[0]
             q_dsu += t[1]
             q_s += t[2]
@@ -349,14 +445,15 @@ def _stage2_lines(model, p, x, wk):
             qb_d2suu += t[8]
             qb_ds += t[9]
             qb_dsu += t[10]
-        # Baseline × line terms: ∂²m/∂offset∂θ = −∂depth/∂θ (times x for the slope).
-        S[0, j0] += ai * q_ds
-        S[0, j0 + 1] += ai * q_dsu
-        S[0, j0 + 2] -= q_s
-        if n_base == 2:
-            S[1, j0] += ai * qx_ds
-            S[1, j0 + 1] += ai * qx_dsu
-            S[1, j0 + 2] -= qx_s
+        # Baseline × line terms: ∂²m/∂offset∂θ = −∂depth/∂θ (times x for the slope).  (A
+        # quadratic baseline has no such term here: it is fitted by Gauss–Newton.)
+        S[0, j0] += mult * ai * q_ds
+        S[0, j0 + 1] += mult * ai * q_dsu
+        S[0, j0 + 2] -= mult * q_s
+        if n_base >= 2:
+            S[1, j0] += mult * ai * qx_ds
+            S[1, j0 + 1] += mult * ai * qx_dsu
+            S[1, j0 + 2] -= mult * qx_s
         iw2 = inv_w * inv_w
         S[j0, j0] += a * iw2 * qb_d2s
         S[j0, j0 + 1] += a * iw2 * (qb_d2su + qb_ds)
@@ -371,7 +468,7 @@ def _stage2_lines(model, p, x, wk):
 
 @helper(fastmath=FAST)
 def _stage1_hamiltonian(model, p, x, y, wk):
-    shape, nb, offs, frames, gamma, fref, t, dt = model
+    shape, nb, offs, frames, gamma, fref, t, dt, additive = model
     n = x.size
     n_off = offs.size
     crystal_transitions(p[nb], p[nb + 1], p[nb + 2], p[nb + 3], p[nb + 4], frames, gamma, t, dt)
@@ -386,7 +483,7 @@ def _stage1_hamiltonian(model, p, x, y, wk):
             for o in range(n_off):
                 _line_shapes(shape, x, c + offs[o], inv_w, ca, wk.sbuf,
                              ((2 * a + j) * n_off + o) * n, om)
-    return _chi2(p, nb, x, y, wk)
+    return _chi2(p, nb, additive, x, y, wk)
 
 
 @helper(inline="always")
@@ -394,6 +491,7 @@ def _hamiltonian_pass(shape, x, wk, row, co, inv_w, ci, nb, ja, d0, d1, d2, d3, 
     """One line: add its contribution to the field, D, E, width and contrast rows."""
     alpha, _, _ = _shape_coefficients(shape)
     lor = shape == 0
+    dispersive = shape == 2
     sbuf = wk.sbuf
     w = wk.w
     base = wk.base
@@ -403,7 +501,12 @@ def _hamiltonian_pass(shape, x, wk, row, co, inv_w, ci, nb, ja, d0, d1, d2, d3, 
         u = (x[k] - co) * inv_w
         v = s if lor else 1.0
         wb = w[k] * base[k]
-        fc = wb * ci * alpha * u * s * v  # ∂m/∂(line center), weighted
+        if dispersive:
+            lorentz = 1.0 / (1.0 + 4.0 * u * u)
+            ds = -DISPERSIVE_SCALE * lorentz * lorentz * lorentz * (1.0 - 12.0 * u * u)
+        else:
+            ds = alpha * u * s * v
+        fc = wb * ci * ds  # ∂m/∂(line center), weighted
         JW[nb, k] += fc * d0
         JW[nb + 1, k] += fc * d1
         JW[nb + 2, k] += fc * d2
@@ -416,7 +519,7 @@ def _hamiltonian_pass(shape, x, wk, row, co, inv_w, ci, nb, ja, d0, d1, d2, d3, 
 @helper(fastmath=FAST)
 def _stage2_hamiltonian(model, p, x, wk):
     """Weighted Jacobian, A and g (Gauss–Newton: S stays zero)."""
-    shape, nb, offs, frames, _, fref, t, dt = model
+    shape, nb, offs, frames, _, fref, t, dt, _ = model
     n = x.size
     n_off = offs.size
     JW = wk.JW
@@ -436,10 +539,10 @@ def _stage2_hamiltonian(model, p, x, wk):
     _normal(wk)
 
 
-# Compile-time dispatch on the model tuple: (shape, n_base, n_groups, offs) for the lines
-# model, (shape, n_base, offs, frames, gamma, fref, t, dt) for the Hamiltonian.  Only the
-# model's own passes are compiled into its kernel (passing the functions as arguments would
-# embed run-time pointers, which numba cannot cache).
+# Compile-time dispatch on the model tuple: (shape, n_base, n_groups, offs, additive) for the
+# lines model, (shape, n_base, offs, frames, gamma, fref, t, dt, additive) for the
+# Hamiltonian.  Only the model's own passes are compiled into its kernel (passing the
+# functions as arguments would embed run-time pointers, which numba cannot cache).
 
 
 def _stage1(model, p, x, y, wk):
@@ -452,14 +555,14 @@ def _stage2(model, p, x, wk):
 
 @overload(_stage1, inline="always")
 def _stage1_impl(model, p, x, y, wk):
-    if len(model) == 4:
+    if len(model) == 5:
         return lambda model, p, x, y, wk: _stage1_lines(model, p, x, y, wk)
     return lambda model, p, x, y, wk: _stage1_hamiltonian(model, p, x, y, wk)
 
 
 @overload(_stage2, inline="always")
 def _stage2_impl(model, p, x, wk):
-    if len(model) == 4:
+    if len(model) == 5:
         return lambda model, p, x, wk: _stage2_lines(model, p, x, wk)
     return lambda model, p, x, wk: _stage2_hamiltonian(model, p, x, wk)
 
@@ -699,26 +802,30 @@ _ROWS = ("float64[:, ::1], float64[:, ::1], int64, float64[:, ::1], float64[:, :
 _ROWS_END = "int64, int64)"
 
 
-@entry("void(int64, int64, int64, float64[::1], float64[::1], " + _ROWS + ", " + _ROWS_END)
-def fit_rows_lines(shape, n_base, n_groups, offs, x, Y, W, wmode, P, LO, HI, vary, max_iter,
-                   ftol, xtol, scale_covar, PERR, CPOS, CERR, CHI2, NIT, STATUS, NEFF, V, SB, JW,
-                   MAT, VEC, FROZEN, i0, i1):
+@entry("void(int64, int64, int64, float64[::1], int64, float64[::1], " + _ROWS + ", "
+       + _ROWS_END)
+def fit_rows_lines(shape, n_base, n_groups, offs, additive, x, Y, W, wmode, P, LO, HI, vary,
+                   max_iter, ftol, xtol, scale_covar, PERR, CPOS, CERR, CHI2, NIT, STATUS, NEFF, V,
+                   SB, JW, MAT, VEC, FROZEN, i0, i1):
     """Fit rows ``i0 .. i1`` of ``Y`` with the lines model (in place into the outputs).
 
     ``W`` holds weights 1/σ as selected by ``wmode`` (per row, one shared row, or unused for
     Poisson weights); ``P`` the start values, overwritten by the results; ``LO``/``HI`` the
     bounds per row.  ``NEFF`` receives the number of points with positive weight.  ``V`` ..
-    ``FROZEN`` are the thread's work arrays (:func:`scratch`).
+    ``FROZEN`` are the thread's work arrays (:func:`scratch`).  ``additive`` (0/1) selects
+    lines added to the baseline (peaks, dispersive lines) instead of dips on it; a quadratic
+    baseline (``n_base`` 3) is fitted by Gauss–Newton (no second-order term).
     """
     wk = _work(V, SB, JW, MAT, VEC, FROZEN)
-    model = (shape, n_base, n_groups, offs)
+    model = (shape, n_base, n_groups, offs, additive)
+    use_s = n_base < 3
     for i in range(i0, i1):
         y = Y[i]
         n_eff = _load_weights(y, W, wmode, i, wk.w)
         NEFF[i] = n_eff
         p = P[i]
         perr = PERR[i]
-        chi2, it, st, _ = _lm_fit(model, True, x, y, p, LO[i], HI[i], vary, n_eff, max_iter,
+        chi2, it, st, _ = _lm_fit(model, use_s, x, y, p, LO[i], HI[i], vary, n_eff, max_iter,
                                   ftol, xtol, scale_covar, perr, wk)
         CHI2[i] = chi2
         NIT[i] = it
@@ -732,19 +839,21 @@ def fit_rows_lines(shape, n_base, n_groups, offs, x, Y, W, wmode, P, LO, HI, var
                 CERR[i, grp] = np.nan
 
 
-@entry("void(int64, int64, float64[::1], float64[:, :, ::1], float64, float64, float64[::1], "
-       + _ROWS + ", float64[:, ::1], float64[:, :, ::1], " + _ROWS_END)
-def fit_rows_hamiltonian(shape, n_base, offs, frames, gamma, fref, x, Y, W, wmode, P, LO, HI,
-                         vary, max_iter, ftol, xtol, scale_covar, PERR, CPOS, CERR, CHI2, NIT,
-                         STATUS, NEFF, V, SB, JW, MAT, VEC, FROZEN, t, dt, i0, i1):
+@entry("void(int64, int64, float64[::1], float64[:, :, ::1], float64, float64, int64, "
+       "float64[::1], " + _ROWS + ", float64[:, ::1], float64[:, :, ::1], " + _ROWS_END)
+def fit_rows_hamiltonian(shape, n_base, offs, frames, gamma, fref, additive, x, Y, W, wmode, P,
+                         LO, HI, vary, max_iter, ftol, xtol, scale_covar, PERR, CPOS, CERR, CHI2,
+                         NIT, STATUS, NEFF, V, SB, JW, MAT, VEC, FROZEN, t, dt, i0, i1):
     """Fit rows ``i0 .. i1`` of ``Y`` with the Hamiltonian model (see :func:`fit_rows_lines`).
 
     ``CPOS``/``CERR`` receive the 2·n_axes transitions (internal units) and their errors,
-    propagated from the covariance of (B, D, E).
+    propagated from the covariance of the varied ones of (B, D, E) (a fixed parameter, such as
+    E by default, has no error and must not enter: the covariance holds a placeholder 1 on its
+    diagonal).
     """
     n_axes = frames.shape[0]
     wk = _work(V, SB, JW, MAT, VEC, FROZEN)
-    model = (shape, n_base, offs, frames, gamma, fref, t, dt)
+    model = (shape, n_base, offs, frames, gamma, fref, t, dt, additive)
     nb = n_base
     C = wk.C
     for i in range(i0, i1):
@@ -770,6 +879,9 @@ def fit_rows_hamiltonian(shape, n_base, offs, frames, gamma, fref, x, Y, W, wmod
                 CPOS[i, idx] = t[a, j] - fref
                 var = 0.0
                 for q1 in range(5):
+                    if not vary[nb + q1]:
+                        continue
                     for q2 in range(5):
-                        var += dt[a, j, q1] * C[nb + q1, nb + q2] * dt[a, j, q2]
+                        if vary[nb + q2]:
+                            var += dt[a, j, q1] * C[nb + q1, nb + q2] * dt[a, j, q2]
                 CERR[i, idx] = math.sqrt(max(var, 0.0) * factor)

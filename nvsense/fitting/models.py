@@ -1,13 +1,26 @@
 """Line-shape models: names, parameter layout and evaluation.
 
-Every model describes a spectrum of dips on a baseline::
+By default a model describes a spectrum of dips on a baseline (``signal="dips"``)::
 
     signal(f) = baseline(f) · (1 − Σ_lines contrast · shape((f − center) / width))
 
-with ``baseline(f) = offset + slope · (f − f_ref)`` (``f_ref`` the middle of the sweep, slope 0
-for a constant baseline), ``width`` the full width at half maximum (FWHM) and ``contrast`` the
-fractional depth of each line.  ``shape`` is a Lorentzian ``1 / (1 + 4u²)`` or a Gaussian
-``exp(−4 ln2 · u²)``, both 1 at u = 0 and ½ at u = ±½.
+with ``baseline(f) = offset + slope · (f − f_ref) + curvature · (f − f_ref)²`` (``f_ref`` the
+middle of the sweep; slope and curvature 0 for a constant baseline, curvature 0 for a linear
+one), ``width`` the full width at half maximum (FWHM) and ``contrast`` the fractional depth of
+each line.  ``shape`` is a Lorentzian ``1 / (1 + 4u²)`` or a Gaussian ``exp(−4 ln2 · u²)``, both
+1 at u = 0 and ½ at u = ±½.
+
+Peaks and lock-in (dispersive) lines are *added* to the baseline instead::
+
+    signal(f) = baseline(f) + Σ_lines amplitude · shape((f − center) / width)
+
+``signal="peaks"``: the shape is the Lorentzian (or Gaussian) and ``amplitude`` ≥ 0 the peak
+height in signal units.  ``signal="derivative"``: the shape is the Lorentzian's derivative
+scaled to extrema of ±1, ``−(32/3√3)·u/(1 + 4u²)²`` (:func:`lorentzian_derivative`: the line
+shape of frequency-modulated lock-in detection for small modulation), and ``amplitude`` (either
+sign) is half the peak-to-peak of the dispersive line; its zero crossing is the line center and
+the extrema are ``FWHM/√3`` apart.  For these signals the fitters report the amplitudes where
+the dips models report contrasts.
 
 Model names (case-insensitive), as the CLI's ``--model`` option passes them:
 
@@ -41,11 +54,13 @@ __all__ = [
     "BASELINES",
     "LINESHAPES",
     "MODELS",
+    "SIGNALS",
     "ModelSpec",
     "dip_spectrum",
     "gaussian",
     "hamiltonian_spectrum",
     "lorentzian",
+    "lorentzian_derivative",
     "make_model",
 ]
 
@@ -54,9 +69,16 @@ MODELS = ("lorentzian", "gaussian", "14n", "15n", "hamiltonian")
 #: Accepted line shapes (for the Hamiltonian model; the other models name their shape).
 LINESHAPES = ("lorentzian", "gaussian")
 #: Accepted baselines.
-BASELINES = ("constant", "linear")
+BASELINES = ("constant", "linear", "quadratic")
+#: Accepted signal kinds: dips on a baseline, peaks added to it, or dispersive lock-in lines.
+SIGNALS = ("dips", "peaks", "derivative")
 
 _SHAPE_CODE = {"lorentzian": 0, "gaussian": 1}
+#: Kernel code of the dispersive (Lorentzian-derivative) shape.
+DISPERSIVE_CODE = 2
+_N_BASE = {"constant": 1, "linear": 2, "quadratic": 3}
+#: 32/(3√3): scales the Lorentzian's derivative to extrema of ±1.
+_DISPERSIVE_SCALE = 32.0 / (3.0 * math.sqrt(3.0))
 _FOUR_LN2 = 4.0 * math.log(2.0)
 #: Upper limit on the number of lines one fit can have (keeps the normal matrix small).
 MAX_LINES = 32
@@ -74,6 +96,15 @@ def gaussian(u: ArrayLike) -> NDArray[np.float64]:
     return np.exp(-_FOUR_LN2 * u * u)
 
 
+def lorentzian_derivative(u: ArrayLike) -> NDArray[np.float64]:
+    """Unit dispersive shape ``−(32/3√3) · u / (1 + 4u²)²``: the derivative of
+    :func:`lorentzian` with respect to u, scaled to extrema of +1 at u = −1/(2√3) and −1 at
+    u = +1/(2√3); u = detuning / FWHM."""
+    u = np.asarray(u, dtype=float)
+    lor = 1.0 / (1.0 + 4.0 * u * u)
+    return -_DISPERSIVE_SCALE * u * lor * lor
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything the fitters need to know about a model, resolved from the user's options.
@@ -88,11 +119,14 @@ class ModelSpec:
     lineshape
         "lorentzian" or "gaussian".
     baseline
-        "constant" or "linear".
+        "constant", "linear" or "quadratic".
     offsets
         Hyperfine offsets (Hz) of the lines of each resonance; ``[0]`` without structure.
     axes
         NV axes (Hamiltonian model only), shape (n_axes, 3).
+    signal
+        "dips" (on the baseline), "peaks" or "derivative" (added to it); see the module
+        docstring.
     """
 
     name: str
@@ -101,6 +135,7 @@ class ModelSpec:
     baseline: str = "constant"
     offsets: NDArray[np.float64] = field(default_factory=lambda: np.zeros(1))
     axes: NDArray[np.float64] = field(default_factory=lambda: np.asarray(NV_AXES))
+    signal: str = "dips"
 
     @property
     def is_hamiltonian(self) -> bool:
@@ -108,12 +143,25 @@ class ModelSpec:
 
     @property
     def shape_code(self) -> int:
-        return _SHAPE_CODE[self.lineshape]
+        """Kernel code of the line shape: 0 Lorentzian, 1 Gaussian, 2 dispersive."""
+        return DISPERSIVE_CODE if self.signal == "derivative" else _SHAPE_CODE[self.lineshape]
+
+    @property
+    def additive(self) -> bool:
+        """True when the lines are added to the baseline (peaks, derivative), False for dips on
+        it."""
+        return self.signal != "dips"
 
     @property
     def n_base(self) -> int:
-        """Number of baseline parameters (1 constant, 2 linear)."""
-        return 2 if self.baseline == "linear" else 1
+        """Number of baseline parameters (1 constant, 2 linear, 3 quadratic)."""
+        return _N_BASE[self.baseline]
+
+    def shape_function(self):
+        """The unit line shape of this model as a function of u (numpy)."""
+        if self.signal == "derivative":
+            return lorentzian_derivative
+        return gaussian if self.lineshape == "gaussian" else lorentzian
 
     @property
     def n_axes(self) -> int:
@@ -126,7 +174,7 @@ class ModelSpec:
 
     @cached_property
     def _param_names(self) -> tuple[str, ...]:
-        names = ["offset"] + (["slope"] if self.n_base == 2 else [])
+        names = ["offset", "slope", "curvature"][: self.n_base]
         if self.is_hamiltonian:
             names += ["Bx", "By", "Bz", "D", "E", "width"]
             names += [f"contrast{a}" for a in range(self.n_axes)]
@@ -148,6 +196,7 @@ def make_model(
     lineshape: str | None = None,
     nucleus: str | None = None,
     axes: ArrayLike | None = None,
+    signal: str = "dips",
 ) -> ModelSpec:
     """Check the model options and resolve them into a :class:`ModelSpec`.
 
@@ -159,7 +208,7 @@ def make_model(
         Number of lines (resonances for "14n"/"15n").  Ignored for "hamiltonian", where it
         is ``2 · n_axes``.
     baseline
-        "constant" or "linear".
+        "constant", "linear" or "quadratic".
     lineshape
         Line shape of the "hamiltonian" model ("lorentzian" by default).  For the other models
         it must agree with the model name if given.
@@ -167,6 +216,9 @@ def make_model(
         Hyperfine multiplet of each transition of the "hamiltonian" model: None, "14N", "15N".
     axes
         NV axes of the "hamiltonian" model, shape (n_axes, 3); default the four NV axes.
+    signal
+        "dips" (default), "peaks" or "derivative" (Lorentzian lines only); see the module
+        docstring.
 
     Raises
     ------
@@ -179,6 +231,13 @@ def make_model(
     if not isinstance(baseline, str) or baseline.strip().lower() not in BASELINES:
         raise FitInputError(f"unknown baseline {baseline!r}; use one of {', '.join(BASELINES)}")
     baseline = baseline.strip().lower()
+    if not isinstance(signal, str) or signal.strip().lower() not in SIGNALS:
+        raise FitInputError(f"unknown signal {signal!r}; use one of {', '.join(SIGNALS)}")
+    signal = signal.strip().lower()
+    if signal == "derivative" and (name == "gaussian" or lineshape == "gaussian"):
+        raise FitInputError("signal='derivative' is the derivative of a Lorentzian (the FM "
+                            "lock-in line shape); use a Lorentzian model (lorentzian, 14n, 15n "
+                            "or hamiltonian)")
     if lineshape is not None:
         if not isinstance(lineshape, str) or lineshape.strip().lower() not in LINESHAPES:
             raise FitInputError(f"unknown lineshape {lineshape!r}; use one of "
@@ -199,7 +258,7 @@ def make_model(
         except ValueError as exc:
             raise FitInputError(str(exc)) from None
         return ModelSpec(name, 2 * ax.shape[0], lineshape or "lorentzian", baseline,
-                         offsets, ax)
+                         offsets, ax, signal)
 
     if axes is not None:
         raise FitInputError("axes= applies to the 'hamiltonian' model only")
@@ -215,7 +274,7 @@ def make_model(
     if not 1 <= n or n * offsets.size > MAX_LINES:
         raise FitInputError(f"n_lines must be from 1 to {MAX_LINES // offsets.size} for model "
                             f"{name!r}, got {n}")
-    return ModelSpec(name, n, shape, baseline, offsets)
+    return ModelSpec(name, n, shape, baseline, offsets, signal=signal)
 
 
 def dip_spectrum(
@@ -229,8 +288,10 @@ def dip_spectrum(
     lineshape: str = "lorentzian",
     offsets: ArrayLike = (0.0,),
     f_ref: float | None = None,
+    curvature: float = 0.0,
+    signal: str = "dips",
 ) -> NDArray[np.float64]:
-    """Evaluate the dip model (see the module docstring) on ``frequencies``.
+    """Evaluate the model (see the module docstring) on ``frequencies``.
 
     Parameters
     ----------
@@ -238,14 +299,18 @@ def dip_spectrum(
         Hz, shape (n_freq,).
     centers, widths, contrasts
         One value per resonance (Hz, Hz FWHM, fractional depth), broadcast together.
-    offset, slope
-        Baseline at the middle of the sweep and its slope (signal per Hz).
+    offset, slope, curvature
+        Baseline at the middle of the sweep, its slope (signal per Hz) and curvature (signal
+        per Hz²).
     lineshape
         "lorentzian" or "gaussian".
     offsets
         Hyperfine offsets (Hz) of the lines of every resonance.
     f_ref
         Reference frequency of the baseline slope; default the middle of ``frequencies``.
+    signal
+        "dips" (``contrasts`` are fractional depths), "peaks" or "derivative" (``contrasts``
+        are amplitudes in signal units, added to the baseline).
 
     Returns
     -------
@@ -257,6 +322,10 @@ def dip_spectrum(
     shape = {"lorentzian": lorentzian, "gaussian": gaussian}.get(str(lineshape).lower())
     if shape is None:
         raise FitInputError(f"unknown lineshape {lineshape!r}; use one of {', '.join(LINESHAPES)}")
+    if signal not in SIGNALS:
+        raise FitInputError(f"unknown signal {signal!r}; use one of {', '.join(SIGNALS)}")
+    if signal == "derivative":
+        shape = lorentzian_derivative
     offs = np.asarray(offsets, dtype=float).ravel()
     line_c = (c[:, None] + offs[None, :]).ravel()
     line_w = np.repeat(w, offs.size)
@@ -264,7 +333,11 @@ def dip_spectrum(
     depth = (line_a * shape((f[:, None] - line_c) / line_w)).sum(axis=1)
     if f_ref is None:
         f_ref = 0.5 * (f.min() + f.max()) if f.size else 0.0
-    return (offset + slope * (f - f_ref)) * (1.0 - depth)
+    df = f - f_ref
+    base = offset + (slope + curvature * df) * df
+    if signal == "dips":
+        return base * (1.0 - depth)
+    return base + depth
 
 
 def hamiltonian_spectrum(
@@ -282,6 +355,8 @@ def hamiltonian_spectrum(
     axes: ArrayLike = NV_AXES,
     offsets: ArrayLike | None = None,
     f_ref: float | None = None,
+    curvature: float = 0.0,
+    signal: str = "dips",
 ) -> NDArray[np.float64]:
     """Evaluate the Hamiltonian model: the lines of every axis for ``field`` (T).
 
@@ -294,4 +369,5 @@ def hamiltonian_spectrum(
     a = np.broadcast_to(np.asarray(contrasts, dtype=float), (ax.shape[0],))
     offs = hyperfine_offsets(nucleus) if offsets is None else np.asarray(offsets, dtype=float)
     return dip_spectrum(frequencies, t.ravel(), width, np.repeat(a, 2), offset=offset,
-                        slope=slope, lineshape=lineshape, offsets=offs, f_ref=f_ref)
+                        slope=slope, lineshape=lineshape, offsets=offs, f_ref=f_ref,
+                        curvature=curvature, signal=signal)

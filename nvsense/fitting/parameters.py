@@ -48,7 +48,11 @@ class Layout:
 
     @property
     def slope(self) -> int | None:
-        return 1 if self.spec.n_base == 2 else None
+        return 1 if self.spec.n_base >= 2 else None
+
+    @property
+    def curvature(self) -> int | None:
+        return 2 if self.spec.n_base == 3 else None
 
     def _groups(self, k: int) -> NDArray[np.intp]:
         return _frozen(self.spec.n_base + 3 * np.arange(self.spec.n_lines) + k)
@@ -90,6 +94,8 @@ class Layout:
         shift = np.zeros(P)
         if self.slope is not None:
             scale[self.slope] = 1.0 / MHZ
+        if self.curvature is not None:
+            scale[self.curvature] = 1.0 / (MHZ * MHZ)
         scale[self.widths] = MHZ
         if self.spec.is_hamiltonian:
             scale[self.field] = MT
@@ -118,6 +124,8 @@ class Layout:
                                    "contrast": self.contrasts}
         if self.slope is not None:
             classes["slope"] = [self.slope]
+        if self.curvature is not None:
+            classes["curvature"] = [self.curvature]
         if spec.is_hamiltonian:
             classes.update({"field": self.field, "D": [self.D], "E": [self.E]})
         else:
@@ -133,15 +141,18 @@ class Layout:
 
 def default_bounds(layout: Layout, sweep: Sweep) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Internal (lo, hi) for every parameter: centers inside the sweep, widths from half a point
-    spacing to the sweep span, contrasts in [0, 1], field within ±0.1 T, D and E in their
-    physical ranges, baseline free."""
+    spacing to the sweep span, contrasts in [0, 1] (peak amplitudes ≥ 0, dispersive amplitudes
+    free), field within ±0.1 T, D and E in their physical ranges, baseline free."""
     P = layout.spec.n_params
     lo = np.full(P, -np.inf)
     hi = np.full(P, np.inf)
     lo[layout.widths] = 0.5 * sweep.step_mhz
     hi[layout.widths] = sweep.span_mhz
-    lo[layout.contrasts] = 0.0
-    hi[layout.contrasts] = 1.0
+    if layout.spec.signal == "dips":
+        lo[layout.contrasts] = 0.0
+        hi[layout.contrasts] = 1.0
+    elif layout.spec.signal == "peaks":
+        lo[layout.contrasts] = 0.0
     if layout.spec.is_hamiltonian:
         lo[layout.field] = -B_MAX_T / MT
         hi[layout.field] = B_MAX_T / MT
@@ -153,8 +164,10 @@ def default_bounds(layout: Layout, sweep: Sweep) -> tuple[NDArray[np.float64], N
     return lo, hi
 
 
-_BOUND_KEYS_LINES = ("center", "center_window", "width", "contrast", "offset", "slope")
-_BOUND_KEYS_HAMILTONIAN = ("field", "D", "E", "width", "contrast", "offset", "slope")
+_BOUND_KEYS_LINES = ("center", "center_window", "width", "contrast", "offset", "slope",
+                     "curvature")
+_BOUND_KEYS_HAMILTONIAN = ("field", "D", "E", "width", "contrast", "offset", "slope",
+                           "curvature")
 
 
 def resolve_bounds(
@@ -276,9 +289,9 @@ class SeedArrays:
 
 
 _SEED_KEYS_LINES = {"centers": None, "widths": None, "contrasts": None, "offset": 1,
-                    "slope": 1, "field": 3, "D": 1, "E": 1}
+                    "slope": 1, "curvature": 1, "field": 3, "D": 1, "E": 1}
 _SEED_KEYS_HAMILTONIAN = {"field": 3, "D": 1, "E": 1, "width": 1, "contrasts": None,
-                          "offset": 1, "slope": 1, "centers": None}
+                          "offset": 1, "slope": 1, "curvature": 1, "centers": None}
 _ALIASES = {"baseline": "offset", "center": "centers", "contrast": "contrasts",
             "B": "field", "field_guess": "field"}
 

@@ -40,6 +40,7 @@ class LineFit:
     D_error: float | None = None
     E: float | None = None
     axis_contrasts: NDArray[np.float64] | None = None
+    baseline_curvature: float = 0.0
 
     @property
     def success(self) -> bool:
@@ -58,6 +59,8 @@ class LineFit:
             g = {"field": self.field, "D": self.D, "E": self.E,
                  "width": float(np.median(self.widths)), "contrasts": self.axis_contrasts,
                  "offset": self.baseline, "slope": self.baseline_slope}
+        if self.model.n_base == 3:
+            g["curvature"] = self.baseline_curvature
         return g
 
 
@@ -91,6 +94,7 @@ class BatchFitResult:
     n_iter: NDArray[np.int32]
     status: NDArray[np.int8]
     extra: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    baseline_curvature: NDArray[np.float64] | None = None
 
     @property
     def success(self) -> NDArray[np.bool_]:
@@ -165,16 +169,22 @@ class BatchFitResult:
             D=float(self.D[i]) if ham else None, D_error=float(self.D_error[i]) if ham else None,
             E=float(self.E[i]) if ham else None,
             axis_contrasts=self.axis_contrasts[i].copy() if ham else None,
+            baseline_curvature=float(self.baseline_curvature[i])
+            if self.baseline_curvature is not None else 0.0,
         )
 
     def as_guess(self) -> dict[str, Any]:
         """Per-spectrum seeds for another :func:`fit_batch` of the same spectra."""
         if self.model.is_hamiltonian:
-            return {"field": self.field, "D": self.D, "E": self.E,
-                    "width": self.widths[:, 0], "contrasts": self.axis_contrasts,
-                    "offset": self.baseline, "slope": self.baseline_slope}
-        return {"centers": self.centers, "widths": self.widths, "contrasts": self.contrasts,
-                "offset": self.baseline, "slope": self.baseline_slope}
+            g = {"field": self.field, "D": self.D, "E": self.E,
+                 "width": self.widths[:, 0], "contrasts": self.axis_contrasts,
+                 "offset": self.baseline, "slope": self.baseline_slope}
+        else:
+            g = {"centers": self.centers, "widths": self.widths, "contrasts": self.contrasts,
+                 "offset": self.baseline, "slope": self.baseline_slope}
+        if self.model.n_base == 3 and self.baseline_curvature is not None:
+            g["curvature"] = self.baseline_curvature
+        return g
 
     def as_dict(self) -> dict[str, NDArray[Any]]:
         """Every per-spectrum array by name (for xarray/Dask/NetCDF)."""
@@ -183,6 +193,8 @@ class BatchFitResult:
             "widths": self.widths, "width_errors": self.width_errors,
             "contrasts": self.contrasts, "contrast_errors": self.contrast_errors,
             "baseline": self.baseline, "baseline_slope": self.baseline_slope,
+            "baseline_curvature": (self.baseline_curvature if self.baseline_curvature is not None
+                                   else np.zeros_like(self.baseline)),
             "chisqr": self.chisqr, "redchi": self.redchi, "n_iter": self.n_iter,
             "status": self.status, "success": self.success,
         }
@@ -199,7 +211,9 @@ class BatchFitResult:
             return hamiltonian_spectrum(
                 frequencies, row.field, float(np.median(row.widths)), row.axis_contrasts,
                 D=row.D, E=row.E, offset=row.baseline, slope=row.baseline_slope,
-                lineshape=m.lineshape, offsets=m.offsets, axes=m.axes, f_ref=self.f_ref)
+                lineshape=m.lineshape, offsets=m.offsets, axes=m.axes, f_ref=self.f_ref,
+                curvature=row.baseline_curvature, signal=m.signal)
         return dip_spectrum(frequencies, row.centers, row.widths, row.contrasts,
                             offset=row.baseline, slope=row.baseline_slope,
-                            lineshape=m.lineshape, offsets=m.offsets, f_ref=self.f_ref)
+                            lineshape=m.lineshape, offsets=m.offsets, f_ref=self.f_ref,
+                            curvature=row.baseline_curvature, signal=m.signal)

@@ -1,4 +1,12 @@
-"""``fit_spectrum``: the careful fit of one spectrum, with lmfit."""
+"""``fit_spectrum``: the careful fit of one spectrum, with lmfit.
+
+The careful path: the kind of signal (dips, peaks, dispersive lock-in lines) from the data or
+the user; the number of lines counted by :mod:`nvsense.fitting.detection`; several starting
+points (the data guess, the robust starts of :mod:`nvsense.fitting.robust`, the user's seed),
+each fitted by the compiled fitter, the best χ² kept; then lmfit from it, for the report and
+the uncertainties.  The status says whether the result is right: at a bound, beaten by another
+start, not significant or implausible is not a success.
+"""
 
 from __future__ import annotations
 
@@ -9,33 +17,26 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from nvsense.physics import ZFS_HZ, transition_frequencies
+from nvsense.physics import ZFS_HZ, transition_frequencies, transition_jacobian
 
-from .batch import (
-    DETECT_SIGMA,
-    _model_for,
-    count_significant,
-    default_fixed,
-    fit_batch,
-    guess_lines_internal,
-    hamiltonian_field_guess,
-    noise_depth,
-    start_values,
-)
-from .errors import FitInputError, NoDipFoundError
-from .inputs import MHZ, Sweep, check_sweep, weights_for
-from .models import ModelSpec, gaussian, lorentzian, make_model
-from .nv_transitions import transitions_closed_form
+from .batch import default_fixed, fit_batch, model_for
+from .detection import MAX_DETECTED_LINES, count_lines
+from .errors import FitInputError
+from .inputs import Sweep, check_counts, check_sweep, counts_scale, is_poisson, weights_for
+from .models import ModelSpec
 from .parameters import Layout, SeedArrays, resolve_bounds, resolve_fixed, resolve_seed
+from .plausibility import implausible
+from .starts import hamiltonian_field_guess, start_values
 from .status import FitStatus
 
 if TYPE_CHECKING:  # lmfit is imported when a spectrum is fitted (it takes ~0.5 s to import)
     import lmfit
 
-__all__ = ["SpectrumFit", "fit_spectrum"]
+__all__ = ["MAX_DETECTED_LINES", "SpectrumFit", "fit_spectrum"]
 
-#: Most lines ``n_lines=None`` looks for.
-MAX_DETECTED_LINES = 8
+#: A start whose χ² is lower than the final fit's by more than this many reduced-χ² units
+#: means the final fit is a local minimum (not a success).
+BEATEN_BY = 1.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,11 @@ class SpectrumFit:
     E_error: float | None = None
     axis_contrasts: NDArray[np.float64] | None = None
     transitions: NDArray[np.float64] | None = None
+    baseline_curvature: float = 0.0
+    #: χ² of every start (compiled fitter), the one the final fit began from first.
+    starts_chisqr: NDArray[np.float64] | None = None
+    #: The signal kind fitted: "dips", "peaks" or "derivative".
+    signal: str = "dips"
 
     @property
     def success(self) -> bool:
@@ -88,7 +94,7 @@ class SpectrumFit:
     def report(self) -> str:
         """A readable report: model, status, lines, and lmfit's parameter report."""
         lines = [f"nvsense fit: model {self.model.name!r}, {self.n_lines} line(s), "
-                 f"{self.model.baseline} baseline",
+                 f"{self.model.baseline} baseline, {self.model.signal}",
                  f"status: {self.status.name} ({self.message}); reduced chi-square "
                  f"{self.redchi:.4g}"]
         if self.field is not None:
@@ -109,11 +115,15 @@ class SpectrumFit:
     def as_guess(self) -> dict[str, Any]:
         """Seed values for the next fit (``guess=this``)."""
         if self.field is not None:
-            return {"field": self.field, "D": self.D, "E": self.E,
-                    "width": float(np.median(self.widths)), "contrasts": self.axis_contrasts,
-                    "offset": self.baseline, "slope": self.baseline_slope}
-        return {"centers": self.centers, "widths": self.widths, "contrasts": self.contrasts,
-                "offset": self.baseline, "slope": self.baseline_slope}
+            g = {"field": self.field, "D": self.D, "E": self.E,
+                 "width": float(np.median(self.widths)), "contrasts": self.axis_contrasts,
+                 "offset": self.baseline, "slope": self.baseline_slope}
+        else:
+            g = {"centers": self.centers, "widths": self.widths, "contrasts": self.contrasts,
+                 "offset": self.baseline, "slope": self.baseline_slope}
+        if self.model.n_base == 3:
+            g["curvature"] = self.baseline_curvature
+        return g
 
 
 def fit_spectrum(
@@ -134,6 +144,9 @@ def fit_spectrum(
     scale_covar: bool = True,
     min_significance: float = 3.0,
     max_nfev: int | None = None,
+    signal_kind: str = "dips",
+    n_averages: int = 1,
+    counts_per_unit: float | None = None,
 ) -> SpectrumFit:
     """Fit one spectrum with lmfit (Levenberg–Marquardt, MINPACK), with uncertainties.
 
@@ -142,13 +155,17 @@ def fit_spectrum(
     frequencies
         Sweep, Hz, shape (n_freq,).
     signal
-        Counts or normalised PL with dips, shape (n_freq,).
+        The spectrum, shape (n_freq,): counts, normalised PL, photodiode volts, or a lock-in
+        output (see ``signal_kind``).
     model
         "lorentzian", "gaussian", "14n", "15n" or "hamiltonian" (case-insensitive).
     n_lines
-        Number of lines (resonances for "14n"/"15n"); None finds the dips (at most 8): the
-        deepest-first picks above 5 noise σ are kept, and lines whose fitted contrast is not
-        significant are dropped and the fit repeated.  Ignored for "hamiltonian".
+        Number of lines (resonances for "14n"/"15n"); None counts them (at most 8, see
+        :func:`nvsense.fitting.detection.count_lines`): lines are added where the residual
+        shows an unexplained line, while the information criterion asks for them; lines whose
+        fitted contrast is not significant are dropped and the fit repeated.  Unequal depths
+        within a hyperfine multiplet do not count as more resonances.  Ignored for
+        "hamiltonian".
     guess
         Seeds: a previous result or a dict (see :func:`nvsense.fitting.fit_batch`).
     field_guess
@@ -157,13 +174,21 @@ def fit_spectrum(
     sigma
         None, "poisson", a number or an (n_freq,) array of standard deviations.
     baseline, bounds, fixed, lineshape, nucleus, axes
-        As for :func:`nvsense.fitting.fit_batch`.
+        As for :func:`nvsense.fitting.fit_batch` (baseline "constant", "linear" or
+        "quadratic").
     scale_covar
         Scale the covariance by the reduced χ² (lmfit's default).
     min_significance
         Lines with contrast below this many standard errors make the fit NOT_SIGNIFICANT.
     max_nfev
         Limit on model evaluations (lmfit's default if None).
+    signal_kind
+        "dips" (default), "peaks", "derivative" (FM lock-in) or "auto" (from the data); see
+        :mod:`nvsense.fitting.models`.  For peaks and derivative the contrasts are amplitudes
+        in signal units.  (Named ``signal_kind`` because ``signal`` is the data.)
+    n_averages, counts_per_unit
+        With ``sigma="poisson"``: the spectrum is the average of ``n_averages`` sweeps in units
+        of ``1/counts_per_unit`` counts (see :func:`nvsense.fitting.fit_batch`).
 
     Returns
     -------
@@ -187,16 +212,30 @@ def fit_spectrum(
         raise FitInputError(f"signal has {bad.size} NaN/inf value(s) (first at index "
                             f"{bad[0]}); drop those points (and their frequencies) first")
     y = np.ascontiguousarray(sweep.columns(y_given))
-    Y = y[None, :]
+    k_counts = counts_scale(n_averages, counts_per_unit)
+    declared = counts_per_unit is not None or n_averages != 1
+    if is_poisson(sigma):
+        check_counts(y, k_counts, declared)
     seed_in = guess.as_guess() if hasattr(guess, "as_guess") else guess
     is_ham = isinstance(model, str) and model.strip().lower() == "hamiltonian"
+    kind = signal_kind.strip().lower() if isinstance(signal_kind, str) else signal_kind
+    if kind == "auto":
+        from .signal_detect import detect_signal
+
+        kind = detect_signal(sweep.frequencies, y_given, "lorentzian" if is_ham else model)
+    count_options = dict(baseline=baseline, lineshape=lineshape, signal_kind=kind, sigma=sigma,
+                         n_averages=n_averages, counts_per_unit=counts_per_unit,
+                         min_significance=min_significance)
     if n_lines is None and not is_ham:
         if isinstance(seed_in, Mapping) and seed_in.get("centers") is not None:
             n_lines = int(np.size(seed_in["centers"]))
         else:
-            seed_in, n_lines = _detect_lines(sweep, y, model, baseline, lineshape, sigma,
-                                             seed_in)
-    spec = _model_for(model, n_lines, baseline, lineshape, nucleus, axes)
+            model_for(model, 1, baseline, lineshape, nucleus, axes, kind)  # check the options
+            counted = count_lines(sweep.frequencies, y_given, model,
+                                  seed=dict(seed_in) if isinstance(seed_in, Mapping) else None,
+                                  **count_options)
+            seed_in, n_lines = counted.seed, counted.n_lines
+    spec = model_for(model, n_lines, baseline, lineshape, nucleus, axes, kind)
     if sweep.n <= spec.n_params:
         raise FitInputError(f"the sweep has {sweep.n} points but the model has "
                             f"{spec.n_params} parameters; measure more points or fit fewer "
@@ -206,74 +245,33 @@ def fit_spectrum(
         D0 = float(seed.values["D"][0, 0]) if seed.has("D") else ZFS_HZ
         B = hamiltonian_field_guess(sweep, y, spec, D0, field_guess)
         seed = SeedArrays({**seed.values, "field": np.asarray(B, dtype=float)[None, :]})
-    return _fit_once(sweep, y, Y, spec, seed, sigma, bounds, fixed, scale_covar,
-                     min_significance, max_nfev)
+    return _fit_careful(sweep, y, spec, seed, sigma, k_counts, bounds, fixed, scale_covar,
+                        min_significance, max_nfev)
 
 
-def _detect_lines(sweep: Sweep, y: NDArray[np.float64], model: str, baseline: str,
-                  lineshape: str | None, sigma: Any, seed: Any) -> tuple[dict[str, Any], int]:
-    """Find the number of lines: add lines one at a time where the residual of the fit so far
-    has its deepest dip, while that dip stands out of the noise and the new line lowers χ² by
-    more than the Bayesian information criterion asks (3 ln n for 3 more parameters)."""
-    probe = make_model(model, 1, baseline=baseline, lineshape=lineshape)
+def _fit_careful(sweep: Sweep, y: NDArray[np.float64], spec: ModelSpec, seed: SeedArrays,
+                 sigma: Any, k_counts: float, bounds: Mapping[str, Any] | None,
+                 fixed: Mapping[str, Any] | None, scale_covar: bool, min_significance: float,
+                 max_nfev: int | None) -> SpectrumFit:
+    """Several starts fitted by the compiled fitter, the best χ² kept, then lmfit from it."""
     Y = y[None, :]
-    P0, H = guess_lines_internal(Y, sweep, probe, 1)
-    noise = float(noise_depth(Y, P0[:, 0])[0])
-    if count_significant(H[0], noise) == 0:
-        raise NoDipFoundError("no dip found above the noise (5 σ); check the sweep range and "
-                              "the signal, or give n_lines to force a fit")
-    extra = dict(seed) if isinstance(seed, Mapping) else {}
-    nb = probe.n_base
-    current = {"centers": sweep.to_hz(P0[0, nb:nb + 1]), "widths": P0[0, nb + 1:nb + 2] * MHZ,
-               "contrasts": P0[0, nb + 2:nb + 3]}
-    f = sweep.to_hz(sweep.x)
-    best = fit_batch(f, y, model, 1, guess={**extra, **current}, sigma=sigma,
-                     baseline=baseline, lineshape=lineshape, min_significance=0.0)
-    penalty = 3.0 * np.log(sweep.n)
-    while best.centers.shape[1] < MAX_DETECTED_LINES:
-        k = best.centers.shape[1]
-        fitted = best.best_fit(f, 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            depth = 1.0 - y / fitted
-        Pr, Hr = guess_lines_internal(np.ascontiguousarray((1.0 - depth)[None, :] *
-                                                           np.abs(best.baseline[0])),
-                                      sweep, probe, 1)
-        if not Hr[0, 0] > DETECT_SIGMA * noise:
-            break
-        trial_guess = {
-            "centers": np.append(best.centers[0], sweep.to_hz(Pr[0, nb])),
-            "widths": np.append(best.widths[0], Pr[0, nb + 1] * MHZ),
-            "contrasts": np.append(best.contrasts[0], Pr[0, nb + 2]),
-        }
-        trial = fit_batch(f, y, model, k + 1, guess={**extra, **trial_guess}, sigma=sigma,
-                          baseline=baseline, lineshape=lineshape, min_significance=0.0)
-        gain = best.chisqr[0] - trial.chisqr[0]
-        unit = trial.redchi[0] if np.isfinite(trial.redchi[0]) and trial.redchi[0] > 0 else 1.0
-        if not (np.isfinite(gain) and gain > penalty * unit):
-            break
-        best = trial
-    out = {**extra, "centers": best.centers[0], "widths": best.widths[0],
-           "contrasts": best.contrasts[0]}
-    return out, int(best.centers.shape[1])
-
-
-def _fit_once(sweep: Sweep, y: NDArray[np.float64], Y: NDArray[np.float64], spec: ModelSpec,
-              seed: SeedArrays, sigma: Any, bounds: Mapping[str, Any] | None,
-              fixed: Mapping[str, Any] | None, scale_covar: bool, min_significance: float,
-              max_nfev: int | None) -> SpectrumFit:
     layout = Layout(spec)
     rows = slice(0, 1)
     P0 = start_values(Y, sweep, spec, seed, rows)
     vary, fixed_values = resolve_fixed(default_fixed(spec, fixed), layout)
     scale, shift = layout.si_scale_shift(sweep)
+    if np.ndim(sigma) == 2:
+        raise FitInputError("fit_spectrum takes sigma as a number or one value per point")
+    wt = weights_for(sigma, Y, sweep, rows, k_counts)[0]
+    if not np.all(np.isfinite(wt)):
+        raise FitInputError("sigma must be positive and finite")
+    starts_chi2 = None
+    if not spec.is_hamiltonian:
+        P0, starts_chi2 = _best_start(sweep, y, spec, layout, seed, P0, sigma, k_counts, bounds,
+                                      fixed, min_significance)
     for i, value in fixed_values.items():
         P0[:, i] = (value - shift[i]) / scale[i]
     lo, hi = resolve_bounds(bounds, layout, sweep, P0, rows)
-    if np.ndim(sigma) == 2:
-        raise FitInputError("fit_spectrum takes sigma as a number or one value per point")
-    wt = weights_for(sigma, Y, sweep, rows)[0]
-    if not np.all(np.isfinite(wt)):
-        raise FitInputError("sigma must be positive and finite")
     start = layout.to_si(P0[0], sweep)
     lo_si = lo[0] * scale + shift
     hi_si = hi[0] * scale + shift
@@ -296,15 +294,75 @@ def _fit_once(sweep: Sweep, y: NDArray[np.float64], Y: NDArray[np.float64], spec
     kws = {} if max_nfev is None else {"max_nfev": max_nfev}
     out = lmfit.minimize(residual, params, method="leastsq", scale_covar=scale_covar,
                          nan_policy="propagate", **kws)
-    return _result(spec, layout, sweep, out, evaluate, min_significance)
+    result = _result(spec, layout, sweep, out, evaluate, min_significance, starts_chi2)
+    status = result.status
+    # χ² differences below 1e-12 of the signal's weighted power are rounding (noise-free data)
+    rounding = 1e-12 * float(np.sum((y * wt) ** 2))
+    if status == FitStatus.OK and starts_chi2 is not None and np.any(
+            starts_chi2 < result.chisqr - max(BEATEN_BY * result.redchi, rounding)):
+        status = FitStatus.LOCAL_MINIMUM
+    if status == FitStatus.OK:
+        values = np.array([out.params[n].value for n in spec.param_names])
+        internal = layout.from_si(values, sweep)[None, :]
+        if implausible(internal, Y, sweep, spec, layout)[0]:
+            status = FitStatus.IMPLAUSIBLE
+    if status != result.status:
+        from dataclasses import replace
+
+        result = replace(result, status=status)
+    return result
+
+
+def _best_start(sweep: Sweep, y: NDArray[np.float64], spec: ModelSpec, layout: Layout,
+                seed: SeedArrays, P0: NDArray[np.float64], sigma: Any, k_counts: float,
+                bounds: Mapping[str, Any] | None, fixed: Mapping[str, Any] | None,
+                min_significance: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The converged start with the lowest χ² among the seed/data start, the robust starts
+    and (when seeded) the data alone; returns it (internal units) and every start's χ²."""
+    from .robust import candidate_starts
+
+    Y = y[None, :]
+    starts = [P0, *candidate_starts(Y, sweep, spec, None)]
+    if seed.values:  # a misleading seed must not decide alone
+        starts.append(start_values(Y, sweep, spec, SeedArrays({}), slice(0, 1)))
+    P = np.concatenate(starts, axis=0)
+    P = np.where(np.isfinite(P), P, P0)
+    m = P.shape[0]
+    G = spec.n_lines
+    nb = spec.n_base
+    si = np.array([layout.to_si(row, sweep) for row in P])
+    guess: dict[str, Any] = {"centers": si[:, nb::3], "widths": si[:, nb + 1::3],
+                             "contrasts": si[:, nb + 2::3], "offset": si[:, 0]}
+    if nb >= 2:
+        guess["slope"] = si[:, 1]
+    if nb == 3:
+        guess["curvature"] = si[:, 2]
+    f = sweep.to_hz(sweep.x)
+    s = sweep.columns(np.asarray(sigma, dtype=float)) if (
+        sigma is not None and not isinstance(sigma, str) and np.ndim(sigma) == 1) else sigma
+    res = fit_batch(f, np.tile(y, (m, 1)), spec.name, G, guess=guess, sigma=s,
+                    baseline=spec.baseline, bounds=bounds, fixed=fixed,
+                    lineshape=spec.lineshape, signal=spec.signal, counts_per_unit=k_counts,
+                    min_significance=min_significance, robust=False)
+    chi2 = np.where(np.isfinite(res.chisqr), res.chisqr, np.inf)
+    if not np.any(np.isfinite(chi2)):
+        return P0, chi2
+    # the lowest χ² wins, whatever its status: a lower χ² at a bound means the best fit inside
+    # the bounds is not the answer (the final fit then reports AT_BOUND)
+    best = int(np.argmin(chi2))
+    P_best = layout.from_si(res.params[best], sweep)[None, :]
+    # fit_batch sorted the lines by center; the order of lines does not matter to lmfit
+    return np.ascontiguousarray(P_best), np.concatenate([chi2[best:best + 1],
+                                                         np.delete(chi2, best)])
 
 
 def _model_function(spec: ModelSpec, f: NDArray[np.float64], f_ref: float):
     """Vectorised model on ``f`` (Hz) from an SI parameter vector, for lmfit."""
-    shape = gaussian if spec.lineshape == "gaussian" else lorentzian
+    shape = spec.shape_function()
     offs = spec.offsets
     nb = spec.n_base
     df = f - f_ref
+    dips = spec.signal == "dips"
 
     def lines(centers: NDArray[np.float64], widths: NDArray[np.float64],
               contrasts: NDArray[np.float64], values: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -312,8 +370,9 @@ def _model_function(spec: ModelSpec, f: NDArray[np.float64], f_ref: float):
         line_w = np.repeat(widths, offs.size)
         line_a = np.repeat(contrasts, offs.size)
         depth = (line_a * shape((f[:, None] - line_c) / line_w)).sum(axis=1)
-        base = values[0] + (values[1] * df if nb == 2 else 0.0)
-        return base * (1.0 - depth)
+        base = values[0] + (values[1] * df if nb >= 2 else 0.0) + (
+            values[2] * df * df if nb == 3 else 0.0)
+        return base * (1.0 - depth) if dips else base + depth
 
     if spec.is_hamiltonian:
         axes = spec.axes
@@ -335,7 +394,8 @@ def _model_function(spec: ModelSpec, f: NDArray[np.float64], f_ref: float):
 
 
 def _result(spec: ModelSpec, layout: Layout, sweep: Sweep, out: Any, evaluate: Any,
-            min_significance: float) -> SpectrumFit:
+            min_significance: float, starts_chi2: NDArray[np.float64] | None = None
+            ) -> SpectrumFit:
     names = spec.param_names
     values = np.array([out.params[n].value for n in names])
     errors = np.array([np.nan if out.params[n].stderr is None else out.params[n].stderr
@@ -349,7 +409,7 @@ def _result(spec: ModelSpec, layout: Layout, sweep: Sweep, out: Any, evaluate: A
     if spec.is_hamiltonian:
         B = values[layout.field]
         D, E = values[layout.D], values[layout.E]
-        t, dt = transitions_closed_form(B, D, E, spec.axes)
+        t, dt = transition_jacobian(B, D, E, spec.axes)
         positions = t.ravel()
         grad = dt.reshape(-1, 5)  # d(line)/d(Bx, By, Bz, D, E)
         idx = [*list(layout.field), layout.D, layout.E]
@@ -375,10 +435,11 @@ def _result(spec: ModelSpec, layout: Layout, sweep: Sweep, out: Any, evaluate: A
         model=spec, frequencies=sweep.frequencies, centers=positions[order],
         center_errors=pos_err[order], widths=widths[order], width_errors=width_errors[order],
         contrasts=contrasts[order], contrast_errors=contrast_errors[order],
-        baseline=float(values[0]), baseline_slope=float(values[1]) if nb == 2 else 0.0,
+        baseline=float(values[0]), baseline_slope=float(values[1]) if nb >= 2 else 0.0,
         chisqr=float(out.chisqr), redchi=float(out.redchi), status=status, best_fit=best,
         residual=residual[::-1] if sweep.reverse else residual, params=out.params,
-        lmfit_result=out, **extra)
+        lmfit_result=out, baseline_curvature=float(values[2]) if nb == 3 else 0.0,
+        starts_chisqr=starts_chi2, signal=spec.signal, **extra)
 
 
 def _covariance(out: Any, names: list[str], idx: list[int]) -> NDArray[np.float64]:
@@ -415,7 +476,7 @@ def _status(out: Any, spec: ModelSpec, layout: Layout, values: NDArray[np.float6
             return FitStatus.AT_BOUND
     c = values[layout.contrasts]
     ce = errors[layout.contrasts]
-    if min_significance > 0 and np.any(c < min_significance * ce):
+    if min_significance > 0 and np.any(np.abs(c) < min_significance * ce):
         return FitStatus.NOT_SIGNIFICANT
     return FitStatus.OK
 

@@ -32,6 +32,11 @@ class FitStatus(IntEnum):
     NOT_SIGNIFICANT = 5
     #: The fit produced non-finite values.
     NUMERICAL = 6
+    #: The result is physically implausible: a dip deeper than half the signal, a baseline far
+    #: outside the data, or lines much larger than the data (e.g. peaks fitted as dips).
+    IMPLAUSIBLE = 7
+    #: Another starting point found a clearly lower χ²: this fit is a local minimum.
+    LOCAL_MINIMUM = 8
 
     @property
     def message(self) -> str:
@@ -46,6 +51,10 @@ _MESSAGES = {
     FitStatus.SINGULAR: "singular covariance: some parameter is not determined by the data",
     FitStatus.NOT_SIGNIFICANT: "a line's contrast is not significant (no dip there)",
     FitStatus.NUMERICAL: "the fit produced non-finite values",
+    FitStatus.IMPLAUSIBLE: ("implausible result (contrast above 0.5, baseline far outside the "
+                            "data, lines larger than the data, or a line on the sweep's edge: "
+                            "check signal= dips/peaks/derivative and the number of lines)"),
+    FitStatus.LOCAL_MINIMUM: "another starting point found a clearly lower χ² (local minimum)",
 }
 
 

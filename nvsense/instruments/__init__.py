@@ -7,10 +7,16 @@ The measurement layer uses :func:`load_bench` and the protocols only::
     with load_bench("bench.yaml") as bench:   # no argument: the built-in simulated bench
         bench.mw.frequency = 2.87e9
 
-Optional features (hardware-timed lists, FM, a counter that triggers the source, gated
-counting) are capability protocols checked with ``isinstance``; :func:`sweep_mode` decides
+Optional features (hardware-timed lists, FM, a counter that triggers the source, a counter
+gate input) are capability protocols checked with ``isinstance``; :func:`sweep_mode` decides
 between list and stepped sweeps from them.  Every instrument and the bench have
 ``snapshot()``: the read-back state as JSON-ready data.
+
+The instruments of lock-in, pulsed and widefield measurements are optional slots of a bench
+(``bench.lockin``, ``bench.analog_input``, ``bench.fm_drive``, ``bench.pulser``,
+``bench.gated_counter``, ``bench.camera``, or ``bench.require(...)``), built on first use; their
+protocols live in :mod:`.lockin`, :mod:`.analog_input`, :mod:`.fm_drive`, :mod:`.pulser`,
+:mod:`.gated_counter` and :mod:`.camera`.
 
 Importing this package imports no driver: each is imported when a bench names it (see
 :mod:`nvsense.instruments.registry`).
@@ -31,8 +37,8 @@ from .protocols import (
     CoilLimits,
     CoilSupply,
     Counter,
+    ExternalGate,
     FrequencyModulation,
-    GatedCounter,
     Laser,
     LaserLimits,
     ListSweep,
@@ -59,8 +65,8 @@ __all__ = [
     "Counter",
     "DriverInfo",
     "DriverUnavailableError",
+    "ExternalGate",
     "FrequencyModulation",
-    "GatedCounter",
     "InstrumentError",
     "Laser",
     "LaserLimits",
@@ -76,3 +82,12 @@ __all__ = [
     "load_bench_config",
     "sweep_mode",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Deprecated: ``GatedCounter`` was the counter capability now called ExternalGate.
+    if name == "GatedCounter":
+        from . import protocols
+
+        return protocols.__getattr__("GatedCounter")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

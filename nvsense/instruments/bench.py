@@ -14,6 +14,12 @@
 Using the bench as a context manager connects every instrument, and on the way out (normal
 end, exception or Ctrl-C) turns the RF off, stops any list, turns the laser off (or puts it
 in standby), stops the counter and switches the coil off, then closes the connections.
+
+The instruments of lock-in, pulsed and widefield measurements (``bench.lockin``,
+``bench.analog_input``, ``bench.fm_drive``, ``bench.pulser``, ``bench.gated_counter``,
+``bench.camera``) are optional slots: built when first asked for (and connected then if the
+bench is connected), made safe and closed with the others once they are in use.  A bench that
+never asks for them never builds them.
 """
 
 from __future__ import annotations
@@ -30,8 +36,15 @@ from typing import Any, Literal
 
 from .capabilities import bench_capabilities, sweep_mode
 from .config import BenchConfig, load_bench_config
-from .errors import BackendUnavailableError, BenchConfigError, InstrumentError, LimitError
+from .errors import (
+    BackendUnavailableError,
+    BenchConfigError,
+    CapabilityError,
+    InstrumentError,
+    LimitError,
+)
 from .guarded import GuardedCoil, GuardedLaser, GuardedMicrowave
+from .guarded_kinds import GuardedFMDrive, GuardedLockIn, GuardedPulser
 from .limits import (
     BenchLimits,
     check_coil_current,
@@ -40,7 +53,7 @@ from .limits import (
     check_mw_power,
 )
 from .protocols import Snapshottable
-from .registry import build_instrument
+from .registry import CORE_SLOTS, KINDS, OPTIONAL_SLOTS, build_instrument, find_driver
 from .sample_info import SampleInfo, mixed_bench_warnings, sample_info, unseen_by_sample
 from .simulated.sample import SimulatedSample
 from .snapshot import generic_snapshot, quantity_value
@@ -49,8 +62,22 @@ __all__ = ["Bench", "load_bench"]
 
 log = logging.getLogger("nvsense.instruments")
 
-#: Order in which instruments are connected and made safe (RF first: it can heat or damage).
-SLOT_ORDER = ("mw", "laser", "counter", "coil")
+#: Order in which instruments are connected and made safe (RF first: it can heat or damage);
+#: the optional slots (:data:`~nvsense.instruments.registry.OPTIONAL_SLOTS`) follow, in use.
+SLOT_ORDER = CORE_SLOTS
+
+#: What leaving each optional slot safe does, for :attr:`Bench.safe_report`.
+_OPTIONAL_SAFE = {
+    "pulser": "stopped, outputs low",
+    "fm_drive": "stopped, output 0 V",
+    "lockin": "capture stopped, sine output down",
+    "analog_input": "stopped",
+    "gated_counter": "stopped",
+    "camera": "acquisition stopped",
+}
+#: Optional instruments handed out behind a guard of the bench's limits.
+_OPTIONAL_GUARDS = {"lockin": GuardedLockIn, "fm_drive": GuardedFMDrive,
+                    "pulser": GuardedPulser}
 
 
 def load_bench(
@@ -132,18 +159,11 @@ class Bench:
         self.limits = BenchLimits.from_config(config.limits, source)
         self.sample: SimulatedSample | None = (
             SimulatedSample(config.sample, pace=pace) if config.simulated_slots else None)
-        raw = {}
-        for slot, entry in config.instruments.entries().items():
-            try:
-                # The validated options: units parsed, relative paths already resolved
-                # against the bench file.
-                options = (entry.settings.driver_kwargs() if entry.settings is not None
-                           else entry.options)
-                raw[slot] = build_instrument(slot, entry.driver, options, sample=self.sample)
-            except BenchConfigError as exc:
-                if source is None:
-                    raise
-                raise type(exc)(f"{source}: {exc}") from exc.__cause__
+        raw = {slot: self._build(slot) for slot in config.instruments.entries()
+               if slot in CORE_SLOTS}
+        #: Optional instruments built so far (slot -> instrument, guarded where limits apply).
+        self._optional: dict[str, Any] = {}
+        self._optional_lock = threading.RLock()
         self.mw = GuardedMicrowave(raw["mw"], self.limits)
         self.laser = GuardedLaser(raw["laser"], self.limits)
         self.counter = raw["counter"]
@@ -157,13 +177,142 @@ class Bench:
         for text in self.warnings:
             log.warning("%s: %s", self.label, text, extra={"nvsense_bench_warning": True})
 
+    def _build(self, slot: str) -> Any:
+        """Construct the driver of ``slot`` (no I/O), naming the bench file on error."""
+        entry = self.config.instruments.entries()[slot]
+        try:
+            # The validated options: units parsed, relative paths already resolved against
+            # the bench file.
+            options = (entry.settings.driver_kwargs() if entry.settings is not None
+                       else entry.options)
+            return build_instrument(slot, entry.driver, options, sample=self.sample)
+        except BenchConfigError as exc:
+            if self.source is None:
+                raise
+            raise type(exc)(f"{self.source}: {exc}") from exc.__cause__
+
     # --- description ---------------------------------------------------------------------
 
     @property
     def instruments(self) -> dict[str, Any]:
-        """Slot -> instrument (guarded where limits apply), in connection order."""
+        """Slot -> instrument (guarded where limits apply), in connection order: the core
+        slots, then the optional ones that have been asked for (see :meth:`instrument`)."""
         slots = {"mw": self.mw, "laser": self.laser, "counter": self.counter, "coil": self.coil}
-        return {slot: slots[slot] for slot in SLOT_ORDER if slots[slot] is not None}
+        core = {slot: slots[slot] for slot in SLOT_ORDER if slots[slot] is not None}
+        with self._optional_lock:
+            optional = {slot: self._optional[slot] for slot in OPTIONAL_SLOTS
+                        if slot in self._optional}
+        return {**core, **optional}
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        """Every filled slot of the bench file, core slots first, whether built or not."""
+        return tuple(self.config.instruments.entries())
+
+    @property
+    def optional_slots(self) -> tuple[str, ...]:
+        """The optional slots this bench has (``lockin``, ``pulser``, ``camera``...)."""
+        return tuple(slot for slot in self.slots if slot in OPTIONAL_SLOTS)
+
+    def has(self, slot: str) -> bool:
+        """Whether the bench file fills ``slot`` (no instrument is built)."""
+        return slot in self.config.instruments.entries()
+
+    def instrument(self, slot: str) -> Any:
+        """The instrument of ``slot``, or ``None`` if the bench has none.
+
+        An optional slot is built on first use, bound to the bench (an FM drive gets the
+        guarded source and the analog input), and connected at once when the bench is
+        connected (otherwise with the bench).
+
+        Raises
+        ------
+        KeyError
+            ``slot`` is not a slot name.
+        InstrumentError
+            The bench is connected and the instrument cannot be reached (the rest of the
+            bench stays as it is).
+        """
+        if slot in CORE_SLOTS:
+            return {"mw": self.mw, "laser": self.laser, "counter": self.counter,
+                    "coil": self.coil}[slot]
+        if slot not in OPTIONAL_SLOTS:
+            raise KeyError(f"{slot!r} is not a bench slot; slots: "
+                           f"{', '.join((*CORE_SLOTS, *OPTIONAL_SLOTS))}")
+        if not self.has(slot):
+            return None
+        with self._optional_lock:
+            instrument = self._optional.get(slot)
+            if instrument is None:
+                instrument = self._make_optional(slot)
+                self._optional[slot] = instrument
+            if self._connected and slot not in self._connected:
+                try:
+                    instrument.connect()
+                except Exception as exc:
+                    self.connect_errors[slot] = self._connect_error(slot, exc)
+                    raise self.connect_errors[slot] from exc
+                self.connect_errors.pop(slot, None)
+                self._connected.append(slot)
+        return instrument
+
+    def _make_optional(self, slot: str) -> Any:
+        raw = self._build(slot)
+        if slot == "fm_drive" and hasattr(raw, "bind"):
+            needs_ai = getattr(raw, "needs_analog_input", True)
+            raw.bind(self.mw, self.instrument("analog_input") if needs_ai else None)
+        guard = _OPTIONAL_GUARDS.get(slot)
+        return guard(raw, self.limits) if guard is not None else raw
+
+    def require(self, *slots: str) -> tuple[Any, ...]:
+        """The instruments of ``slots`` (built, and connected if the bench is), for a
+        measurement that needs them.
+
+        Raises
+        ------
+        CapabilityError
+            The bench file has no entry for some of them: the message names each and gives an
+            example entry.
+        """
+        missing = [slot for slot in slots if not self.has(slot)]
+        if missing:
+            examples = "; ".join(
+                f"instruments.{slot} ({KINDS.get(slot, slot)}), e.g. "
+                f"{slot}: {_example_entry(slot)}" for slot in missing)
+            raise CapabilityError(f"{self.label} has no {', '.join(missing)}: add {examples} "
+                                  f"to the bench file (or run on the simulated bench, which "
+                                  f"has every instrument)")
+        return tuple(self.instrument(slot) for slot in slots)
+
+    @property
+    def lockin(self) -> Any:
+        """The lock-in amplifier (``None`` if the bench has none); built on first use."""
+        return self.instrument("lockin")
+
+    @property
+    def analog_input(self) -> Any:
+        """The continuous multi-channel analog input (``None`` if the bench has none)."""
+        return self.instrument("analog_input")
+
+    @property
+    def fm_drive(self) -> Any:
+        """The FM drive of the microwave source (``None`` if the bench has none)."""
+        return self.instrument("fm_drive")
+
+    @property
+    def pulser(self) -> Any:
+        """The pulse generator (``None`` if the bench has none)."""
+        return self.instrument("pulser")
+
+    @property
+    def gated_counter(self) -> Any:
+        """The gated counter of pulsed read-out (``None`` if the bench has none)."""
+        return self.instrument("gated_counter")
+
+    @property
+    def camera(self) -> Any:
+        """The camera (``None`` if the bench has none)."""
+        return self.instrument("camera")
 
     @property
     def connected(self) -> bool:
@@ -217,6 +366,9 @@ class Bench:
             except Exception as exc:  # recorded, not raised: the others still count
                 entry["error"] = f"{type(exc).__name__}: {exc}"
             instruments[slot] = entry
+        for slot in self.optional_slots:
+            if slot not in instruments:  # never asked for: not built, nothing to read
+                instruments[slot] = {"driver": self.driver_of(slot), "used": False}
         b = self.limits
         return {
             "bench": {"name": self.config.name or "", "label": self.label,
@@ -227,6 +379,8 @@ class Bench:
                 "max_mw_power": quantity_value(b.max_mw_power, "dBm"),
                 "max_laser_power": quantity_value(b.max_laser_power, "W"),
                 "max_coil_current": quantity_value(b.max_coil_current, "A"),
+                "max_modulation_voltage": quantity_value(b.max_modulation_voltage, "V"),
+                "max_mw_duty_cycle": b.max_mw_duty_cycle,
             },
             "safe_state": {"laser": self.config.safe_state.laser},
             "sample": self.sample_info.as_dict(),
@@ -252,8 +406,9 @@ class Bench:
         return bench_capabilities(self)
 
     def identities(self) -> dict[str, str]:
-        """Slot -> identity string as each instrument reports it (needs a connection)."""
-        return {slot: str(inst.identity) for slot, inst in self.instruments.items()}
+        """Slot -> identity string as each connected instrument reports it."""
+        return {slot: str(inst.identity) for slot, inst in self.instruments.items()
+                if slot in self._connected}
 
     def metadata(self) -> dict[str, Any]:
         """What a run file records about the bench (JSON-serialisable)."""
@@ -361,8 +516,11 @@ class Bench:
         """Leave every connected instrument safe; never raises for a failing instrument.
 
         RF off and list stopped, laser off or standby (``safe_state.laser``), counter stopped,
-        coil output off.  Failures are logged and collected in :attr:`safe_errors` so that one
-        dead instrument does not keep the others unsafe.  Ctrl-C is held back until all are
+        coil output off; then the optional instruments in use: pulser stopped with its outputs
+        low, FM drive stopped at 0 V, lock-in capture stopped and sine output down, analog
+        input and gated counter stopped, camera acquisition stopped.  Failures are logged and
+        collected in :attr:`safe_errors` so that one dead instrument does not keep the others
+        unsafe.  Ctrl-C is held back until all are
         done (then raised).
 
         Returns
@@ -380,8 +538,11 @@ class Bench:
             "counter": (lambda: self.counter.safe(), "stopped"),
             "coil": (lambda: self.coil.safe() if self.coil else None, "output off"),
         }
+        for slot, instrument in self.instruments.items():
+            if slot in OPTIONAL_SLOTS:
+                actions[slot] = (instrument.safe, _OPTIONAL_SAFE[slot])
         with _sigint_deferred():
-            for slot in SLOT_ORDER:
+            for slot in (*SLOT_ORDER, *OPTIONAL_SLOTS):
                 if slot not in self._connected:
                     continue
                 action, done = actions[slot]
@@ -446,6 +607,14 @@ class Bench:
     def __repr__(self) -> str:
         state = "connected" if self.connected else "not connected"
         return f"<Bench {self.label!r} ({state})>"
+
+
+def _example_entry(slot: str) -> str:
+    """A bench-file entry for ``slot`` (its first real driver's example)."""
+    from .registry import drivers
+
+    real = [d for d in drivers(slot) if not d.simulated and d.example]
+    return real[0].example_text() if real else find_driver(slot, "simulated").example_text()
 
 
 @contextmanager

@@ -4,7 +4,7 @@ The optional features of an instrument are protocols of :mod:`nvsense.instrument
 (:class:`~nvsense.instruments.protocols.ListSweep`,
 :class:`~nvsense.instruments.protocols.FrequencyModulation`,
 :class:`~nvsense.instruments.protocols.MicrowaveTrigger`,
-:class:`~nvsense.instruments.protocols.GatedCounter`).  This module turns them into the
+:class:`~nvsense.instruments.protocols.ExternalGate`).  This module turns them into the
 decisions a measurement needs, so that the same question gets the same answer everywhere:
 
 >>> from nvsense.instruments import load_bench
@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from .errors import CapabilityError
-from .protocols import FrequencyModulation, GatedCounter, ListSweep, MicrowaveTrigger
+from .protocols import ExternalGate, FrequencyModulation, ListSweep, MicrowaveTrigger
 
 __all__ = ["SweepMode", "bench_capabilities", "sweep_mode", "sweep_mode_for"]
 
@@ -83,11 +83,13 @@ def bench_capabilities(bench: Any) -> dict[str, bool]:
     """Which optional features the bench's instruments have, by capability name.
 
     ``list_sweep`` (source and counter together), ``frequency_modulation``,
-    ``mw_trigger`` (the counter's clock can step a list) and ``gated_counter``.
+    ``mw_trigger`` (the counter's clock can step a list) and ``external_gate`` (the counter
+    counts only inside the windows of a gate input).  Which optional instruments a bench has
+    (lock-in, pulser, camera...) is :meth:`Bench.slots <nvsense.instruments.Bench.slots>`.
     """
     return {
         "list_sweep": _list_blocker(bench.mw, bench.counter) is None,
         "frequency_modulation": isinstance(bench.mw, FrequencyModulation),
         "mw_trigger": isinstance(bench.counter, MicrowaveTrigger),
-        "gated_counter": isinstance(bench.counter, GatedCounter),
+        "external_gate": isinstance(bench.counter, ExternalGate),
     }

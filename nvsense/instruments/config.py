@@ -48,7 +48,14 @@ from ..yaml_lines import line_of
 from .driver_options import DriverOptions
 from .errors import BenchConfigError
 from .fields import as_tuple, quantity, vector
-from .registry import SLOT_KINDS, DriverInfo, find_driver, option_problem
+from .registry import (
+    CORE_SLOTS,
+    OPTIONAL_SLOTS,
+    SLOT_KINDS,
+    DriverInfo,
+    find_driver,
+    option_problem,
+)
 
 __all__ = [
     "BUILTIN_BENCHES",
@@ -59,6 +66,7 @@ __all__ = [
     "InstrumentEntry",
     "InstrumentsConfig",
     "LimitsConfig",
+    "PhotodiodeChainConfig",
     "SafeStateConfig",
     "SampleConfig",
     "builtin_bench_path",
@@ -70,6 +78,9 @@ BUILTIN_BENCHES: dict[str, str] = {
     "simulated": "the default: an NV ensemble in a 2.2 mT field, with a simulated bias coil",
     "single_nv": "one NV (axis 0) with 14N hyperfine lines, 100 kcounts/s",
     "example_real": "a real bench (SG384, OBIS, NI DAQ, DP800): edit the addresses",
+    "example_lockin": "a real lock-in bench (SG384, NI card: photodiodes and FM drive, SR860)",
+    "example_pulsed": "a real pulsed bench (SG384, Pulse Streamer, NI gated counter)",
+    "example_widefield": "a real widefield bench (SG384 list stepped by an Andor camera)",
 }
 
 
@@ -122,7 +133,8 @@ class FaultsConfig(_Model):
     the sample; a *time* is simulated time (seconds since the sample was made).  A *timeout*
     fails one acquisition (its data is lost, the next one works); a *disconnect* makes every
     later call to that instrument raise until it is connected again; *unreachable* makes
-    ``connect()`` fail.
+    ``connect()`` fail (also for the optional simulated instruments: ``lockin``,
+    ``analog_input``, ``fm_drive``, ``pulser``, ``gated_counter``, ``camera``).
     """
 
     counter_timeout_at_sweep: int | None = _fault_sweep()
@@ -139,6 +151,48 @@ class FaultsConfig(_Model):
     laser_unreachable: bool = False
     counter_unreachable: bool = False
     coil_unreachable: bool = False
+    lockin_unreachable: bool = False
+    analog_input_unreachable: bool = False
+    fm_drive_unreachable: bool = False
+    pulser_unreachable: bool = False
+    gated_counter_unreachable: bool = False
+    camera_unreachable: bool = False
+
+
+class PhotodiodeChainConfig(_Model):
+    """The simulated photodiode chain read by the simulated lock-in and analog input
+    (:mod:`nvsense.instruments.simulated.photodiode`), built on first use.
+
+    Every sensor sees the sample of the bench (its lines, the microwave and laser state);
+    ``sensors`` names one (``[s0]``) or two (a gradiometer: ``[s0, s1]``, the second seeing
+    ``far_source_coupling`` of the test source).  The channels are ``<sensor>.signal``,
+    ``<sensor>.reference``, ``sync`` and ``trigger``.
+    """
+
+    sample_rate: _quantity("Hz", '"200 kHz"', positive=True) = 200e3  # type: ignore[valid-type]
+    sensors: Annotated[tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][\w-]*$")], ...],
+                       BeforeValidator(_as_tuple)] = ("s0",)
+    photon_rate: _quantity("1/s", '"5e14 /s"', positive=True) = 5e14  # type: ignore[valid-type]
+    reference_photon_rate: _quantity(  # type: ignore[valid-type]
+        "1/s", '"5e14 /s"', positive=True) | None = None
+    quantum_efficiency: Annotated[float, Field(gt=0, le=1)] = 0.85
+    transimpedance: _quantity("V/A", '"10 kV/A"', positive=True) = 1e4  # type: ignore[valid-type]
+    amplifier_noise: _quantity(  # type: ignore[valid-type]
+        "A", '"2 pA" (per √Hz)', non_negative=True) = 0.0
+    flux_concentrator_gain: Annotated[float, Field(gt=0)] = 1.0
+    rin: Annotated[float, Field(ge=0)] = 1e-6
+    rin_corner: _quantity("Hz", '"10 kHz"', non_negative=True) = 1e4  # type: ignore[valid-type]
+    environment: bool = False
+    test_source: bool = False
+    far_source_coupling: float = 0.05
+
+    @field_validator("sensors")
+    @classmethod
+    def _distinct_sensors(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError(f"give one or more distinct sensor names, e.g. [s0, s1]; got "
+                             f"{list(v)}")
+        return v
 
 
 def _axes(value: Any) -> Any:
@@ -200,6 +254,7 @@ class SampleConfig(_Model):
     seed: int | None = None
     pace: Literal["fast", "realtime"] = "fast"
     faults: FaultsConfig = FaultsConfig()
+    photodiode: PhotodiodeChainConfig = PhotodiodeChainConfig()
 
     @field_validator("axes")
     @classmethod
@@ -322,29 +377,71 @@ class CoilEntry(InstrumentEntry):
     kind: ClassVar[str] = "coil"
 
 
+class LockInEntry(InstrumentEntry):
+    kind: ClassVar[str] = "lockin"
+
+
+class AnalogInputEntry(InstrumentEntry):
+    kind: ClassVar[str] = "analog_input"
+
+
+class FMDriveEntry(InstrumentEntry):
+    kind: ClassVar[str] = "fm_drive"
+
+
+class PulserEntry(InstrumentEntry):
+    kind: ClassVar[str] = "pulser"
+
+
+class GatedCounterEntry(InstrumentEntry):
+    kind: ClassVar[str] = "gated_counter"
+
+
+class CameraEntry(InstrumentEntry):
+    kind: ClassVar[str] = "camera"
+
+
 class InstrumentsConfig(_Model):
-    """The bench's instruments by slot; ``coil`` is optional."""
+    """The bench's instruments by slot: ``mw``, ``laser`` and ``counter`` are required; the
+    ``coil`` and the instruments of lock-in, pulsed and widefield measurements (``lockin``,
+    ``analog_input``, ``fm_drive``, ``pulser``, ``gated_counter``, ``camera``) are optional."""
 
     mw: MicrowaveEntry
     laser: LaserEntry
     counter: CounterEntry
     coil: CoilEntry | None = None
+    lockin: LockInEntry | None = None
+    analog_input: AnalogInputEntry | None = None
+    fm_drive: FMDriveEntry | None = None
+    pulser: PulserEntry | None = None
+    gated_counter: GatedCounterEntry | None = None
+    camera: CameraEntry | None = None
 
     def entries(self) -> dict[str, InstrumentEntry]:
-        """Slot -> entry, for the slots that are filled."""
-        slots = {"mw": self.mw, "laser": self.laser, "counter": self.counter, "coil": self.coil}
+        """Slot -> entry, for the slots that are filled (core slots first, then the optional
+        ones in :data:`~nvsense.instruments.registry.OPTIONAL_SLOTS` order)."""
+        slots = {slot: getattr(self, slot) for slot in (*CORE_SLOTS, *OPTIONAL_SLOTS)}
         return {k: v for k, v in slots.items() if v is not None}
 
 
 def _all_simulated() -> InstrumentsConfig:
+    """A bench file without ``instruments:``: every instrument simulated (no coil), the
+    optional ones built only when a measurement uses them."""
     return InstrumentsConfig(mw={"driver": "simulated"}, laser={"driver": "simulated"},
-                             counter={"driver": "simulated"})
+                             counter={"driver": "simulated"},
+                             **{slot: {"driver": "simulated"} for slot in OPTIONAL_SLOTS})
 
 
 # --- limits and safe state ------------------------------------------------------------------
 
 class LimitsConfig(_Model):
-    """Bench limits, on top of each instrument's own; a missing one means no bench limit."""
+    """Bench limits, on top of each instrument's own; a missing one means no bench limit.
+
+    ``max_modulation_voltage`` bounds what drives the source's FM input (a lock-in's sine
+    output, the FM drive's amplitude); ``max_mw_duty_cycle`` bounds the fraction of a pulse
+    program's pass with the microwave on (the rating of a pulsed amplifier, the heating of the
+    sample or antenna).
+    """
 
     frequency: tuple[Frequency, Frequency] | None = None  # type: ignore[valid-type]
     max_mw_power: _quantity("dBm", '"0 dBm"') | None = None  # type: ignore[valid-type]
@@ -352,6 +449,10 @@ class LimitsConfig(_Model):
         "W", '"0.5 W"', non_negative=True) | None = None
     max_coil_current: _quantity(  # type: ignore[valid-type]
         "A", '"2 A"', non_negative=True) | None = None
+    max_modulation_voltage: _quantity(  # type: ignore[valid-type]
+        "V", '"1 V"', positive=True) | None = None
+    max_mw_duty_cycle: Annotated[_quantity(  # type: ignore[valid-type]
+        "1", '0.1 (or "10 %")'), Field(gt=0, le=1)] | None = None
 
     @field_validator("frequency")
     @classmethod

@@ -39,6 +39,7 @@ __all__ = [
     "N5181B_MODELS",
     "SG384_MODELS",
     "SMB100A_MODELS",
+    "SR860_MODELS",
     "SYNTHHD_MODELS",
     "CoboltOptions",
     "DP800Options",
@@ -64,6 +65,8 @@ SG384_MODELS = ("SG382", "SG384", "SG386", "SG392", "SG394", "SG396")
 SMB100A_MODELS = ("SMB100A",)
 N5181B_MODELS = ("N5181B", "N5182B", "N5183B")
 SYNTHHD_MODELS = ("SynthHD v1.4", "SynthHD v2", "SynthHD PRO v2")
+#: Lock-in models the SR860 driver drives.
+SR860_MODELS = ("SR860", "SR865", "SR865A")
 
 Frequency = quantity("Hz", '"3.2 GHz"')
 Power = quantity("dBm", '"0 dBm"')

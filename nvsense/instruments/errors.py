@@ -65,7 +65,11 @@ class LimitError(ValueError):
     quantity
         Which setting: ``"frequency"``, ``"mw_power"``, ``"laser_power"``, ``"coil_current"``,
         ``"bin_time"``, ``"n_bins"``, ``"list_points"``, ``"fm_deviation"``, ``"fm_rate"``,
-        ``"fm_source"``.
+        ``"fm_source"``; for the optional instruments also ``"modulation_voltage"`` (a lock-in's
+        sine output or the FM drive against the bench's ``max_modulation_voltage``),
+        ``"mw_duty_cycle"`` (a pulse program against ``max_mw_duty_cycle``), ``"sample_rate"``,
+        ``"block_size"``, ``"channels"`` (an analog input), ``"exposure"``, ``"binning"``,
+        ``"roi"``, ``"trigger_mode"``, ``"buffer_frames"`` (a camera).
     value
         The value asked for (the first offending one of a list), in ``unit``.
     limit

@@ -29,6 +29,8 @@ __all__ = [
     "check_coil_current",
     "check_frequencies",
     "check_laser_power",
+    "check_modulation_voltage",
+    "check_mw_duty_cycle",
     "check_mw_power",
     "effective_coil_limits",
     "effective_laser_limits",
@@ -51,6 +53,11 @@ class BenchLimits:
         Highest laser power in W.
     max_coil_current
         Highest coil current magnitude in A.
+    max_modulation_voltage
+        Highest peak voltage on the source's modulation input (a lock-in's sine output, the
+        FM drive), V.
+    max_mw_duty_cycle
+        Highest fraction of a pulse program's pass with the microwave switched on.
     origin
         Where they come from, for messages (``"limits in /lab/bench.yaml"``).
     """
@@ -60,13 +67,17 @@ class BenchLimits:
     max_laser_power: float | None = None
     max_coil_current: float | None = None
     origin: str = "the bench limits"
+    max_modulation_voltage: float | None = None
+    max_mw_duty_cycle: float | None = None
 
     @classmethod
     def from_config(cls, config: LimitsConfig, source: Path | None = None) -> BenchLimits:
         """From the ``limits:`` section of a bench file found at ``source``."""
         origin = f"limits in {source}" if source is not None else "the bench limits"
         return cls(config.frequency, config.max_mw_power, config.max_laser_power,
-                   config.max_coil_current, origin)
+                   config.max_coil_current, origin,
+                   max_modulation_voltage=config.max_modulation_voltage,
+                   max_mw_duty_cycle=config.max_mw_duty_cycle)
 
 
 def out_of_range(message: str, *, quantity: str, value: Any, low: float | None,
@@ -195,6 +206,33 @@ def check_coil_current(value: float, *, instrument: CoilLimits | None,
     _check_range(value, -high if high is not None else None, high, what=what, unit="A",
                  source=f"the bench ({origin}, max_coil_current)",
                  quantity="coil_current", origin="bench", who=who)
+
+
+def check_modulation_voltage(value: float, *, bench: BenchLimits | None,
+                             who: str = "lockin") -> None:
+    """Check a peak voltage driving the source's modulation input against the bench's
+    ``max_modulation_voltage``."""
+    high = bench.max_modulation_voltage if bench is not None else None
+    origin = bench.origin if bench is not None else ""
+    _check_range(value, 0.0, high, what=f"{who} modulation drive", unit="V",
+                 source=f"the bench ({origin}, max_modulation_voltage)",
+                 quantity="modulation_voltage", origin="bench", who=who)
+
+
+def check_mw_duty_cycle(duty: float, *, bench: BenchLimits | None, who: str = "pulser",
+                        program: str = "") -> None:
+    """Check the microwave duty cycle of a pulse program (fraction of a pass with the
+    microwave on) against the bench's ``max_mw_duty_cycle``."""
+    high = bench.max_mw_duty_cycle if bench is not None else None
+    if high is None or duty <= high:
+        return
+    origin = bench.origin if bench is not None else ""
+    name = f" {program!r}" if program else ""
+    raise LimitError(
+        f"{who}: program{name} keeps the microwave on {100 * duty:.3g} % of each pass, above "
+        f"{100 * high:.3g} %, the limit of the bench ({origin}, max_mw_duty_cycle); lengthen "
+        f"the waits or shorten the pulses; nothing was sent", quantity="mw_duty_cycle",
+        value=duty, limit=high, unit="1", bound="upper", source="bench", instrument=who)
 
 
 def _tighter(low: float, high: float, bench_low: float | None,

@@ -25,9 +25,16 @@ protocol                  kind        what it adds
 :class:`FrequencyModulation`  mw      frequency modulation (``set_fm``)
 :class:`MicrowaveTrigger` counter     its bin clock also steps the microwave list
                                       (``configure(..., trigger_mw=True)``)
-:class:`GatedCounter`     counter     counts only while an external gate input is active
+:class:`ExternalGate`     counter     counts only while an external gate input is active
+                                      (``set_gate``)
 :class:`Snapshottable`    any         ``snapshot()``: the read-back state, JSON-serialisable
 ========================  ==========  ======================================================
+
+``GatedCounter`` was this module's name for :class:`ExternalGate` (a capability of the ODMR
+counter); it is kept as a deprecated alias.  ``GatedCounter`` now means one thing: the pulsed
+read-out protocol of the ``gated_counter`` slot,
+:class:`nvsense.instruments.gated_counter.GatedCounter` (counts per read-out window, summed
+over passes).
 
 An implementation declares a capability by having its members, and lacks it by not having
 them (a method may also be blocked by setting it to ``None``, the :mod:`typing` convention).
@@ -37,6 +44,7 @@ from these protocols, in one place.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -48,8 +56,8 @@ __all__ = [
     "CoilLimits",
     "CoilSupply",
     "Counter",
+    "ExternalGate",
     "FrequencyModulation",
-    "GatedCounter",
     "Laser",
     "LaserLimits",
     "LimitedCoilSupply",
@@ -301,10 +309,14 @@ class MicrowaveTrigger(Protocol):
 
 
 @runtime_checkable
-class GatedCounter(Protocol):
+class ExternalGate(Protocol):
     """A counter that counts only while an external gate input is active (``counter``
-    capability), for pulsed read-out windows: a pulse generator opens the gate during each
-    read-out pulse and the counts of a bin are the photons inside the windows."""
+    capability): a pulse generator opens the gate during each read-out pulse and the counts of
+    a bin are the photons inside the windows of that bin.
+
+    Not to be confused with :class:`nvsense.instruments.gated_counter.GatedCounter`, the
+    instrument of the ``gated_counter`` slot that returns one value per read-out window.
+    """
 
     def set_gate(self, enabled: bool, *, active: Literal["high", "low"] = "high") -> None:
         """Count only while the gate input is at its ``active`` level (``enabled``), or always;
@@ -318,3 +330,16 @@ class Snapshottable(Protocol):
     def snapshot(self) -> dict[str, Any]:
         """Identity, settings read back from the instrument, limits and options, as plain
         JSON-serialisable data; quantities as ``{"value": v, "unit": "Hz"}``."""
+
+
+def __getattr__(name: str) -> Any:
+    # ``GatedCounter`` was renamed ExternalGate: the name now means the pulsed read-out
+    # protocol (nvsense.instruments.gated_counter.GatedCounter).
+    if name == "GatedCounter":
+        warnings.warn(
+            "nvsense.instruments.protocols.GatedCounter is deprecated: the counter capability "
+            "set_gate is now ExternalGate; the pulsed read-out protocol (one value per window) "
+            "is nvsense.instruments.gated_counter.GatedCounter",
+            DeprecationWarning, stacklevel=2)
+        return ExternalGate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

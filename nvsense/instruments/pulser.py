@@ -27,8 +27,9 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from ..pulses import ProgramLimitError, PulseProgram, PulserLimits, check_program
 from ..pulses.limits import estimate_steps
-from ..pulses.program import ResolvedBlock, is_digital_channel
+from ..pulses.program import ResolvedBlock, ResolvedRepeat, is_digital_channel
 from .errors import InstrumentError, LimitError
+from .snapshot import kind_state
 
 __all__ = [
     "ChannelMap",
@@ -38,6 +39,7 @@ __all__ = [
     "PulserLimitError",
     "PulserLimits",
     "flat_patterns",
+    "mw_duty_cycle",
 ]
 
 TriggerMode = Literal["software", "external"]
@@ -258,6 +260,20 @@ def flat_patterns(program: PulseProgram, cmap: ChannelMap, device: str = "pulser
     return digital, analog
 
 
+def mw_duty_cycle(program: PulseProgram) -> float:
+    """Fraction of one pass of ``program`` with the microwave on (repeats counted, not
+    unrolled): what a pulsed amplifier's duty-cycle rating and the sample's heating see."""
+
+    def on_ns(elements: Any) -> int:
+        return sum(el.count * on_ns(el.body) if isinstance(el, ResolvedRepeat)
+                   else (el.duration_ns if el.mw else 0) for el in elements)
+
+    total = program.pass_duration_ns
+    if total <= 0:
+        return 0.0
+    return sum(on_ns(program.resolve(i)) for i in range(program.n_points)) / total
+
+
 class PulserBase:
     """What every pulser driver shares: checks before any I/O, upload with clean failure,
     repetition checks.  Drivers implement :meth:`compile`, :meth:`_send`, :meth:`_start`,
@@ -454,6 +470,14 @@ class PulserBase:
                 action()
             except Exception:  # safe() must not raise
                 pass
+
+    def snapshot(self) -> dict[str, Any]:
+        """Identity, channel map, limits, whether it plays, and the program uploaded (name,
+        steps, windows, pass length, repetitions; the whole compiled form is
+        :attr:`compiled`), JSON-ready."""
+        return {"name": self.name, "class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "identity": self.identity, "connected": self.connected,
+                **kind_state("pulser", self)}
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "not connected"

@@ -1,9 +1,11 @@
 """Which driver drives what: the table behind ``driver:`` in a bench file.
 
 Each entry maps a driver name to the kind of slot it fills (``mw``, ``laser``, ``counter``,
-``coil``), the class that implements it (``"module:Class"``) and a one-line description.
-Classes are imported only when a bench uses them, so a driver whose module (or vendor library)
-is missing breaks only the benches that name it, with an error naming the module.
+``coil``, and the optional ``lockin``, ``analog_input``, ``fm_drive``, ``pulser``,
+``gated_counter``, ``camera``), the class that implements it (``"module:Class"``) and a
+one-line description.  Classes are imported only when a bench uses them, so a driver whose
+module (or vendor library) is missing breaks only the benches that name it, with an error
+naming the module.
 
 Construction contract, for every driver: ``Class(name=<bench key>, **entry)`` where ``entry``
 is the bench-file entry without ``driver``; ``__init__`` does no I/O, ``connect()`` opens the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,13 +28,16 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from . import acquisition_options as acq
 from . import driver_options as opt
 from .driver_options import DriverOptions
 from .errors import BenchConfigError
 
 __all__ = [
+    "CORE_SLOTS",
     "DRIVERS",
     "KINDS",
+    "OPTIONAL_SLOTS",
     "SLOT_KINDS",
     "DriverInfo",
     "DriverUnavailableError",
@@ -42,16 +48,31 @@ __all__ = [
     "option_problem",
 ]
 
-Kind = Literal["mw", "laser", "counter", "coil"]
+Kind = Literal["mw", "laser", "counter", "coil", "lockin", "analog_input", "fm_drive",
+               "pulser", "gated_counter", "camera"]
 
+#: The slots every bench has (``coil`` optional), connected with the bench, in this order
+#: (RF first: it can heat or damage).
+CORE_SLOTS: tuple[Kind, ...] = ("mw", "laser", "counter", "coil")
+#: Optional slots for lock-in, pulsed and widefield measurements: built and connected on first
+#: use (a bench that does not use them pays nothing), made safe after the core slots, outputs
+#: first.
+OPTIONAL_SLOTS: tuple[Kind, ...] = ("pulser", "fm_drive", "lockin", "analog_input",
+                                    "gated_counter", "camera")
 #: Bench slots and the kind of instrument each holds (the slot name is the kind).
-SLOT_KINDS: dict[str, Kind] = {"mw": "mw", "laser": "laser", "counter": "counter", "coil": "coil"}
+SLOT_KINDS: dict[str, Kind] = {slot: slot for slot in (*CORE_SLOTS, *OPTIONAL_SLOTS)}
 #: What each kind of slot holds, in words.
 KINDS: dict[str, str] = {
     "mw": "microwave source",
     "laser": "laser / AOM",
     "counter": "photon counter / photodiode DAQ",
     "coil": "bias-coil current supply",
+    "lockin": "lock-in amplifier",
+    "analog_input": "continuous multi-channel analog input (photodiodes, sync, trigger)",
+    "fm_drive": "FM drive of the microwave source (lock-in detection)",
+    "pulser": "pulse generator",
+    "gated_counter": "gated photon counter (one value per read-out window)",
+    "camera": "camera (widefield)",
 }
 
 
@@ -68,13 +89,14 @@ class DriverInfo:
     name
         The value of ``driver:`` in a bench file.
     kind
-        The slot kind it fills: ``mw``, ``laser``, ``counter`` or ``coil``.
+        The slot kind it fills (a key of :data:`KINDS`).
     target
         ``"module:Class"`` import path.
     description
         One line: the instrument(s) it drives.
     bus
-        How it talks: ``VISA``, ``serial``, ``NI-DAQmx`` or ``simulated``.
+        How it talks: ``VISA``, ``serial``, ``NI-DAQmx``, a vendor library (``LabOne``,
+        ``SpinAPI``, ``pylablib``...), ``mw`` (through the bench's source) or ``simulated``.
     requires
         Options a bench entry must give (e.g. ``address``).
     example
@@ -83,6 +105,9 @@ class DriverInfo:
         The pydantic model of the driver's options
         (:mod:`nvsense.instruments.driver_options`); ``None`` for a user's driver, whose
         constructor checks its own options.
+    library, install
+        A Python package the driver loads only when it connects (``"pulsestreamer"``), and
+        how to install it; ``nvsense instruments list`` says when it is missing.
     """
 
     name: str
@@ -93,6 +118,8 @@ class DriverInfo:
     requires: tuple[str, ...] = ()
     example: Mapping[str, Any] = field(default_factory=dict)
     options: type[DriverOptions] | None = None
+    library: str = ""
+    install: str = ""
 
     @property
     def simulated(self) -> bool:
@@ -125,6 +152,16 @@ class DriverInfo:
             raise DriverUnavailableError(
                 f"driver {self.name!r}: module {module_name} has no class {class_name!r}"
             ) from None
+
+    def library_missing(self) -> str | None:
+        """How to install the package the driver needs to connect, if it is missing here."""
+        if not self.library:
+            return None
+        try:
+            found = importlib.util.find_spec(self.library) is not None
+        except (ImportError, ValueError):
+            found = False
+        return None if found else f"needs {self.library} ({self.install})"
 
     def example_text(self) -> str:
         """The example entry in bench-file (YAML flow) syntax."""
@@ -195,6 +232,82 @@ DRIVERS: tuple[DriverInfo, ...] = (
                "Rigol DP800-series DC power supply (one channel drives the coil)", "VISA",
                ("address",), {"address": "TCPIP0::10.0.0.14::inst0::INSTR", "channel": 1},
                options=opt.DP800Options),
+    # --- lock-in detection ---------------------------------------------------------------
+    DriverInfo("simulated", "lockin", f"{_SIM}.chain:ChainLockIn",
+               "simulated lock-in: software lock-in on the simulated photodiode (its sine "
+               "output drives the simulated source's FM input)", "simulated",
+               options=acq.SimulatedLockInOptions),
+    DriverInfo("sr860", "lockin", f"{_DRV}.sr860:SR860",
+               "Stanford Research Systems SR860 / SR865A DSP lock-in amplifier", "VISA",
+               ("address",), {"address": "TCPIP0::10.0.0.21::inst0::INSTR",
+                              "visa_library": "@py"}, options=acq.SR860Options),
+    DriverInfo("mfli", "lockin", f"{_DRV}.mfli:MFLI",
+               "Zurich Instruments MFLI / MFIA lock-in amplifier (zhinst-toolkit)", "LabOne",
+               ("serial",), {"serial": "dev5678", "host": "localhost"},
+               options=acq.MFLIOptions, library="zhinst.toolkit",
+               install='pip install "nvsense[mfli]"'),
+    DriverInfo("simulated", "analog_input", f"{_SIM}.chain:ChainAnalogInput",
+               "simulated analog input of the simulated photodiode chain (signal, reference, "
+               "sync, trigger)", "simulated", options=acq.SimulatedAnalogInputOptions),
+    DriverInfo("nidaq", "analog_input", f"{_DRV}.nidaq:NIDAQAnalogInput",
+               "NI X-series DAQ: continuous hardware-timed multi-channel analog input, read "
+               "in blocks", "NI-DAQmx", (),
+               {"device": "Dev1", "channels": {"s0.signal": "ai0", "s0.reference": "ai1"}},
+               options=acq.NIDAQAnalogInputOptions),
+    DriverInfo("simulated", "fm_drive", f"{_SIM}.chain:ChainFMDrive",
+               "simulated analog output on the analog input's clock into the simulated "
+               "source's external FM input", "simulated", options=acq.SimulatedFMDriveOptions),
+    DriverInfo("nidaq", "fm_drive", f"{_DRV}.nidaq:NIDAQFMDrive",
+               "NI X-series analog output: a sine on the analog input's sample clock into the "
+               "source's external FM input", "NI-DAQmx", (),
+               {"device": "Dev1", "ao_channel": "ao0", "amplitude": "1 V"},
+               options=acq.NIDAQFMDriveOptions),
+    DriverInfo("internal", "fm_drive", "nvsense.instruments.fm_drive:SourceFMDrive",
+               "the microwave source's own FM generator (the lock-in needs a recorded sync)",
+               "mw", options=acq.SourceFMDriveOptions),
+    # --- pulsed measurements -------------------------------------------------------------
+    DriverInfo("simulated", "pulser", f"{_SIM}.pulser:SimulatedPulser",
+               "simulated pulse generator playing programs on the simulated spin (Pulse "
+               "Streamer limits)", "simulated", options=acq.SimulatedPulserOptions),
+    DriverInfo("pulse_streamer", "pulser", f"{_DRV}.pulse_streamer:PulseStreamer82",
+               "Swabian Instruments Pulse Streamer 8/2 (pulsestreamer client)", "network", (),
+               {"address": "169.254.8.2", "channels": {"laser": 0, "mw": 1, "gate": 2}},
+               options=acq.PulseStreamerOptions, library="pulsestreamer",
+               install='pip install "nvsense[pulsestreamer]"'),
+    DriverInfo("pulseblaster", "pulser", f"{_DRV}.pulseblaster:PulseBlaster",
+               "SpinCore PulseBlaster ESR-PRO and relatives (spinapi)", "SpinAPI", (),
+               {"board": 0, "clock": "500 MHz"}, options=acq.PulseBlasterOptions,
+               library="spinapi", install='pip install "nvsense[spinapi]" and SpinCore\'s '
+                                          "driver library"),
+    DriverInfo("simulated", "gated_counter", f"{_SIM}.gated_counter:SimulatedGatedCounter",
+               "simulated gated counter: counts per read-out window from the spin simulation",
+               "simulated", options=acq.SimulatedGatedCounterOptions),
+    DriverInfo("nidaq", "gated_counter", f"{_DRV}.nidaq:NIDAQGatedCounter",
+               "NI X-series counter gated by the pulser: one value per read-out window, summed "
+               "over passes", "NI-DAQmx", (),
+               {"device": "Dev1", "counter": "ctr0", "source_terminal": "PFI0",
+                "gate_terminal": "PFI1"}, options=acq.NIDAQGatedCounterOptions),
+    DriverInfo("timetagger", "gated_counter", f"{_DRV}.timetagger:TimeTaggerGated",
+               "Swabian Time Tagger 20 / Ultra / X: counts between the gate's edges",
+               "Time Tagger", (), {"click_channels": [1], "gate_channel": 2},
+               options=acq.TimeTaggerOptions, library="TimeTagger",
+               install="the Time Tagger software from Swabian Instruments"),
+    # --- widefield -----------------------------------------------------------------------
+    DriverInfo("simulated", "camera", f"{_SIM}.camera:SimulatedCamera",
+               "simulated sCMOS imaging the simulated sample (field map, PSF, noise, drift)",
+               "simulated", options=acq.SimulatedCameraOptions),
+    DriverInfo("andor", "camera", f"{_DRV}.camera_andor:AndorSDK3",
+               "Andor SDK3 camera (Zyla, Neo, Sona, Marana) through pylablib", "pylablib", (),
+               {"index": 0}, options=acq.AndorOptions, library="pylablib",
+               install='pip install "nvsense[camera]", and the Andor SDK3 SDK'),
+    DriverInfo("dcam", "camera", f"{_DRV}.camera_dcam:HamamatsuDCAM",
+               "Hamamatsu DCAM camera (ORCA) through pylablib", "pylablib", (), {"index": 0},
+               options=acq.DCAMOptions, library="pylablib",
+               install='pip install "nvsense[camera]", and the Hamamatsu DCAM-API SDK'),
+    DriverInfo("vimbax", "camera", f"{_DRV}.camera_vimbax:AlliedVisionVimbaX",
+               "Allied Vision camera (Alvium, Mako, Manta) through Vimba X and pylablib",
+               "pylablib", (), {"index": 0}, options=acq.VimbaXOptions, library="pylablib",
+               install='pip install "nvsense[camera]", and the Allied Vision Vimba X SDK'),
 )
 
 

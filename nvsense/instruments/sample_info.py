@@ -114,7 +114,7 @@ def mixed_bench_warnings(config: BenchConfig) -> list[str]:
     nothing meaningful, each naming the instrument and the fix."""
     entries = config.instruments.entries()
     counter = entries["counter"]
-    problems: list[str] = []
+    problems: list[str] = _optional_reader_warnings(entries)
     if counter.info.simulated:
         for slot in unseen_by_sample(config):
             problems.append(
@@ -130,4 +130,29 @@ def mixed_bench_warnings(config: BenchConfig) -> list[str]:
                 f"instruments.{slot} is simulated, but the counter ({counter.driver}) is real: "
                 f"the simulated {slot} acts on no real sample. Fix: use the real driver for "
                 f"{slot}, or driver: simulated for the counter too")
+    return problems
+
+
+#: Optional instruments that read the sample (what they measure needs the sample's mw and laser).
+_READERS = {"lockin": "the lock-in sees", "analog_input": "the photodiodes see",
+            "gated_counter": "the gated counter sees", "camera": "the camera sees"}
+
+
+def _optional_reader_warnings(entries: dict[str, Any]) -> list[str]:
+    """A simulated lock-in, analog input, gated counter or camera reads the simulated sample,
+    which a real source or laser does not act on."""
+    real = [slot for slot in ("mw", "laser") if not entries[slot].info.simulated]
+    if not real:
+        return []
+    names = " and ".join(f"{s} ({entries[s].driver})" for s in real)
+    verb, pronoun = ("is", "it") if len(real) == 1 else ("are", "them")
+    problems = []
+    for slot, sees in _READERS.items():
+        entry = entries.get(slot)
+        if entry is None or not entry.info.simulated:
+            continue
+        problems.append(
+            f"instruments.{slot} is simulated, but {names} {verb} real: the simulated sample "
+            f"cannot see {pronoun}, so {sees} no resonance. Fix: use a real driver for {slot}, "
+            f"or driver: simulated for {' and '.join(real)} too")
     return problems

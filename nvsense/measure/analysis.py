@@ -151,7 +151,11 @@ _NAN3 = np.full(3, np.nan)
 
 def count_dips(frequencies: NDArray[np.float64], signal: NDArray[np.float64],
                model: str = "lorentzian") -> int:
-    """Number of dips in a spectrum, found by the single-spectrum fit (``n_lines=None``)."""
+    """Number of dips in a spectrum, found by the single-spectrum fit (``n_lines=None``).
+
+    The line detector behind it (:func:`nvsense.fitting.lines_present`) reports a line in a
+    line-free shot-noise sweep less than once in 10⁴ sweeps; without a dip this raises
+    :class:`nvsense.fitting.NoDipFoundError`."""
     fit = fit_spectrum(frequencies, signal, model=model if model != "hamiltonian"
                        else "lorentzian", n_lines=None)
     return len(fit.centers)
@@ -167,6 +171,7 @@ def analyse_spectrum(
     guess: Any = None,
     field_guess: NDArray[np.float64] | None = None,
     axes: NDArray[np.float64] | None = None,
+    n_averages: int = 1,
 ) -> SweepAnalysis:
     """Fit one spectrum and derive the field.
 
@@ -184,8 +189,11 @@ def analyse_spectrum(
         Approximate field (3,) in T to pick the line assignment of 8 lines.
     axes
         NV axes of the sample (for the hamiltonian model), default all four.
+    n_averages
+        The spectrum is the average of this many sweeps: with ``sigma="poisson"`` the weights
+        are those of the average (variance mean/N), so χ² and the errors are right.
     """
-    kwargs: dict[str, Any] = {"sigma": sigma}
+    kwargs: dict[str, Any] = {"sigma": sigma, "n_averages": int(n_averages)}
     if guess is not None:
         kwargs["guess"] = guess.as_guess() if isinstance(guess, LineFit) else guess
     if model == "hamiltonian":
@@ -215,6 +223,8 @@ def analyse_spectrum(
             b_vec, d = est.field, float(est.D)
             b_vec_err = est.field_errors if est.field_errors is not None else _NAN3
             d_err = float(est.D_error) if est.D_error is not None else float("nan")
+            if not est.success:
+                success, message = False, f"field: {est.message}"
         except ValueError as exc:  # lines no field reproduces: report, keep measuring
             success, message = False, f"field: {exc}"
     elif kind == "parallel":

@@ -444,14 +444,11 @@ class _Run:
 
     def _analyse(self, signal: NDArray[np.float64], seed: Any,
                  guess_field: NDArray[np.float64] | None, weight: int) -> SweepAnalysis | None:
-        sigma: Any = self.sigma
-        if sigma == "poisson" and weight > 1:
-            # the average of n sweeps of Poisson counts has variance mean / n
-            sigma = np.sqrt(np.maximum(signal, 1.0) / weight)
-        try:
+        try:  # (n_averages: the average of n sweeps of Poisson counts has variance mean / n)
             return analyse_spectrum(self.frequencies, signal, model=self.settings.model,
-                                    n_lines=int(self.n_lines or 1), sigma=sigma, guess=seed,
-                                    field_guess=guess_field, axes=self.axes)
+                                    n_lines=int(self.n_lines or 1), sigma=self.sigma,
+                                    guess=seed, field_guess=guess_field, axes=self.axes,
+                                    n_averages=weight)
         except Exception:  # a fit problem must never cost data
             log.exception("fit of sweep %d failed", self.n_sweeps)
             return None

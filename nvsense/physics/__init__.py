@@ -1,5 +1,5 @@
-"""NV ground-state physics: constants, axes, Hamiltonian, resonances <-> field, temperature,
-sensitivity.
+"""NV ground-state physics: constants, axes, Hamiltonian, the forward model of the lines (and its
+Jacobian), resonances <-> field, temperature, sensitivity.
 
 All quantities are SI floats (Hz, T, K).  This layer imports nothing else of nvsense.
 
@@ -22,8 +22,18 @@ from .axes import (
     lab_to_crystal,
     nv_axes_in_lab,
 )
+from .axial import axial_field, axis_field_components
 from .constants import DZFS_DT_HZ_PER_K, G_NV, GAMMA_NV_HZ_PER_T, ZFS_HZ
-from .hamiltonian import energy_levels, nv_frame_field, spin_hamiltonian, transition_frequencies
+from .field_estimate import STRAIN_E_MAX_HZ, FieldEstimate
+from .forward import frame_line_derivatives, transition_jacobian
+from .hamiltonian import (
+    axis_frames,
+    energy_levels,
+    levels_from_frame_field,
+    nv_frame_field,
+    spin_hamiltonian,
+    transition_frequencies,
+)
 from .hyperfine import (
     A_PARALLEL_14N_HZ,
     A_PARALLEL_15N_HZ,
@@ -34,14 +44,9 @@ from .hyperfine import (
     hyperfine_lines,
     hyperfine_offsets,
 )
-from .inversion import (
-    FieldEstimate,
-    axial_field,
-    axis_field_components,
-    field_from_transitions,
-)
+from .inversion import field_from_transitions
 from .sensitivity import shot_noise_sensitivity
-from .symmetry import axis_symmetries
+from .symmetry import axis_symmetries, canonical_field, signed_permutations
 from .temperature import ZFS_MODELS, temperature_from_zfs, zfs_at
 
 __all__ = [
@@ -57,25 +62,32 @@ __all__ = [
     "NUCLEI",
     "NV_AXES",
     "QUADRUPOLE_14N_HZ",
+    "STRAIN_E_MAX_HZ",
     "ZFS_HZ",
     "ZFS_MODELS",
     "FieldEstimate",
     "axial_field",
     "axis_field_components",
     "axis_frame",
+    "axis_frames",
     "axis_symmetries",
+    "canonical_field",
     "crystal_to_lab",
     "energy_levels",
     "field_from_transitions",
+    "frame_line_derivatives",
     "hyperfine_lines",
     "hyperfine_offsets",
     "lab_frame",
     "lab_to_crystal",
+    "levels_from_frame_field",
     "nv_axes_in_lab",
     "nv_frame_field",
     "shot_noise_sensitivity",
+    "signed_permutations",
     "spin_hamiltonian",
     "temperature_from_zfs",
     "transition_frequencies",
+    "transition_jacobian",
     "zfs_at",
 ]

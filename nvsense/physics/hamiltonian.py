@@ -30,10 +30,13 @@ from .axes import NV_AXES, axis_frame
 from .constants import GAMMA_NV_HZ_PER_T, ZFS_HZ
 
 __all__ = [
+    "BLOCK_SIZE",
     "SX",
     "SY",
     "SZ",
+    "axis_frames",
     "energy_levels",
+    "levels_from_frame_field",
     "nv_frame_field",
     "spin_hamiltonian",
     "transition_frequencies",
@@ -67,10 +70,11 @@ def _as_axes(axes: ArrayLike) -> NDArray[np.float64]:
     return axes
 
 
-def _frames(axes: NDArray[np.float64]) -> NDArray[np.float64]:
-    """(n_axes, 3, 3): rows x, y, z of each NV frame in crystal coordinates (cached: fits call
-    this thousands of times with the same axes)."""
-    return _frames_cached(axes.tobytes(), axes.shape[0])
+def axis_frames(axes: ArrayLike = NV_AXES) -> NDArray[np.float64]:
+    """(n_axes, 3, 3): rows x, y, z of each NV frame in crystal coordinates (read-only, cached:
+    fits call this thousands of times with the same axes)."""
+    a = _as_axes(axes)
+    return _frames_cached(np.ascontiguousarray(a, dtype=float).tobytes(), a.shape[0])
 
 
 @lru_cache(maxsize=64)
@@ -97,7 +101,7 @@ def nv_frame_field(B: ArrayLike, axes: ArrayLike = NV_AXES) -> NDArray[np.float6
         Shape (..., n_axes, 3): (bx, by, bz) = γ (B·x, B·y, B·z) in Hz, z along the axis.
     """
     B = _as_field(B)
-    frames = _frames(_as_axes(axes))
+    frames = axis_frames(axes)
     n = frames.shape[0]
     # one matmul for all axes: (..., 3) @ (3, 3n) is much faster than einsum for big batches
     flat = frames.reshape(3 * n, 3).T
@@ -147,7 +151,7 @@ def spin_hamiltonian(
     )
 
 
-def _levels_from_frame_field(
+def levels_from_frame_field(
     bx: NDArray[np.float64],
     by: NDArray[np.float64],
     bz: NDArray[np.float64],
@@ -230,10 +234,11 @@ def _levels_from_frame_field(
     return lam0, centre - s, centre + s
 
 
-#: Elements (fields × axes) handled per block.  Blocks keep every temporary in the CPU cache
+#: Elements (fields × axes) handled per block by :func:`transition_frequencies` (and by the
+#: batched model of the field inversion).  Blocks keep every temporary in the CPU cache
 #: and out of fresh memory pages, which is several times faster for big batches than one
 #: pass over the whole array.
-_BLOCK = 8192
+BLOCK_SIZE = 8192
 
 
 def _solve(
@@ -241,7 +246,7 @@ def _solve(
 ) -> NDArray[np.float64]:
     """Transitions (…, n_axes, 2) or levels (…, n_axes, 3), computed block by block."""
     B = _as_field(B)
-    frames = _frames(_as_axes(axes))
+    frames = axis_frames(axes)
     n_axes = frames.shape[0]
     D = np.asarray(D, dtype=float)
     E = np.asarray(E, dtype=float)
@@ -260,11 +265,11 @@ def _solve(
     to_frame = [GAMMA_NV_HZ_PER_T * frames[:, k, :].T for k in range(3)]
     n = flat_b.shape[0]
     out = np.empty((n, n_axes, 3 if levels else 2))
-    rows = max(1, _BLOCK // n_axes)
+    rows = max(1, BLOCK_SIZE // n_axes)
     for start in range(0, n, rows):
         block = slice(start, start + rows)
         b = flat_b[block]
-        lam0, low, high = _levels_from_frame_field(
+        lam0, low, high = levels_from_frame_field(
             b @ to_frame[0],
             b @ to_frame[1],
             b @ to_frame[2],

@@ -10,12 +10,12 @@ permutations of (x, y, z), the cubic point group.
 from __future__ import annotations
 
 from functools import lru_cache
-from itertools import product
+from itertools import permutations, product
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["axis_symmetries"]
+__all__ = ["axis_symmetries", "canonical_field", "signed_permutations"]
 
 
 def axis_symmetries(axes: ArrayLike) -> NDArray[np.float64]:
@@ -56,6 +56,29 @@ def _symmetries(key: bytes, n: int) -> NDArray[np.float64]:
     result = np.stack(found)
     result.setflags(write=False)
     return result
+
+
+def signed_permutations(B: ArrayLike) -> NDArray[np.float64]:
+    """The 48 signed permutations of the field vector ``B`` (shape (48, 3)): the fields that
+    give the same ensemble lines as ``B`` for the four NV axes (E = 0), ``B`` itself first."""
+    B = np.asarray(B, dtype=float)
+    if B.shape != (3,):
+        raise ValueError(f"B must be one field vector of shape (3,), not shape {B.shape}")
+    out = []
+    for perm in permutations(range(3)):
+        for signs in product((1.0, -1.0), repeat=3):
+            out.append(np.asarray(signs) * B[list(perm)])
+    return np.array(out)
+
+
+def canonical_field(B: ArrayLike, reference: ArrayLike | None = None) -> NDArray[np.float64]:
+    """The signed permutation of ``B`` nearest to ``reference``, or the canonical one
+    (components non-negative, descending: |Bx| ≥ |By| ≥ |Bz|) when no reference is given."""
+    B = np.asarray(B, dtype=float)
+    if reference is None:
+        return np.sort(np.abs(B))[::-1].copy()
+    eq = signed_permutations(B)
+    return eq[np.argmin(np.sum((eq - np.asarray(reference, dtype=float)) ** 2, axis=1))]
 
 
 def _basis_and_images(

@@ -13,7 +13,7 @@ import pytest
 
 from nvsense.fitting import fit_batch, guess_kernel, lm_kernel
 from nvsense.fitting.jit import ready
-from nvsense.fitting.nv_transitions import crystal_transitions
+from nvsense.fitting.nv_transitions import crystal_transitions, transitions_closed_form
 
 F = np.linspace(2.82e9, 2.92e9, 101)
 
@@ -48,6 +48,9 @@ def test_each_kernel_has_one_signature_and_refuses_other_types():
     fit_batch(F, Y.astype(np.float32), "gaussian")  # float32 input is converted, not compiled
     f8 = np.linspace(2.70e9, 3.05e9, 201)
     fit_batch(f8, np.tile(Y[:, :1], (1, 201)), "hamiltonian", guess={"field": [1e-3, 2e-3, 3e-3]})
+    # (the fits take line positions from nvsense.physics; the compiled closed form is called
+    # from Python only through transitions_closed_form)
+    transitions_closed_form([1e-3, 2e-3, 3e-3])
     kernels = (guess_kernel.guess_rows, lm_kernel.fit_rows_lines, lm_kernel.fit_rows_hamiltonian,
                crystal_transitions)
     for kernel in kernels:

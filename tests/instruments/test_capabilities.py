@@ -93,7 +93,7 @@ def test_the_simulated_bench_has_lists_fm_and_a_triggering_counter():
         assert bench.sweep_mode() == sweep_mode(bench) == "list"
         assert bench.sweep_mode("stepped") == "stepped"
         assert bench.capabilities() == {"list_sweep": True, "frequency_modulation": True,
-                                        "mw_trigger": True, "gated_counter": False}
+                                        "mw_trigger": True, "external_gate": False}
 
 
 def test_a_source_without_lists_is_not_a_list_sweep_and_sweeps_are_stepped():
@@ -159,3 +159,25 @@ def test_every_microwave_driver_declares_lists_and_fm(driver):
 
 def test_the_ni_counter_triggers_the_source():
     assert isinstance(NIDAQCounter("counter"), MicrowaveTrigger)
+
+
+def test_gated_counter_means_the_pulsed_readout_and_the_old_capability_name_warns():
+    """One name, one meaning: ``GatedCounter`` is the pulsed read-out protocol of the
+    ``gated_counter`` slot; the counter's gate input (``set_gate``) is ``ExternalGate``, and
+    the old name of that capability still works, with a DeprecationWarning."""
+    import nvsense.instruments as instruments
+    from nvsense.instruments import ExternalGate, protocols
+    from nvsense.instruments.gated_counter import GatedCounter
+    from nvsense.instruments.simulated.gated_counter import SimulatedGatedCounter
+
+    with pytest.warns(DeprecationWarning, match="ExternalGate"):
+        old = protocols.GatedCounter
+    assert old is ExternalGate
+    with pytest.warns(DeprecationWarning, match="ExternalGate"):
+        assert instruments.GatedCounter is ExternalGate
+    assert "GatedCounter" not in instruments.__all__
+    readout = SimulatedGatedCounter("gated_counter")
+    readout.connect()
+    assert isinstance(readout, GatedCounter) and not isinstance(readout, ExternalGate)
+    with pytest.raises(AttributeError):
+        protocols.NoSuchProtocol  # noqa: B018

@@ -19,14 +19,33 @@ def write(tmp_path, text):
     return path
 
 
-def test_list_shows_every_driver_and_what_it_drives(capsys):
+@pytest.fixture
+def wide(monkeypatch):
+    """Tables wide enough that no cell wraps."""
+    monkeypatch.setenv("COLUMNS", "400")
+
+
+def test_list_shows_every_driver_and_what_it_drives(capsys, wide):
     assert main(["instruments", "list"]) == EXIT_OK
     out = capsys.readouterr().out
     for info in DRIVERS:
         assert info.name in out
-    for kind in ("mw", "laser", "counter", "coil"):
+    for kind in ("mw", "laser", "counter", "coil", "lockin", "analog_input", "fm_drive",
+                 "pulser", "gated_counter", "camera"):
         assert kind in out
     assert "SG380 series" in out and "address" in out
+    assert "Pulse Streamer 8/2" in out and "Time Tagger" in out and "SR860" in out
+
+
+def test_list_says_which_vendor_package_a_driver_still_needs(capsys, monkeypatch, wide):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pulsestreamer" else real(name, *a))
+    assert main(["instruments", "list"]) == EXIT_OK
+    out = " ".join(capsys.readouterr().out.split())
+    assert 'needs pulsestreamer (pip install "nvsense[pulsestreamer]")' in out
 
 
 def test_check_on_the_simulated_bench(capsys):
@@ -40,6 +59,41 @@ def test_check_on_the_simulated_bench(capsys):
     assert ("Left safe: mw: RF off, list stopped; laser: off; counter: stopped; coil: output off"
             in out)
     assert "All instruments answered." in out
+
+
+def test_check_reaches_the_optional_instruments_and_leaves_them_safe(capsys, wide):
+    assert main(["instruments", "check"]) == EXIT_OK
+    out = " ".join(capsys.readouterr().out.split())
+    for identity in ("SimulatedLockIn", "SimulatedAI", "SimulatedFMDrive", "SimulatedPulser",
+                     "SimulatedGatedCounter", "SimulatedCamera"):
+        assert f"nvsense,{identity},0," in out
+    assert "τ 1 ms, 24 dB/oct" in out  # the lock-in read back
+    assert "s0.signal 0 V, s0.reference 0 V" in out  # dark: the laser stays off
+    assert "(test read 2000 samples at 200 kS/s)" in out
+    assert "test frame mean" in out and "128×128 px" in out
+    assert ("pulser: stopped, outputs low; fm_drive: stopped, output 0 V; lockin: capture "
+            "stopped, sine output down; analog_input: stopped; gated_counter: stopped; camera: "
+            "acquisition stopped") in out
+
+
+def test_check_names_an_unreachable_optional_instrument_and_exits_1(tmp_path, capsys):
+    path = write(tmp_path, """
+        sample: {faults: {camera_unreachable: true}}
+        """)
+    assert main(["instruments", "check", str(path)]) == EXIT_FAULT
+    captured = capsys.readouterr()
+    assert "camera (simulated): connect failed: no response" in captured.err
+    assert "lockin: capture stopped" in captured.out  # the others checked and left safe
+
+
+def test_an_fm_drive_the_limits_would_never_let_start_exits_2(tmp_path, capsys):
+    path = write(tmp_path, """
+        limits: {max_modulation_voltage: "0.5 V"}
+        """)
+    assert main(["instruments", "check", str(path)]) == EXIT_BAD_INPUT
+    err = " ".join(capsys.readouterr().err.split())
+    assert "fm_drive: its amplitude (1 V at full deviation) is above the bench's " \
+           "max_modulation_voltage (500 mV)" in err
 
 
 def test_check_a_built_in_bench_by_name(capsys):

@@ -7,15 +7,14 @@ import pytest
 from nvsense.instruments.errors import BenchConfigError
 from nvsense.instruments.registry import DRIVERS, build_instrument
 
-VISA_DRIVERS = [d for d in DRIVERS if d.target.startswith("nvsense.instruments.drivers.")
-                and not d.target.startswith("nvsense.instruments.drivers.nidaq")]
+VISA_DRIVERS = [d for d in DRIVERS if d.bus in ("VISA", "serial")]
 #: Options a driver needs beyond the registry's example entry.
 EXTRA = {"cobolt": {"max_power": "100 mW"}}
 
 
 def test_all_shipped_visa_drivers_are_registered():
     names = {d.name for d in VISA_DRIVERS}
-    assert {"sg384", "smb100a", "n5181b", "synthhd", "obis", "cobolt", "dp800"} <= names
+    assert {"sg384", "smb100a", "n5181b", "synthhd", "obis", "cobolt", "dp800", "sr860"} <= names
 
 
 @pytest.mark.parametrize("info", VISA_DRIVERS, ids=lambda d: d.name)

@@ -1,17 +1,15 @@
 """NI-DAQ drivers against test doubles of nidaqmx's Task and stream readers.
 
-NI-DAQmx does not install on CI, so the doubles below stand in for it.  Every call the driver
-makes on them is checked against the signature of the real nidaqmx method (a misspelt keyword
-fails here as it would on the bench), and every property it sets must exist on the real nidaqmx
-channel class.  The doubles also play the hardware: the input produces samples only while both
-the input and the clock task run, and a read asking for more samples than the clock produced
-fails with NI-DAQmx's timeout error.
+NI-DAQmx does not install on CI, so the doubles of ``nidaq_doubles.py`` stand in for it.
+Every call the driver makes on them is checked against the signature of the real nidaqmx
+method (a misspelt keyword fails here as it would on the bench), and every property it sets
+must exist on the real nidaqmx channel class.  The doubles also play the hardware: the input
+produces samples only while both the input and the clock task run, and a read asking for more
+samples than the clock produced fails with NI-DAQmx's timeout error.
 """
 
 from __future__ import annotations
 
-import inspect
-from types import SimpleNamespace
 from typing import Any
 
 import nidaqmx
@@ -20,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nidaq_doubles import OVERFLOW, TIMEOUT, FakeDAQ  # tests/instruments (conftest.py)
 from nidaqmx.constants import (
     AcquisitionType,
     CountDirection,
@@ -30,261 +29,11 @@ from nidaqmx.constants import (
     TerminalConfiguration,
     TriggerType,
 )
-from nidaqmx.stream_readers import AnalogSingleChannelReader, CounterReader
-from nidaqmx.task import Timing
-from nidaqmx.task.channels import AIChannel, CIChannel, COChannel, DOChannel
-from nidaqmx.task.collections import (
-    AIChannelCollection,
-    CIChannelCollection,
-    COChannelCollection,
-    DOChannelCollection,
-)
-from nidaqmx.task.triggering import PauseTrigger, StartTrigger
 
 from nvsense.instruments.drivers.nidaq import NIDAQ_NOT_INSTALLED, NIDAQCounter, NIDAQGate
 from nvsense.instruments.errors import BenchConfigError, InstrumentError, LimitError
-from nvsense.instruments.protocols import Counter, GatedCounter, Laser, MicrowaveTrigger
+from nvsense.instruments.protocols import Counter, ExternalGate, Laser, MicrowaveTrigger
 from nvsense.instruments.registry import build_instrument, find_driver
-
-TIMEOUT = -200284  # NI-DAQmx: samples not yet available (read timeout)
-OVERFLOW = -200279  # NI-DAQmx: samples no longer available (buffer overwritten)
-
-
-def _bind(real: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Arguments of a call as the real nidaqmx method would receive them (TypeError if not)."""
-    bound = inspect.signature(real).bind(None, *args, **kwargs)
-    bound.apply_defaults()
-    arguments = dict(bound.arguments)
-    arguments.pop("self")
-    return arguments
-
-
-def _timeout_error(task: str) -> nidaqmx.errors.DaqReadError:
-    return nidaqmx.errors.DaqReadError(
-        "Some or all of the samples requested have not yet been acquired.", TIMEOUT, 0,
-        task_name=task)
-
-
-class FakeChannel:
-    """A channel: records the properties set or reset; refuses names nidaqmx does not have."""
-
-    def __init__(self, task: FakeTask, real_cls: type, physical: str, args: dict[str, Any],
-                 props: dict[str, Any]) -> None:
-        object.__setattr__(self, "_task", task)
-        object.__setattr__(self, "_real", real_cls)
-        object.__setattr__(self, "physical", physical)
-        object.__setattr__(self, "args", args)
-        object.__setattr__(self, "props", dict(props))
-        object.__setattr__(self, "defaults", dict(props))
-
-    def _check(self, name: str) -> None:
-        assert isinstance(getattr(self._real, name, None), property), (
-            f"{self._real.__name__} has no property {name}")
-
-    def __getattr__(self, name: str) -> Any:
-        self._check(name)
-        return self.props[name]
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._check(name)
-        self._task.record("set", name=name, value=value)
-        self.props[name] = value
-
-    def __delattr__(self, name: str) -> None:
-        self._check(name)
-        self._task.record("reset", name=name)
-        self.props[name] = self.defaults.get(name)
-
-
-class FakeCollection:
-    def __init__(self, task: FakeTask, real_cls: type, channel_cls: type) -> None:
-        self._task, self._real, self._channel_cls = task, real_cls, channel_cls
-
-    def __getattr__(self, method: str) -> Any:
-        real = getattr(self._real, method)
-
-        def add(*args: Any, **kwargs: Any) -> FakeChannel:
-            arguments = _bind(real, *args, **kwargs)
-            self._task.record(method, **arguments)
-            physical = next(iter(arguments.values()))
-            props = {"co_pulse_term": self._task.daq.default_co_term} if "co_" in method else {}
-            channel = FakeChannel(self._task, self._channel_cls, physical, arguments, props)
-            self._task.channels.append(channel)
-            return channel
-
-        return add
-
-
-class FakeTiming:
-    def __init__(self, task: FakeTask) -> None:
-        self._task = task
-        self.config: dict[str, Any] = {}
-
-    def cfg_samp_clk_timing(self, *args: Any, **kwargs: Any) -> None:
-        self.config = _bind(Timing.cfg_samp_clk_timing, *args, **kwargs)
-        self._task.record("cfg_samp_clk_timing", **self.config)
-
-    def cfg_implicit_timing(self, *args: Any, **kwargs: Any) -> None:
-        self.config = _bind(Timing.cfg_implicit_timing, *args, **kwargs)
-        self._task.record("cfg_implicit_timing", **self.config)
-
-    @property
-    def samp_clk_rate(self) -> float:
-        return self._task.daq.coerce_rate(self.config["rate"])
-
-
-class FakeStartTrigger:
-    def __init__(self, task: FakeTask) -> None:
-        self._task = task
-
-    def cfg_dig_edge_start_trig(self, *args: Any, **kwargs: Any) -> None:
-        self._task.record("cfg_dig_edge_start_trig",
-                          **_bind(StartTrigger.cfg_dig_edge_start_trig, *args, **kwargs))
-
-    def disable_start_trig(self) -> None:
-        self._task.record("disable_start_trig")
-
-
-class FakePauseTrigger:
-    """Records the properties set on ``task.triggers.pause_trigger`` (real names only)."""
-
-    def __init__(self, task: FakeTask) -> None:
-        object.__setattr__(self, "_task", task)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        assert isinstance(getattr(PauseTrigger, name, None), property), (
-            f"PauseTrigger has no property {name}")
-        self._task.record("pause_trigger", name=name, value=value)
-
-
-class FakeTask:
-    """A stand-in for nidaqmx.Task."""
-
-    def __init__(self, daq: FakeDAQ, new_task_name: str = "") -> None:
-        self.daq = daq
-        self.name = new_task_name
-        self.role = new_task_name.rsplit(".", 1)[-1]  # clock, counts, volts, gate
-        self.channels: list[FakeChannel] = []
-        self.ci_channels = FakeCollection(self, CIChannelCollection, CIChannel)
-        self.co_channels = FakeCollection(self, COChannelCollection, COChannel)
-        self.ai_channels = FakeCollection(self, AIChannelCollection, AIChannel)
-        self.do_channels = FakeCollection(self, DOChannelCollection, DOChannel)
-        self.timing = FakeTiming(self)
-        self.triggers = SimpleNamespace(start_trigger=FakeStartTrigger(self),
-                                        pause_trigger=FakePauseTrigger(self))
-        self.in_stream = SimpleNamespace(task=self)
-        self.devices = [SimpleNamespace(name="Dev1", product_type="PCIe-6363",
-                                        serial_num=0x1F2E3D4C)]
-        self.running = False
-        self.closed = False
-        self.starts = 0
-
-    def record(self, event: str, **details: Any) -> None:
-        assert not self.closed, f"{event} on a closed task"
-        self.daq.log.append((self.role, event, details))
-        failure = self.daq.failures.get((self.role, event))
-        if failure is not None:
-            raise failure
-
-    def start(self) -> None:
-        self.record("start")
-        self.running = True
-        self.starts += 1
-
-    def stop(self) -> None:
-        self.record("stop")
-        self.running = False
-
-    def close(self) -> None:
-        self.record("close")
-        self.running = False
-        self.closed = True
-
-    def control(self, *args: Any, **kwargs: Any) -> None:
-        self.record("control", **_bind(nidaqmx.Task.control, *args, **kwargs))
-
-    def wait_until_done(self, *args: Any, **kwargs: Any) -> None:
-        self.record("wait_until_done", **_bind(nidaqmx.Task.wait_until_done, *args, **kwargs))
-
-    def write(self, *args: Any, **kwargs: Any) -> int:
-        self.record("write", **_bind(nidaqmx.Task.write, *args, **kwargs))
-        return 1
-
-
-class FakeReader:
-    """CounterReader / AnalogSingleChannelReader double: serves the DAQ's prepared samples."""
-
-    def __init__(self, daq: FakeDAQ, kind: str, in_stream: Any) -> None:
-        self.daq, self.kind, self.task = daq, kind, in_stream.task
-        self.position = 0
-        self.seen_start = 0
-
-    def _read(self, real: Any, source: np.ndarray, dtype: type, *args: Any,
-              **kwargs: Any) -> int:
-        arguments = _bind(real, *args, **kwargs)
-        data, n = arguments["data"], arguments["number_of_samples_per_channel"]
-        # The real readers insist on an array of exactly n samples of the right type.
-        assert data.shape == (n,) and data.dtype == dtype and data.flags.c_contiguous
-        self.daq.reads.append((n, arguments["timeout"]))
-        if self.task.starts != self.seen_start:  # a new acquisition
-            self.seen_start, self.position = self.task.starts, 0
-        hook = self.daq.on_read
-        if hook is not None:
-            hook(len(self.daq.reads))
-        clock = self.daq.task("clock")
-        produced = len(source) if self.task.running and clock.running else 0
-        if self.position + n > produced:
-            raise _timeout_error(self.task.name)
-        data[:] = source[self.position:self.position + n]
-        self.position += n
-        return n
-
-    def read_many_sample_uint32(self, *args: Any, **kwargs: Any) -> int:
-        return self._read(CounterReader.read_many_sample_uint32, self.daq.cumulative, np.uint32,
-                          *args, **kwargs)
-
-    def read_many_sample(self, *args: Any, **kwargs: Any) -> int:
-        return self._read(AnalogSingleChannelReader.read_many_sample, self.daq.volts,
-                          np.float64, *args, **kwargs)
-
-
-class FakeDAQ:
-    """Task factory and reader factory for the drivers, with the log of every call."""
-
-    def __init__(self) -> None:
-        self.log: list[tuple[str, str, dict[str, Any]]] = []
-        self.tasks: list[FakeTask] = []
-        self.reads: list[tuple[int, float]] = []
-        self.failures: dict[tuple[str, str], Exception] = {}
-        self.default_co_term = "/Dev1/PFI13"  # ctr1's default output on X-series
-        self.cumulative = np.zeros(0, dtype=np.uint32)
-        self.volts = np.zeros(0)
-        self.on_read: Any = None
-        self.coerce_rate = lambda rate: rate
-
-    def task_factory(self, new_task_name: str = "") -> FakeTask:
-        task = FakeTask(self, new_task_name)
-        self.tasks.append(task)
-        return task
-
-    def reader_factory(self, kind: str, in_stream: Any) -> FakeReader:
-        assert isinstance(in_stream.task, FakeTask)
-        return FakeReader(self, kind, in_stream)
-
-    def task(self, role: str) -> FakeTask:
-        return next(t for t in reversed(self.tasks) if t.role == role)
-
-    def events(self, role: str, event: str) -> list[dict[str, Any]]:
-        return [d for r, e, d in self.log if r == role and e == event]
-
-    def sequence(self, *events: str) -> list[tuple[str, str]]:
-        return [(r, e) for r, e, _ in self.log if e in events]
-
-    def photons(self, counts: np.ndarray, before: int = 0) -> None:
-        """What the counter latches: `before` counts until edge 0, then the running total,
-        in a 32-bit register that wraps."""
-        running = np.concatenate(([before], before + np.cumsum(np.asarray(counts, np.int64))))
-        self.cumulative = (running % 2**32).astype(np.uint32)
 
 
 @pytest.fixture
@@ -679,7 +428,7 @@ def test_missing_nidaqmx_says_how_to_install_it(cls: type) -> None:
 
 def test_gated_counting_programs_a_pause_trigger_on_the_photon_counter(daq: FakeDAQ) -> None:
     counter = make_counter(daq, gate_terminal="PFI1")
-    assert isinstance(counter, GatedCounter) and isinstance(counter, MicrowaveTrigger)
+    assert isinstance(counter, ExternalGate) and isinstance(counter, MicrowaveTrigger)
     counter.connect()
     counter.configure(10, 1e-3)
     assert daq.events("counts", "pause_trigger") == []  # not gated: the task's default

@@ -6,14 +6,15 @@ import inspect
 import os
 import shutil
 import textwrap
+from typing import Annotated
 
 import pytest
+from pydantic import TypeAdapter
 
 from nvsense.instruments import BenchConfigError, load_bench, load_bench_config
 from nvsense.instruments.drivers import SIM_ADDRESSES, sim_path
 from nvsense.instruments.fields import quantity  # noqa: F401  (the module imports cleanly)
 from nvsense.instruments.registry import DRIVERS, build_instrument
-from nvsense.units import parse_quantity
 
 
 def write(tmp_path, text, name="bench.yaml"):
@@ -106,18 +107,37 @@ def test_build_instrument_reports_every_bad_option():
     assert "instruments.mw.list_name" in message and "instruments.mw.trigger_slope" in message
 
 
+#: Constructor arguments that are not bench options: what the bench passes, and the doubles
+#: and clocks tests inject.
+NOT_OPTIONS = {"self", "name", "sample", "resource_manager", "task_factory", "reader_factory",
+               "writer_factory", "session_factory", "client_factory", "camera_factory",
+               "spinapi", "module", "clock", "sleep"}
+
+
 def _constructor_defaults(cls):
-    skip = {"self", "name", "sample", "resource_manager", "task_factory", "reader_factory"}
     params = inspect.signature(cls.__init__).parameters
-    return {n: p.default for n, p in params.items() if n not in skip}
+    return {n: p.default for n, p in params.items()
+            if p.kind is not inspect.Parameter.VAR_KEYWORD
+            and (n not in NOT_OPTIONS or (n == "clock" and not callable(p.default)))}
+
+
+def _all_defaults(cls):
+    """The keyword arguments of ``cls``, and of its base when it passes **options on."""
+    found = _constructor_defaults(cls)
+    params = inspect.signature(cls.__init__).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        base = next(k for k in cls.__mro__[1:] if "__init__" in vars(k))
+        found = {**_all_defaults(base), **found}
+    return found
 
 
 @pytest.mark.parametrize("info", [d for d in DRIVERS if d.options is not None],
                          ids=lambda d: f"{d.kind}-{d.name}")
 def test_every_option_model_matches_its_driver(info):
-    """The model offers exactly the driver's keyword arguments, with the same defaults."""
+    """The model offers exactly the driver's keyword arguments, with the same defaults (a
+    default with a unit, such as "500 MHz", is read by the model's own field)."""
     cls = info.load()
-    driver = _constructor_defaults(cls)
+    driver = _all_defaults(cls)
     fields = info.options.model_fields
     assert set(fields) == set(driver), info.name
     for key, field in fields.items():
@@ -125,14 +145,18 @@ def test_every_option_model_matches_its_driver(info):
             assert driver[key] is inspect.Parameter.empty or driver[key] is None, key
             continue
         default = driver[key]
-        if isinstance(default, tuple) and default and isinstance(default[0], str):
-            unit = "Hz" if key == "frequency_range" else "dBm"
-            default = tuple(parse_quantity(v, unit) for v in default)
-        elif isinstance(default, str) and key in ("max_power", "max_current",
-                                                  "volts_at_count_rate"):
-            default = parse_quantity(default, {"max_power": "W", "max_current": "A",
-                                               "volts_at_count_rate": "V"}[key])
-        assert field.default == default, (info.name, key)
+        if default is not None and default != field.default:
+            annotation = (Annotated[field.annotation, *field.metadata] if field.metadata
+                          else field.annotation)
+            adapter = TypeAdapter(annotation)
+            default = adapter.validate_python(list(default) if isinstance(default, tuple)
+                                              else default)
+            if isinstance(field.default, tuple):
+                default = tuple(default)
+        if isinstance(default, float | tuple) and not isinstance(default, bool):
+            assert field.default == pytest.approx(default, rel=1e-12), (info.name, key)
+        else:
+            assert field.default == default, (info.name, key)
 
 
 def test_a_relative_sim_model_is_read_from_the_bench_files_folder(tmp_path, monkeypatch):

@@ -47,6 +47,7 @@ from ..camera import (
     check_trigger_mode,
 )
 from ..errors import CapabilityError, InstrumentError, LimitError
+from ..snapshot import kind_state
 
 __all__ = ["PylablibCamera"]
 
@@ -460,6 +461,13 @@ class PylablibCamera:
         if isinstance(exc, InstrumentError):
             return exc
         return InstrumentError(self.name, command, f"{type(exc).__name__}: {exc}")
+
+    def snapshot(self) -> dict[str, Any]:
+        """Identity, settings read back from the camera (exposure, frame period, region,
+        binning, trigger), calibration and limits, JSON-ready."""
+        return {"name": self.name, "class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "identity": self.identity, "index": self.index,
+                **kind_state("camera", self)}
 
     def __repr__(self) -> str:
         state = "connected" if self._cam is not None else "not connected"

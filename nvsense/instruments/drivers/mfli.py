@@ -47,6 +47,7 @@ from ..lockin import (
     check_harmonic,
     check_range,
 )
+from ..snapshot import kind_state
 from .visa_base import DriverDescription
 
 __all__ = ["MFLI", "ZHINST_NOT_INSTALLED"]
@@ -508,6 +509,15 @@ class MFLI:
         with self._lock:
             self._unsubscribe()
             self._set_exact(f"sigouts/{self.signal_output}/on", 0)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Identity, the demodulator's settings read back from the device, limits,
+        JSON-ready."""
+        return {"name": self.name, "class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "identity": self.identity,
+                "connection": {"serial": self.serial, "host": self.host, "port": self.port,
+                               "demod": self.demod},
+                **kind_state("lockin", self)}
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "not connected"

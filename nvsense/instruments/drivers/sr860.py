@@ -50,6 +50,7 @@ from ..lockin import (
     check_harmonic,
     check_range,
 )
+from ..snapshot import kind_state
 from .visa_base import DriverDescription, VisaInstrument, parse_float
 
 __all__ = ["SENSITIVITIES_V", "SR860", "TIME_CONSTANTS_S"]
@@ -436,6 +437,11 @@ class SR860(VisaInstrument):
         return values
 
     # --- safety -----------------------------------------------------------------------------
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        """The lock-in settings read back (time constant, slope, sensitivity, reference,
+        harmonic, sine output) and the limits."""
+        return kind_state("lockin", self)
 
     def safe(self) -> None:
         """Stop any capture; sine output down to its minimum (1 nV)."""

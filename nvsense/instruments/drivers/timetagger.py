@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from ...units import parse_quantity
 from ..errors import InstrumentError
 from ..gated_counter import check_gated_configuration
+from ..snapshot import quantity_value
 
 __all__ = ["TimeTaggerGated"]
 
@@ -145,6 +146,21 @@ class TimeTaggerGated:
         model = getattr(self._tagger, "getModel", None)
         name = self._call("getModel", model) if callable(model) else "Time Tagger"
         return f"Swabian Instruments,{name},{serial}"
+
+    @property
+    def configuration(self) -> dict[str, int] | None:
+        """``{"windows_per_pass", "passes"}`` of the last :meth:`configure`, or ``None``."""
+        if self._config is None:
+            return None
+        return {"windows_per_pass": self._config[0], "passes": self._config[1]}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Identity, inputs and thresholds, the configured counting, JSON-ready."""
+        return {"name": self.name, "class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "identity": self.identity, "connected": self.connected,
+                "click_channels": list(self.click_channels), "gate_channel": self.gate_channel,
+                "trigger_level": quantity_value(self.trigger_level, "V"),
+                "configuration": self.configuration}
 
     def configure(self, windows_per_pass: int, passes: int) -> None:
         """Count ``windows_per_pass × passes`` gates (a new CountBetweenMarkers)."""

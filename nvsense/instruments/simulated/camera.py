@@ -65,6 +65,7 @@ from ..camera import (
     check_trigger_mode,
 )
 from ..errors import InstrumentError, LimitError
+from ..snapshot import kind_state, quantity_value
 from .base import SimulatedInstrument
 from .field_sources import FieldMap, FieldSource, as_field_map
 from .sample import SimulatedSample
@@ -291,6 +292,14 @@ class SimulatedCamera(SimulatedInstrument):
         self.frame_log: list[FrameTruth] = []
 
     # --- protocol: identity, limits, settings ------------------------------------------
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        """Exposure, region, binning, trigger, calibration and limits; the sensor and the
+        field map it images."""
+        return {**kind_state("camera", self),
+                "sensor": [self._limits.sensor_width, self._limits.sensor_height],
+                "pixel_size": quantity_value(self.pixel_size, "m")}
+
 
     def connect(self) -> None:
         """Connect; the camera is idle with internal trigger."""

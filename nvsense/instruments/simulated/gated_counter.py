@@ -61,6 +61,16 @@ class SimulatedGatedCounter(SimulatedInstrument):
     def spin(self, value: Mapping[str, Any] | SpinConfig) -> None:
         self._state.spin = SpinConfig.from_mapping(value, f"instruments.{self.name}.spin")
 
+    @property
+    def configuration(self) -> dict[str, int] | None:
+        """``{"windows_per_pass", "passes"}`` of the last :meth:`configure`, or ``None``."""
+        if self._config is None:
+            return None
+        return {"windows_per_pass": self._config[0], "passes": self._config[1]}
+
+    def _snapshot_state(self) -> dict[str, object]:
+        return {"configuration": self.configuration, "armed": self._armed_at is not None}
+
     def configure(self, windows_per_pass: int, passes: int) -> None:
         check_gated_configuration(self.name, windows_per_pass, passes, MAX_VALUES)
         self._require("configure")

@@ -183,6 +183,10 @@ class SimulatedSample:
         #: :class:`~nvsense.instruments.simulated.pulsed.PulsedSample`, made by the simulated
         #: pulser or gated counter on first use (``pulsed_state``).
         self.pulsed: Any = None
+        #: The photodiode chain (lock-in detection): a
+        #: :class:`~nvsense.instruments.simulated.photodiode.SimulatedPhotodiodeBench` made
+        #: from ``config.photodiode`` on first use (``photodiode_chain``).
+        self.photodiode: Any = None
 
     # --- configuration that may change during a run -------------------------------------
 

@@ -6,7 +6,7 @@ same pulse train can leave the card on a PFI line wired to the microwave source'
 input, so that each bin also steps the microwave frequency list (``trigger_mw``: a
 :class:`~nvsense.instruments.protocols.MicrowaveTrigger`).  With ``gate_terminal`` wired, the
 photon counter counts only while a gate signal is high (a
-:class:`~nvsense.instruments.protocols.GatedCounter`, for pulsed read-out windows).
+:class:`~nvsense.instruments.protocols.ExternalGate`, for pulsed read-out windows).
 
 Timing of one acquisition of ``n_bins`` bins of ``bin_time`` seconds
 --------------------------------------------------------------------
