@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("runs", "list the runs in the catalogue"),
     "show": ("runs", "summary of one run"),
     "export": ("export", "export runs: NeXus, RO-Crate, RDE dataset, MNE (FIF)"),
+    "fit": ("fit", "fit an ODMR spectrum from a file (CSV, Qudi, MATLAB, NumPy, run files)"),
     "instruments": ("instruments", "list instrument drivers; check a bench"),
     "nv": ("nv", "NV calculator: lines for a field, field from lines, D(T), sensitivity"),
     "serve": ("serve", "serve the runs read-only (Tiled API and web pages)"),
