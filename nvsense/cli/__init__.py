@@ -73,12 +73,20 @@ class ArgumentParser(argparse.ArgumentParser):
       argument").  Sub-parsers are of this class too (``add_subparsers`` uses the parent's
       class), so this holds in every command.
     - An error is one line on stderr naming the command, the argument and where the options
-      are listed, and exits with 2.
+      are listed, and exits with 2 (also for ``--port=--``, which argparse would pass on as
+      an empty list).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = NEGATIVE_VALUE
+
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        # argparse (3.11) drops a "--" given as an option's value (`--port=--`) and hands the
+        # option an empty list instead of a value: that is a missing value
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected one argument")
+        return super()._get_values(action, arg_strings)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (`{self.prog} --help` lists the "

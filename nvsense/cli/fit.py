@@ -139,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..fitting import FitInputError, NoDipFoundError, fit_spectrum
     from ..io import SpectrumFileError, load_spectrum
+    from ..storage.errors import StorageError
     from ..units import QuantityError
 
     try:
@@ -164,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
                                n_averages=n_averages if isinstance(sigma, str) else 1)
     except NoDipFoundError as exc:
         return _no_lines(args, str(exc))
-    except (SpectrumFileError, FitInputError, QuantityError, _BadInput, ValueError) as exc:
+    except (SpectrumFileError, FitInputError, QuantityError, _BadInput, ValueError,
+            StorageError) as exc:  # StorageError: a .nc that is not a readable run file
         print(f"nvsense fit: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     summary = summarize(fit)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -92,6 +93,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from ..analysis import CubeError, simulate_cube, write_cube
 
     try:
+        _check_cube_memory(args.size, args.points, CubeError)
         photons = _photons(args)
         cube = simulate_cube(
             args.size, args.field_map,
@@ -118,6 +120,28 @@ def _simulate(args: argparse.Namespace) -> int:
           f"true B∥ {format_quantity(truth.min(), 'T', 4)} – "
           f"{format_quantity(truth.max(), 'T', 4)} ({args.field_map})")
     return EXIT_OK
+
+
+def _physical_memory() -> int | None:
+    """Bytes of memory of this computer (None where the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_cube_memory(size: int, points: int, error: type[Exception]) -> None:
+    """Refuse a cube that alone would take more than half this computer's memory (the
+    simulation holds it and temporaries of its size): one clear error, not the OOM killer."""
+    if size < 1 or points < 1:
+        return  # simulate_cube reports it
+    need = 8.0 * size * size * points
+    total = _physical_memory()
+    if total is not None and need > total / 2:
+        raise error(f"a {size}×{size}-pixel cube of {points} points takes "
+                    f"{format_quantity(need, 'B', 3)} of memory, more than half of this "
+                    f"computer's {format_quantity(total, 'B', 3)}: use a smaller --size or "
+                    "fewer --points")
 
 
 def _photons(args: argparse.Namespace) -> float:
@@ -184,6 +208,10 @@ def _fit(args: argparse.Namespace) -> int:
 
     try:
         window = parse_quantity(args.window, "Hz", name="--window")
+        if os.path.exists(args.out) and os.path.exists(args.cube) \
+                and os.path.samefile(args.out, args.cube):
+            raise CubeError(f"--out {args.out} is the cube itself: the map would overwrite "
+                            "the data it is fitted from; name a new file, e.g. map.nc")
         cube = open_cube(args.cube)
         started = time.perf_counter()
         result = fit_cube(
