@@ -1,9 +1,12 @@
 """Live ODMR plots: the latest sweep and the running average with its fit, the residuals, and
-a sweep-by-sweep image (waterfall) of the raw data."""
+a sweep-by-sweep image (waterfall) of the raw data.
+
+The fit arrives as a :class:`~nvsense.measure.documents.FitSummary`: its curve on a fine grid
+and its model on the sweep are arrays computed in the measurement thread, so drawing them
+evaluates nothing here."""
 
 from __future__ import annotations
 
-import itertools
 import logging
 
 import numpy as np
@@ -12,6 +15,7 @@ from numpy.typing import NDArray
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
+from ..measure.analysis import segments
 from .bridge import SweepBatch
 from .theme import LIGHT, PlotTheme, apply_theme
 
@@ -21,22 +25,6 @@ log = logging.getLogger(__name__)
 
 #: Rows kept in the waterfall image (older sweeps scroll out; the run file keeps them all).
 WATERFALL_ROWS = 400
-#: Points of the fine grid the fit curve is drawn on, per frequency range.
-FIT_CURVE_POINTS = 1500
-
-
-def segments(frequencies: NDArray[np.float64]) -> list[slice]:
-    """Contiguous frequency ranges of a sweep (several ranges are swept one after the other):
-    a new segment starts where the frequency goes down or jumps by more than twice the median
-    step."""
-    f = np.asarray(frequencies, dtype=float)
-    if f.size < 3:
-        return [slice(0, f.size)]
-    step = np.diff(f)
-    typical = np.median(np.abs(step))
-    cuts = np.flatnonzero((step <= 0) | (step > 2 * typical)) + 1
-    edges = [0, *cuts.tolist(), f.size]
-    return [slice(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
 def _with_gaps(x: NDArray[np.float64], y: NDArray[np.float64],
@@ -95,7 +83,7 @@ class OdmrPlots(QWidget):
         self._rows = np.empty((0, 0))
         self._first_row_index = 0
         self._frequencies: NDArray[np.float64] | None = None
-        self._fine: tuple[NDArray[np.float64], list[slice]] | None = None
+        self._parts: list[slice] = []
         self._units = "counts"
 
     # -- appearance -------------------------------------------------------------------------
@@ -134,7 +122,6 @@ class OdmrPlots(QWidget):
         self._rows = np.empty((0, 0))
         self._first_row_index = 0
         self._frequencies = None
-        self._fine = None
 
     def show_batch(self, batch: SweepBatch) -> None:
         """Draw the latest sweep of ``batch`` and add all its sweeps to the waterfall."""
@@ -153,10 +140,6 @@ class OdmrPlots(QWidget):
     def _start(self, f: NDArray[np.float64]) -> None:
         self._frequencies = f
         self._parts = segments(f)
-        fine_x = [np.linspace(f[p][0], f[p][-1], FIT_CURVE_POINTS) for p in self._parts]
-        lengths = np.cumsum([0, *(len(x) for x in fine_x)])
-        fine_parts = [slice(a, b) for a, b in itertools.pairwise(lengths)]
-        self._fine = (np.concatenate(fine_x), fine_parts)
         self._rows = np.empty((0, f.size))
 
     def _show_fit(self, fit: object, f: NDArray[np.float64], average: NDArray[np.float64]) -> None:
@@ -165,16 +148,15 @@ class OdmrPlots(QWidget):
             self.fit_curve.setData([], [])
             self.residual_curve.setData([], [])
             return
-        assert self._fine is not None
-        fine_x, fine_parts = self._fine
-        try:
-            fine_y = np.asarray(fit.curve(fine_x), dtype=float)  # type: ignore[attr-defined]
-        except Exception as exc:  # a fit without a curve still has its values on the sweep
-            log.debug("fit curve on the fine grid failed (%s); drawing it on the sweep", exc)
-            fine_x, fine_y, fine_parts = f, np.asarray(best, float), self._parts
-        self.fit_curve.setData(*_with_gaps(fine_x, fine_y, fine_parts), connect="finite")
-        self.residual_curve.setData(*_with_gaps(f, average - np.asarray(best, float),
-                                                self._parts), connect="finite")
+        best = np.asarray(best, float)
+        fine_x = np.asarray(getattr(fit, "curve_frequencies", ()), float)
+        fine_y = np.asarray(getattr(fit, "curve_values", ()), float)
+        if fine_x.size and fine_x.shape == fine_y.shape:  # NaN already between the ranges
+            self.fit_curve.setData(fine_x, fine_y, connect="finite")
+        else:  # a fit without its fine curve still has its values on the sweep
+            self.fit_curve.setData(*_with_gaps(f, best, self._parts), connect="finite")
+        self.residual_curve.setData(*_with_gaps(f, average - best, self._parts),
+                                    connect="finite")
 
     def _add_rows(self, batch: SweepBatch) -> None:
         rows = np.asarray(batch.rows, dtype=float)

@@ -1,8 +1,12 @@
-"""Measurement procedures (ODMR sweeps, tracking), run control and events.
+"""Measurements (ODMR sweeps, tracking), their one run lifecycle, run control and documents.
 
-Procedures depend on the instrument protocols, the fitting engine and the storage layer; they
-publish :mod:`events <nvsense.measure.events>` to subscribers (the CLI, the GUI) and never
-import Qt.
+Every measurement kind is its settings, check, variables and loop
+(:class:`~nvsense.measure.lifecycle.Measurement`); :func:`~nvsense.measure.lifecycle.execute`
+runs it through the one lifecycle (check, connect, create the run, loop, leave the bench safe,
+close with status and reason).  Runs publish plain :mod:`documents
+<nvsense.measure.documents>` to subscribers: the run-file writer first, then the CLI and the
+GUI.  Measurements depend on the instrument protocols, the fitting engine and the storage
+layer, and never import Qt.
 """
 
 from __future__ import annotations
@@ -20,6 +24,13 @@ _LAZY = {
     "stop_on_sigint": "control",
     "Event": "events",
     "EventBus": "events",
+    "FitSummary": "documents",
+    "Record": "documents",
+    "VariablesAdded": "documents",
+    "Measurement": "lifecycle",
+    "RunAborted": "lifecycle",
+    "execute": "lifecycle",
+    "OdmrMeasurement": "odmr",
     "Mailbox": "events",
     "RunFinished": "events",
     "RunStarted": "events",
@@ -43,6 +54,7 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from .analysis import SweepAnalysis, analyse_spectrum
     from .control import STOPPED_BY_USER, RunControl, stop_on_sigint
+    from .documents import FitSummary, Record, VariablesAdded
     from .events import (
         Event,
         EventBus,
@@ -52,7 +64,8 @@ if TYPE_CHECKING:  # pragma: no cover
         SweepDone,
         TrackingBlock,
     )
-    from .odmr import OdmrResult, run_odmr
+    from .lifecycle import Measurement, RunAborted, execute
+    from .odmr import OdmrMeasurement, OdmrResult, run_odmr
     from .resonance import ResonanceCheck, check_resonance
     from .settings import FIT_MODELS, FrequencyRange, OdmrSettings, SettingsError, parse_range
     from .tracking import TrackCalibration, TrackResult, TrackSettings, run_track
@@ -75,11 +88,16 @@ __all__ = [
     "STOPPED_BY_USER",
     "Event",
     "EventBus",
+    "FitSummary",
     "FrequencyRange",
     "Mailbox",
+    "Measurement",
+    "OdmrMeasurement",
     "OdmrResult",
     "OdmrSettings",
+    "Record",
     "ResonanceCheck",
+    "RunAborted",
     "RunControl",
     "RunFinished",
     "RunStarted",
@@ -90,8 +108,10 @@ __all__ = [
     "TrackResult",
     "TrackSettings",
     "TrackingBlock",
+    "VariablesAdded",
     "analyse_spectrum",
     "check_resonance",
+    "execute",
     "parse_range",
     "run_odmr",
     "run_track",

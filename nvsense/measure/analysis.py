@@ -14,6 +14,7 @@ seeded by the previous fit, and then derives the field:
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -24,8 +25,11 @@ from numpy.typing import NDArray
 
 from ..fitting import FitStatus, LineFit, fit_batch, fit_spectrum
 from ..physics import GAMMA_NV_HZ_PER_T, axial_field, field_from_transitions
+from ..storage.layouts import odmr_fit_variables
+from .documents import FitSummary
 
-__all__ = ["FieldKind", "SweepAnalysis", "analyse_spectrum", "count_dips", "field_kind"]
+__all__ = ["FieldKind", "SweepAnalysis", "analyse_spectrum", "count_dips", "field_kind",
+           "fine_grid", "segments"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +89,39 @@ class SweepAnalysis:
     def centers(self) -> NDArray[np.float64]:
         return self.fit.centers
 
+    # the run-file variables by their declared names (nvsense.storage.odmr_fit_variables)
+    @property
+    def line_center(self) -> NDArray[np.float64]:
+        return self.fit.centers
+
+    @property
+    def line_center_error(self) -> NDArray[np.float64]:
+        return self.fit.center_errors
+
+    @property
+    def line_width(self) -> NDArray[np.float64]:
+        return self.fit.widths
+
+    @property
+    def line_width_error(self) -> NDArray[np.float64]:
+        return self.fit.width_errors
+
+    @property
+    def line_contrast(self) -> NDArray[np.float64]:
+        return self.fit.contrasts
+
+    @property
+    def line_contrast_error(self) -> NDArray[np.float64]:
+        return self.fit.contrast_errors
+
+    @property
+    def fit_success(self) -> bool:
+        return self.success
+
+    @property
+    def field_error(self) -> NDArray[np.float64]:
+        return self.field_errors
+
     @property
     def center_errors(self) -> NDArray[np.float64]:
         return self.fit.center_errors
@@ -102,27 +139,36 @@ class SweepAnalysis:
         return self.fit.redchi
 
     def record(self, prefix: str = "") -> dict[str, Any]:
-        """The values of one run-file record (variable names of
-        :func:`nvsense.storage.odmr_schema`)."""
-        p = prefix
-        values: dict[str, Any] = {
-            f"{p}line_center": self.fit.centers,
-            f"{p}line_center_error": self.fit.center_errors,
-            f"{p}line_width": self.fit.widths,
-            f"{p}line_contrast": self.fit.contrasts,
-            f"{p}fit_success": self.success,
-            f"{p}redchi": self.fit.redchi,
-        }
-        if self.kind == "vector":
-            values[f"{p}field"] = self.field
-            values[f"{p}field_error"] = self.field_errors
-        elif self.kind == "parallel":
-            values[f"{p}field_parallel"] = self.field_parallel
-            values[f"{p}field_parallel_error"] = self.field_parallel_error
-        if self.kind != "none":
-            values[f"{p}D"] = self.D
-            values[f"{p}D_error"] = self.D_error
-        return values
+        """The values of one run-file record: every variable of
+        :func:`nvsense.storage.odmr_fit_variables` for this fit's field kind, by its declared
+        name (with ``prefix``: ``"avg_"`` for the running average's fit)."""
+        return {f"{prefix}{v.name}": getattr(self, v.name)
+                for v in odmr_fit_variables(self.kind)}
+
+    def summary(self, curve_frequencies: NDArray[np.float64] | None = None) -> FitSummary:
+        """The fit as a document (:class:`~nvsense.measure.documents.FitSummary`): its
+        numbers, its model on the sweep and, given ``curve_frequencies`` (a fine grid,
+        NaN between ranges), the curve to draw."""
+        fine = np.zeros(0) if curve_frequencies is None else np.asarray(curve_frequencies)
+        curve = np.zeros(0)
+        if fine.size and self.batch is not None:
+            curve = np.full(fine.shape, np.nan)
+            finite = np.isfinite(fine)
+            try:
+                curve[finite] = self.batch.best_fit(fine[finite], 0)
+            except Exception as exc:  # a curve is a courtesy: the numbers stand without it
+                log.debug("fit curve on the fine grid failed: %s", exc)
+                fine = curve = np.zeros(0)
+        f = self.fit
+        return FitSummary(
+            kind=self.kind, success=bool(self.success), message=self.message,
+            centers=f.centers, center_errors=f.center_errors, widths=f.widths,
+            width_errors=f.width_errors, contrasts=f.contrasts,
+            contrast_errors=f.contrast_errors, redchi=float(f.redchi), field=self.field,
+            field_errors=self.field_errors, field_parallel=float(self.field_parallel),
+            field_parallel_error=float(self.field_parallel_error), D=float(self.D),
+            D_error=float(self.D_error), best_fit=self.best_fit,
+            curve_frequencies=fine, curve_values=curve)
 
     def results(self) -> dict[str, Any]:
         """Key results for the catalogue and the CLI's JSON."""
@@ -147,6 +193,37 @@ class SweepAnalysis:
 
 
 _NAN3 = np.full(3, np.nan)
+
+#: Points of the fine grid a fit curve is drawn on, per frequency range.
+CURVE_POINTS = 1500
+
+
+def segments(frequencies: NDArray[np.float64]) -> list[slice]:
+    """Contiguous frequency ranges of a sweep (several ranges are swept one after the other):
+    a new segment starts where the frequency goes down or jumps by more than twice the median
+    step."""
+    f = np.asarray(frequencies, dtype=float)
+    if f.size < 3:
+        return [slice(0, f.size)]
+    step = np.diff(f)
+    typical = np.median(np.abs(step))
+    cuts = np.flatnonzero((step <= 0) | (step > 2 * typical)) + 1
+    edges = [0, *cuts.tolist(), f.size]
+    return [slice(a, b) for a, b in itertools.pairwise(edges) if b > a]
+
+
+def fine_grid(frequencies: NDArray[np.float64], points: int = CURVE_POINTS
+              ) -> NDArray[np.float64]:
+    """``points`` frequencies across each range of the sweep, a NaN between ranges (so that a
+    curve drawn on them has a gap there)."""
+    f = np.asarray(frequencies, dtype=float)
+    parts = [np.linspace(f[p][0], f[p][-1], points) for p in segments(f) if f[p].size]
+    out: list[NDArray[np.float64]] = []
+    for k, part in enumerate(parts):
+        if k:
+            out.append(np.array([np.nan]))
+        out.append(part)
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 def count_dips(frequencies: NDArray[np.float64], signal: NDArray[np.float64],

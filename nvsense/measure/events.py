@@ -1,109 +1,54 @@
-"""Events a measurement publishes, and the bus that delivers them.
+"""The bus that delivers a run's documents (events) to its subscribers.
 
-A procedure publishes events (run started, a sweep done with its data, fit and field, a block
-of tracking samples, run finished or aborted) to subscribers: the run-file writer, the GUI, the
-CLI's progress display.  Two kinds of subscriber:
+A run publishes documents (:mod:`nvsense.measure.documents`: run started with its declared
+variables, a sweep or a block of samples, run finished) to subscribers: the run-file writer,
+the GUI, the CLI's progress display.  Three kinds of subscriber:
 
-- *synchronous* ones are called in the measurement thread, in order, and see every event: use
-  them for anything that must not lose data (the run file).  They must be quick.
-- *latest-only* ones (:class:`Mailbox`) get events on their own thread; the measurement never
-  waits on them.  While one is busy, newer events replace (or merge with) older ones not yet
-  delivered, so a slow display skips sweeps instead of slowing the measurement down.
+- the *primary* one (the run-file writer, :class:`nvsense.measure.run_file.RunFileWriter`) is
+  called first, in the measurement thread; if it fails, the publisher hears of it (a record
+  that cannot be stored ends the run), and the others never see a document that is not on
+  disk;
+- *synchronous* ones are called next, in the measurement thread, in order, and see every
+  document.  They must be quick; their failures are logged and skipped;
+- *latest-only* ones (:class:`Mailbox`) get documents on their own thread; the measurement
+  never waits on them.  While one is busy, newer documents replace (or merge with) older ones
+  not yet delivered, so a slow display skips sweeps instead of slowing the measurement down.
 
-This is the Bluesky pattern (documents to callbacks) without the document model: events are
-small frozen dataclasses holding numpy arrays.
+This is the Bluesky pattern: documents to callbacks.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+
+from .documents import (
+    Event,
+    Record,
+    RunFinished,
+    RunStarted,
+    SweepDone,
+    TrackingBlock,
+    VariablesAdded,
+)
 
 __all__ = [
     "Event",
     "EventBus",
     "Mailbox",
+    "Record",
     "RunFinished",
     "RunStarted",
     "SweepDone",
     "TrackingBlock",
+    "VariablesAdded",
     "merge_keep_latest",
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Event:
-    """Base class of every event; ``wall_time`` is the Unix time it was made."""
-
-    run_id: str
-
-
-@dataclass(frozen=True)
-class RunStarted(Event):
-    """A run has started: its kind, file and parameters."""
-
-    kind: str
-    file: str | None
-    parameters: dict[str, Any]
-    identities: dict[str, str] = field(default_factory=dict)
-    wall_time: float = field(default_factory=time.time)
-
-
-@dataclass(frozen=True)
-class SweepDone(Event):
-    """One ODMR sweep is complete (and written to the run file), fitted and turned into field.
-
-    ``fit`` and ``average_fit`` are :class:`nvsense.measure.odmr.SweepAnalysis` objects (or
-    ``None`` when fitting failed, or while ``lines_pending``: the number of lines is not known
-    yet, see :mod:`nvsense.measure.odmr`); arrays are not copied, so subscribers must not modify
-    them.
-    """
-
-    index: int
-    frequencies: NDArray[np.float64]
-    counts: NDArray[np.float64]
-    average: NDArray[np.float64]
-    fit: Any
-    average_fit: Any
-    elapsed: float
-    sweeps_planned: int | None = None
-    wall_time: float = field(default_factory=time.time)
-    lines_pending: bool = False
-
-
-@dataclass(frozen=True)
-class TrackingBlock(Event):
-    """A block of tracking-magnetometer samples (all arrays share their first axis)."""
-
-    time: NDArray[np.float64]
-    field: NDArray[np.float64]
-    frequencies: NDArray[np.float64]
-    error_signal: NDArray[np.float64]
-    locked: NDArray[np.bool_]
-    D: NDArray[np.float64] | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-    wall_time: float = field(default_factory=time.time)
-
-
-@dataclass(frozen=True)
-class RunFinished(Event):
-    """The run has ended; ``status`` is ``"completed"`` or ``"aborted"`` (with ``reason``)."""
-
-    status: str
-    reason: str | None
-    results: dict[str, Any]
-    file: str | None = None
-    safe_report: tuple[str, ...] = ()
-    wall_time: float = field(default_factory=time.time)
 
 
 Subscriber = Callable[[Event], None]
@@ -129,8 +74,14 @@ def merge_keep_latest(pending: Event | None, new: Event) -> Event:
             D=d,
             info=new.info,
             wall_time=new.wall_time,
+            values=_concatenate_values(pending.values, new.values),
         )
     return new
+
+
+def _concatenate_values(a: dict, b: dict) -> dict:
+    """Two blocks' records as one block (the keys both have)."""
+    return {k: np.concatenate([np.asarray(a[k]), np.asarray(b[k])]) for k in b if k in a}
 
 
 class Mailbox:
@@ -199,10 +150,17 @@ class Mailbox:
 
 
 class EventBus:
-    """Publish events to subscribers (see the module docstring for the two kinds)."""
+    """Publish documents to subscribers (see the module docstring for the three kinds).
 
-    def __init__(self) -> None:
+    Parameters
+    ----------
+    primary
+        Called first with every document; its exceptions propagate to the publisher.
+    """
+
+    def __init__(self, primary: Subscriber | None = None) -> None:
         self._subscribers: list[Subscriber] = []
+        self.primary = primary
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Add a subscriber; returns a function that removes it.  Wrap slow subscribers in a
@@ -211,8 +169,15 @@ class EventBus:
         return lambda: self._subscribers.remove(callback)
 
     def publish(self, event: Event) -> None:
-        """Call every subscriber with ``event``.  A failing subscriber is logged and skipped:
-        it must not abort the measurement or starve the others."""
+        """Call the primary subscriber, then every other one, with ``event``.  A failing
+        (non-primary) subscriber is logged and skipped: it must not abort the measurement or
+        starve the others."""
+        if self.primary is not None:
+            self.primary(event)
+        self.deliver(event)
+
+    def deliver(self, event: Event) -> None:
+        """Call every subscriber but the primary one with ``event`` (failures logged)."""
         for callback in list(self._subscribers):
             try:
                 callback(event)

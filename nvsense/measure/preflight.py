@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..instruments.errors import LimitError
+from ..instruments.capabilities import sweep_mode
+from ..instruments.errors import CapabilityError, LimitError
 from ..units import format_quantity
 
-__all__ = ["bin_time_limits", "check_acquisition", "check_list", "check_odmr_plan",
-           "check_track_plan", "list_capacity", "max_bins", "sweep_mode"]
+__all__ = ["bin_time_limits", "check_acquisition", "check_list", "check_odmr_plan", "check_plan",
+           "check_track_plan", "list_capacity", "max_bins"]
 
 #: Points of each fine calibration sweep of the tracking magnetometer, over ±(4 FWHM +
 #: hyperfine span) around the line.
@@ -80,17 +82,6 @@ def list_capacity(mw: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def sweep_mode(mw: Any, mode: str) -> str:
-    """``"list"`` or ``"stepped"``: what ``mode`` (``auto``: list when the source has one)
-    becomes on this source."""
-    if mode in ("list", "stepped"):
-        return mode
-    try:
-        return "list" if bool(getattr(mw, "supports_list", False)) else "stepped"
-    except Exception:  # a driver that must be connected to know: decided at run time
-        return "stepped"
-
-
 def _quantity(value: float, unit: str) -> str:
     """``value`` with an engineering prefix where one fits, else in plain exponent form."""
     if math.isfinite(value) and (value == 0 or 1e-12 <= abs(value) < 1e12):
@@ -108,8 +99,10 @@ def check_acquisition(counter: Any, n_bins: int, bin_time: float, what: str) -> 
     who = _name(counter, "counter")
     subject = (f"{what} {_quantity(bin_time, 's')} is" if " " not in what
                else f"{what} gives bins of {_quantity(bin_time, 's')},")
+    fields = {"quantity": "bin_time", "value": bin_time, "unit": "s", "source": "instrument",
+              "instrument": who}
     if not (math.isfinite(bin_time) and bin_time > 0):
-        raise LimitError(f"{who}: {subject} not a positive time; nothing was sent")
+        raise LimitError(f"{who}: {subject} not a positive time; nothing was sent", **fields)
     limits = bin_time_limits(counter)
     if limits is not None:
         low, high = limits
@@ -117,20 +110,46 @@ def check_acquisition(counter: Any, n_bins: int, bin_time: float, what: str) -> 
             side = "shorter than the shortest" if bin_time < low else "longer than the longest"
             raise LimitError(
                 f"{who}: {subject} {side} bin the counter takes ({_quantity(low, 's')} to "
-                f"{_quantity(high, 's')}); nothing was sent")
+                f"{_quantity(high, 's')}); nothing was sent",
+                limit=low if bin_time < low else high,
+                bound="lower" if bin_time < low else "upper", **fields)
     most = max_bins(counter)
     if most is not None and n_bins > most:
         raise LimitError(f"{who}: {what} needs {n_bins} bins in one acquisition; the counter "
-                         f"takes at most {most}; nothing was sent")
+                         f"takes at most {most}; nothing was sent", quantity="n_bins",
+                         value=n_bins, limit=most, unit="", bound="upper",
+                         source="instrument", instrument=who)
 
 
 def check_list(mw: Any, n_points: int, what: str) -> None:
     """Raise :class:`LimitError` unless the source's list holds ``n_points`` entries."""
     capacity = list_capacity(mw)
     if capacity is not None and n_points > capacity:
-        raise LimitError(f"{_name(mw, 'mw')}: {what} needs a frequency list of {n_points} "
+        who = _name(mw, "mw")
+        raise LimitError(f"{who}: {what} needs a frequency list of {n_points} "
                          f"points; this source holds at most {capacity}. Use fewer points, or "
-                         "mode 'stepped'; nothing was sent")
+                         "mode 'stepped'; nothing was sent", quantity="list_points",
+                         value=n_points, limit=capacity, unit="", bound="upper",
+                         source="instrument", instrument=who)
+
+
+def check_plan(bench: Any, mode: str, sweeps: Sequence[int], dwell: float,
+               what: str = "dwell") -> None:
+    """Check the acquisitions and lists of sweeps of ``sweeps`` points each, with ``dwell``
+    per point, in sweep ``mode`` (``"list"``: one acquisition and one list per sweep;
+    ``"stepped"``: one bin per acquisition).
+
+    Raises
+    ------
+    LimitError
+        Naming the setting (``what``), the value and the limit.
+    """
+    for points in sweeps:
+        if mode == "list":
+            check_list(bench.mw, int(points), f"a sweep of {int(points)} points")
+            check_acquisition(bench.counter, int(points), float(dwell), what)
+        else:
+            check_acquisition(bench.counter, 1, float(dwell), what)
 
 
 def check_odmr_plan(bench: Any, settings: Any, frequencies: Any = None) -> None:
@@ -142,13 +161,16 @@ def check_odmr_plan(bench: Any, settings: Any, frequencies: Any = None) -> None:
         Naming the setting, the value and the limit.
     """
     n = int(np.size(settings.frequencies() if frequencies is None else frequencies))
-    dwell = float(settings.dwell)
-    what = "dwell"
-    if sweep_mode(bench.mw, settings.mode) == "list":
-        check_list(bench.mw, n, f"a sweep of {n} points")
-        check_acquisition(bench.counter, n, dwell, what)
-    else:
-        check_acquisition(bench.counter, 1, dwell, what)
+    check_plan(bench, _mode(bench, settings.mode), [n], settings.dwell, "dwell")
+
+
+def _mode(bench: Any, requested: str) -> str:
+    """The sweep mode the run will use (decided by the bench's capabilities); a refused
+    ``list`` is reported by the caller's own check."""
+    try:
+        return sweep_mode(bench, requested)
+    except CapabilityError:
+        return "stepped"
 
 
 def check_track_plan(bench: Any, settings: Any, survey: Any) -> None:
@@ -160,18 +182,11 @@ def check_track_plan(bench: Any, settings: Any, survey: Any) -> None:
     LimitError
         Naming the setting, the value and the limit.
     """
-    mode = sweep_mode(bench.mw, settings.mode)
-    dwell = float(settings.sweep_dwell)
-    what = "sweep_dwell"
+    mode = _mode(bench, settings.mode)
     sweeps = [int(survey.points)]
     if settings.calibration_time > 0:
         sweeps.append(CALIBRATION_POINTS)
-    for points in sweeps:
-        if mode == "list":
-            check_list(bench.mw, points, f"a sweep of {points} points")
-            check_acquisition(bench.counter, points, dwell, what)
-        else:
-            check_acquisition(bench.counter, 1, dwell, what)
+    check_plan(bench, mode, sweeps, settings.sweep_dwell, "sweep_dwell")
     n_lines = len(settings.locked_lines)
     bins = 2 * n_lines * int(settings.dither_periods) + 1
     bin_time = 1.0 / (float(settings.rate) * bins)

@@ -220,6 +220,7 @@ class Catalog:
         *,
         parameters: Mapping[str, Any] | None = None,
         start_time: datetime | None = None,
+        run_id: str | None = None,
         **writer_options: Any,
     ) -> RunWriter:
         """Start a run: give it an id, create its file in the data folder, catalogue it.
@@ -235,6 +236,10 @@ class Catalog:
             ``runs(power_dbm=-10)``).
         start_time
             Defaults to now.
+        run_id
+            The run's id, made beforehand with :meth:`reserve` (a run's start document
+            names its id and file before the file exists); default: a new one.  A given id
+            whose file exists raises :class:`~nvsense.storage.RunFileError`.
         **writer_options
             Passed to :class:`~nvsense.storage.RunWriter` (``parameter_units``,
             ``bench_config``, ``bench_source``, ``instruments``, ``campaign``,
@@ -250,8 +255,9 @@ class Catalog:
 
         check_kind(kind)
         start = (start_time or local_now()).astimezone()
+        given = run_id
         for attempt in range(100):
-            run_id = new_run_id(kind, start)
+            run_id = given or new_run_id(kind, start)
             path = run_file_path(self.data_dir, run_id, start)
             try:
                 writer = RunWriter(
@@ -268,10 +274,25 @@ class Catalog:
             except RunFileError:
                 # Another run of this kind started in the same second with the same random
                 # suffix (a race with another process): draw again.
-                if not path.exists() or attempt == 99:
+                if given or not path.exists() or attempt == 99:
                     raise
         self._index_quietly(writer.path)
         return writer
+
+    def reserve(self, kind: str, start_time: datetime | None = None) -> tuple[str, Path]:
+        """A new run id and its file path (not created), for :meth:`new_run`'s ``run_id``.
+
+        The file does not exist when this returns; a run that another process creates in
+        the same second with the same random suffix makes :meth:`new_run` raise
+        :class:`~nvsense.storage.RunFileError`, and the caller reserves again.
+        """
+        start = (start_time or local_now()).astimezone()
+        for _ in range(100):
+            run_id = new_run_id(check_kind(kind), start)
+            path = run_file_path(self.data_dir, run_id, start)
+            if not path.exists():
+                return run_id, path
+        raise RunFileError(path, "no free run id in 100 draws")
 
     def _writer_closed(self, writer: RunWriter) -> None:
         self._index_quietly(writer.path)

@@ -14,7 +14,8 @@ import numpy as np
 from .errors import SchemaError
 from .schema import CoordSpec, RunSchema, VariableSpec
 
-__all__ = ["VECTOR_LABELS", "FieldKind", "odmr_schema", "tracking_schema"]
+__all__ = ["VECTOR_LABELS", "FieldKind", "odmr_fit_variables", "odmr_schema",
+           "tracking_schema"]
 
 #: Labels of the ``vector`` coordinate: field components in the crystal (lab) frame.
 VECTOR_LABELS = ("x", "y", "z")
@@ -59,7 +60,18 @@ def _field_variables(
     raise SchemaError(f"field must be 'vector', 'parallel' or 'none', not {field!r}")
 
 
-def _fit_variables(prefix: str, field: FieldKind) -> list[VariableSpec]:
+def odmr_fit_variables(field: FieldKind, prefix: str = "") -> list[VariableSpec]:
+    """The variables one fit of an ODMR spectrum gives each sweep: the one declaration of their
+    names, dimensions and units (:meth:`nvsense.measure.SweepAnalysis.record` takes its values
+    by these names).
+
+    Parameters
+    ----------
+    field
+        ``"vector"``, ``"parallel"`` or ``"none"``: which field variables the fit gives.
+    prefix
+        ``""`` for the fit of each sweep, ``"avg_"`` for the fit of the running average.
+    """
     what = "running-average fit: " if prefix else "fit: "
     dims_l = ("sweep", "line")
     p = prefix
@@ -80,7 +92,7 @@ def _fit_variables(prefix: str, field: FieldKind) -> list[VariableSpec]:
 
 def odmr_schema(
     frequency: Sequence[float] | np.ndarray,
-    n_lines: int,
+    n_lines: int | None,
     *,
     field: FieldKind = "vector",
     average: bool = True,
@@ -94,7 +106,9 @@ def odmr_schema(
     frequency
         Microwave frequencies of one sweep, in Hz (several ranges may be concatenated).
     n_lines
-        Number of resonance lines fitted per spectrum (size of the ``line`` dimension).
+        Number of resonance lines fitted per spectrum (size of the ``line`` dimension);
+        ``None``: the raw sweeps only (``time`` and ``counts``), the layout of a run whose
+        number of lines is not known yet (the fits are added later).
     field
         ``"vector"``: ``field (sweep, vector)`` in T; ``"parallel"``: ``field_parallel
         (sweep)`` for single-axis runs; ``"none"``: no field variables.
@@ -112,28 +126,25 @@ def odmr_schema(
     freq = np.asarray(frequency, dtype=float)
     if freq.ndim != 1 or freq.size < 1:
         raise SchemaError("frequency must be a 1-D list of at least one frequency in Hz")
-    if int(n_lines) < 1:
-        raise SchemaError(f"n_lines must be >= 1, not {n_lines}")
-    coords = [CoordSpec("frequency", freq, "Hz", "microwave frequency")]
-    if field == "vector":
-        coords.append(CoordSpec("vector", list(VECTOR_LABELS), "1", "field component"))
-    variables = [
+    raw = [
         VariableSpec(
             "time", ("sweep",), "s", "sweep end time since the run start", coordinate=True
         ),
         VariableSpec("counts", ("sweep", "frequency"), signal_units, signal_long_name),
-        *_fit_variables("", field),
     ]
+    coords = [CoordSpec("frequency", freq, "Hz", "microwave frequency")]
+    common = {"append_dim": "sweep", "append_units": "1", "append_long_name": "sweep index"}
+    if n_lines is None:
+        return RunSchema(coords=coords, variables=raw, **common)
+    if int(n_lines) < 1:
+        raise SchemaError(f"n_lines must be >= 1, not {n_lines}")
+    if field == "vector":
+        coords.append(CoordSpec("vector", list(VECTOR_LABELS), "1", "field component"))
+    variables = [*raw, *odmr_fit_variables(field)]
     if average:
-        variables += _fit_variables("avg_", field)
-    return RunSchema(
-        append_dim="sweep",
-        append_units="1",
-        append_long_name="sweep index",
-        coords=coords,
-        dim_sizes={"line": int(n_lines)},
-        variables=variables,
-    )
+        variables += odmr_fit_variables(field, "avg_")
+    return RunSchema(coords=coords, dim_sizes={"line": int(n_lines)}, variables=variables,
+                     **common)
 
 
 def tracking_schema(

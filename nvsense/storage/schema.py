@@ -94,6 +94,20 @@ class VariableSpec:
         """Float variables may be left out of an append; they are then NaN for that record."""
         return self.numpy_dtype.kind == "f"
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain, JSON-ready data (a start document's declaration of the variable)."""
+        return {"name": self.name, "dims": list(self.dims), "units": self.units,
+                "long_name": self.long_name, "dtype": self.dtype,
+                "attrs": _plain(dict(self.attrs)), "coordinate": self.coordinate}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VariableSpec:
+        """The inverse of :meth:`as_dict`."""
+        return cls(name=data["name"], dims=tuple(data["dims"]), units=data["units"],
+                   long_name=data["long_name"], dtype=data.get("dtype", "float64"),
+                   attrs=dict(data.get("attrs") or {}),
+                   coordinate=bool(data.get("coordinate", False)))
+
 
 @dataclass(frozen=True)
 class CoordSpec:
@@ -136,6 +150,19 @@ class CoordSpec:
         if values.ndim != len(dims):
             raise SchemaError(f"coordinate {self.name!r}: {values.ndim}-D values for dims {dims}")
         object.__setattr__(self, "values", values)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain, JSON-ready data (values as a list)."""
+        return {"name": self.name, "values": self.values.tolist(), "units": self.units,
+                "long_name": self.long_name, "dims": list(self.dims or ()),
+                "attrs": _plain(dict(self.attrs))}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CoordSpec:
+        """The inverse of :meth:`as_dict`."""
+        return cls(name=data["name"], values=data["values"], units=data["units"],
+                   long_name=data["long_name"], dims=tuple(data.get("dims") or ()) or None,
+                   attrs=dict(data.get("attrs") or {}))
 
 
 @dataclass(frozen=True)
@@ -238,3 +265,39 @@ class RunSchema:
         """Shape of one record of ``var`` (its dims without the append dim)."""
         sizes = self.fixed_dims
         return tuple(sizes[d] for d in var.dims[1:])
+
+    def as_dict(self) -> dict[str, Any]:
+        """The layout as plain, JSON-ready data: what a run's start document declares
+        (:class:`nvsense.measure.documents.RunStarted`); :meth:`from_dict` reads it back."""
+        return {"append_dim": self.append_dim, "append_units": self.append_units,
+                "append_long_name": self.append_long_name, "append_dtype": self.append_dtype,
+                "append_is_index": self.append_is_index,
+                "coords": [c.as_dict() for c in self.coords],
+                "dim_sizes": {k: int(v) for k, v in self.dim_sizes.items()},
+                "variables": [v.as_dict() for v in self.variables]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSchema:
+        """The layout :meth:`as_dict` describes.
+
+        Raises
+        ------
+        SchemaError
+            The description is incomplete or inconsistent.
+        """
+        try:
+            return cls(append_dim=data["append_dim"], append_units=data["append_units"],
+                       append_long_name=data["append_long_name"],
+                       append_dtype=data.get("append_dtype", "int64"),
+                       append_is_index=bool(data.get("append_is_index", True)),
+                       coords=[CoordSpec.from_dict(c) for c in data.get("coords", ())],
+                       dim_sizes=dict(data.get("dim_sizes") or {}),
+                       variables=[VariableSpec.from_dict(v) for v in data["variables"]])
+        except (KeyError, TypeError) as exc:
+            raise SchemaError(f"incomplete run layout: {exc}") from None
+
+
+def _plain(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Attribute values as JSON-ready data (numpy scalars and arrays to Python)."""
+    return {k: (v.tolist() if isinstance(v, np.ndarray | np.generic) else v)
+            for k, v in attrs.items()}
