@@ -1,8 +1,10 @@
-"""The measurements a campaign can step: their settings, limits to check, and how to run them.
+"""The measurements a campaign can step: their settings, their check, and how to run them.
 
 A campaign point is one run of one measurement (``odmr`` or ``track``) with its settings.  This
 module is the one place that knows each measurement's settings model and units, so the rest of
-the campaign code treats them alike.
+the campaign code treats them alike.  A point is checked against the bench by the measurement
+kind's own :meth:`~nvsense.measure.lifecycle.Measurement.check`, the one the CLI, the GUI and
+the run itself use.
 """
 
 from __future__ import annotations
@@ -26,15 +28,15 @@ class Measurement:
     ----------
     name
         ``"odmr"`` or ``"track"`` (the run kind in the catalogue).
-    module, settings_name, run_name
-        Where the settings model and the run function live (imported when first used, so
+    module, settings_name, run_name, kind_name
+        Where the settings model, the run function and the measurement kind
+        (:class:`nvsense.measure.lifecycle.Measurement`) live (imported when first used, so
         that a campaign of ODMR runs does not need the tracking code).
     units
         Unit of each quantity setting (``"1"`` for a plain number): ranges (``{start, stop,
         steps}``) are read in it and values are shown in it.
-    frequency_setting, frequencies
-        The setting that sets the microwave frequencies, and the frequencies a run plans to
-        use (``frequencies(settings, bench)``), for the limit checks.
+    frequency_setting
+        The setting that sets the microwave frequencies (what a frequency limit names).
     integers
         Settings that take whole numbers (a range of them gives whole numbers).
     """
@@ -43,8 +45,8 @@ class Measurement:
     module: str
     settings_name: str
     run_name: str
+    kind_name: str
     frequency_setting: str
-    frequencies: Callable[[Any, Any], Any]
     units: Mapping[str, str] = field(default_factory=dict)
     integers: frozenset[str] = frozenset()
 
@@ -80,25 +82,25 @@ class Measurement:
             return dict(settings.as_record())
         return dict(settings.model_dump(mode="json"))
 
-    def limit_checks(self, settings: Any, bench: Any) -> list[tuple[str, dict[str, Any]]]:
-        """What ``bench.check_settings`` must accept for these settings, one check per
-        setting so that an error can name the setting (and its line)."""
-        checks = [(self.frequency_setting, {"frequencies": self.frequencies(settings, bench)})]
-        for name in ("mw_power", "laser_power"):
-            value = getattr(settings, name, None)
-            if value is not None:
-                checks.append((name, {name: value}))
-        return checks
+    def check(self, settings: Any, bench: Any) -> None:
+        """Check ``settings`` against the bench with the measurement kind's own check
+        (every limit the run will meet; sends nothing).
 
+        Raises
+        ------
+        LimitError, SettingsError
+        """
+        kind = getattr(importlib.import_module(self.module), self.kind_name)
+        kind(settings).check(bench)
 
-def _odmr_frequencies(settings: Any, bench: Any) -> Any:
-    return settings.frequencies()
-
-
-def _track_frequencies(settings: Any, bench: Any) -> Any:
-    # the initial sweep, clipped to the bench's frequency limits as run_track does
-    limits = getattr(getattr(bench, "limits", None), "frequency", None)
-    return settings.sweep_range(limits).frequencies()
+    def setting_of(self, quantity: str | None) -> str | None:
+        """The setting a :class:`~nvsense.instruments.LimitError`'s ``quantity`` is about
+        (``None`` for a derived quantity, such as a counter's bin time)."""
+        if quantity == "frequency":
+            return self.frequency_setting
+        if quantity == COIL_CURRENT or quantity in self.settings_model.model_fields:
+            return quantity
+        return None
 
 
 ODMR = Measurement(
@@ -106,8 +108,8 @@ ODMR = Measurement(
     module="nvsense.measure.odmr",
     settings_name="OdmrSettings",
     run_name="run_odmr",
+    kind_name="OdmrMeasurement",
     frequency_setting="ranges",
-    frequencies=_odmr_frequencies,
     units={"duration": "s", "dwell": "s", "mw_power": "dBm", "laser_power": "W"},
     integers=frozenset({"sweeps", "n_lines"}),
 )
@@ -117,8 +119,8 @@ TRACK = Measurement(
     module="nvsense.measure.tracking",
     settings_name="TrackSettings",
     run_name="run_track",
+    kind_name="TrackMeasurement",
     frequency_setting="sweep",
-    frequencies=_track_frequencies,
     units={"duration": "s", "rate": "Hz", "mw_power": "dBm", "laser_power": "W",
            "capture_range": "Hz", "sweep_dwell": "s", "calibration_time": "s", "ki": "1",
            "kp": "1"},
@@ -135,16 +137,10 @@ def get_measurement(name: str) -> Measurement:
     Raises
     ------
     ValueError
-        Unknown name, or the measurement's code is not available.
+        Unknown name.
     """
     try:
-        measurement = MEASUREMENTS[str(name).strip().lower()]
+        return MEASUREMENTS[str(name).strip().lower()]
     except KeyError:
         raise ValueError(f"unknown measurement {name!r}; use one of "
                          f"{', '.join(MEASUREMENTS)}") from None
-    try:
-        measurement.settings_model  # noqa: B018 - imports the module
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"measurement {measurement.name!r} is not available in this "
-                         f"installation ({exc})") from None
-    return measurement

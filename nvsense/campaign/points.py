@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..instruments.errors import LimitError
+from ..measure.settings import SettingsError
 from ..units import QuantityError, format_quantity, parse_quantity
 from .measurements import COIL_CURRENT, Measurement
 
@@ -221,21 +222,33 @@ def _blame(message: str, candidates: list[str]) -> str | None:
 
 
 def check_limits(bench: Any, point: CampaignPoint) -> list[Problem]:
-    """Check a point against the bench's and the instruments' limits; sends nothing."""
+    """Check a point against the bench's and the instruments' limits with the measurement's
+    own check (:meth:`Measurement.check`); sends nothing."""
     problems = []
-    checks = point.measurement.limit_checks(point.settings, bench)
     if point.coil_current is not None:
         if getattr(bench, "coil", None) is None:
             problems.append(Problem(COIL_CURRENT, "this bench has no coil; add instruments.coil "
                                     "to the bench file, or remove coil_current from the "
                                     "campaign", about_parameter=True))
         else:
-            checks.append((COIL_CURRENT, {COIL_CURRENT: point.coil_current}))
-    for name, kwargs in checks:
-        try:
-            bench.check_settings(**kwargs)
-        except LimitError as exc:
-            text = str(exc).removesuffix("; nothing was sent")
-            problems.append(Problem(name, f"{text}; change the value in the campaign (or the "
-                                    "bench's limit, if the hardware allows it)"))
+            try:
+                bench.check_settings(coil_current=point.coil_current)
+            except LimitError as exc:
+                problems.append(_limit_problem(COIL_CURRENT, exc))
+    measurement = point.measurement
+    try:
+        measurement.check(point.settings, bench)
+    except LimitError as exc:
+        name = measurement.setting_of(exc.quantity)
+        if name is None:  # a derived quantity (bin time, list length): the setting it names
+            name = _blame(str(exc), measurement.setting_names())
+        problems.append(_limit_problem(name, exc))
+    except SettingsError as exc:
+        problems.append(Problem(_blame(str(exc), measurement.setting_names()), str(exc)))
     return problems
+
+
+def _limit_problem(name: str | None, exc: LimitError) -> Problem:
+    text = str(exc).removesuffix("; nothing was sent")
+    return Problem(name, f"{text}; change the value in the campaign (or the bench's limit, if "
+                   "the hardware allows it)")

@@ -32,8 +32,6 @@ from ..measure.bench_defaults import check_bench_defaults, defaults_for
 from ..measure.control import STOPPED_BY_USER, RunControl
 from ..measure.settings import SettingsError
 from ..storage import Catalog, CatalogError, resolve_data_dir
-from ..storage.schema import RunSchema
-from ..storage.writer import RunWriter
 from .campaign_file import ON_ERROR, check_name
 from .errors import CampaignError
 from .events import CampaignFinished, CampaignStarted, PointFinished, PointStarted, publish
@@ -46,25 +44,6 @@ from .points import CampaignPoint, PointInvalid, build_point, check_limits
 __all__ = ["CampaignSession"]
 
 log = logging.getLogger(__name__)
-
-
-class _StampingCatalog(Catalog):
-    """The catalogue a campaign hands to each measurement: the run it creates also records the
-    point's key and coil current among its parameters, in the run file itself (so a rescan of
-    the data folder keeps them, and ``Catalog.runs(coil_current=0.5)`` finds them)."""
-
-    def __init__(self, data_dir: str | Path) -> None:
-        super().__init__(data_dir)
-        self.stamp: dict[str, Any] = {}
-
-    def new_run(self, kind: str, schema: RunSchema, *, parameters: Mapping[str, Any] | None = None,
-                **writer_options: Any) -> RunWriter:
-        parameters = {**(parameters or {}), **self.stamp}
-        if COIL_CURRENT in self.stamp:
-            units = dict(writer_options.pop("parameter_units", None) or {})
-            units[COIL_CURRENT] = "A"
-            writer_options["parameter_units"] = units
-        return super().new_run(kind, schema, parameters=parameters, **writer_options)
 
 
 class CampaignSession:
@@ -126,7 +105,7 @@ class CampaignSession:
             raise CampaignError(f"bench: {exc}") from None
         self.fixed = dict(settings or {})
         data = catalog.data_dir if catalog is not None else resolve_data_dir(data_dir)
-        self.catalog = _StampingCatalog(data)
+        self.catalog = catalog if catalog is not None else Catalog(data)
         self.resume = resume
         self.on_error = on_error
         self.control = control or RunControl()
@@ -337,15 +316,12 @@ class CampaignSession:
         t0 = time.monotonic()
         result: Any = None
         error: BaseException | None = None
-        self.catalog.stamp = {POINT_KEY: point.key}
-        if point.coil_current is not None:
-            self.catalog.stamp[COIL_CURRENT] = point.coil_current
         try:
             if point.coil_current is not None:
                 self._coil_on(point.coil_current)
             result = self.measurement.run(
                 self.bench, point.settings, catalog=self.catalog, subscribers=self.subscribers,
-                control=self.control, campaign=self.name, campaign_point=point.index)
+                control=self.control, md=self._run_md(point))
         except KeyboardInterrupt:
             self.bench.safe()
             outcome = PointOutcome(point, "stopped", f"{STOPPED_BY_USER} (interrupted)",
@@ -360,8 +336,6 @@ class CampaignSession:
         except Exception as exc:  # a bug must not take the bench down unsafe or lose the log
             log.exception("campaign %s: point %d failed", self.name, point.index)
             error = exc
-        finally:
-            self.catalog.stamp = {}
         outcome = self._outcome(point, result, error, time.monotonic() - t0)
         if outcome.status == "failed":
             self._after_failure(outcome)
@@ -369,6 +343,17 @@ class CampaignSession:
             self.stopped_reason = outcome.reason
         self._finished(outcome)
         return outcome
+
+    def _run_md(self, point: CampaignPoint) -> dict[str, Any]:
+        """The run's metadata: the campaign, the point's index and key (``--resume`` matches
+        on them) and its coil current, recorded in the run file itself (so a rescan of the
+        data folder keeps them, and ``Catalog.runs(coil_current=0.5)`` finds them)."""
+        md: dict[str, Any] = {"campaign": self.name, "campaign_point": point.index,
+                              POINT_KEY: point.key}
+        if point.coil_current is not None:
+            md[COIL_CURRENT] = point.coil_current
+            md["units"] = {COIL_CURRENT: "A"}
+        return md
 
     def _coil_on(self, current: float) -> None:
         coil = self.bench.coil

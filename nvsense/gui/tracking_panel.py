@@ -27,8 +27,13 @@ from PySide6.QtWidgets import (
 from ..analysis import amplitude_spectral_density, noise_floor
 from ..instruments import LimitError
 from ..measure import RunFinished, RunStarted, SettingsError, TrackingBlock
-from ..measure.tracking import TrackSettings, run_track
-from ..measure.tracking_noise import MIN_NOISE_SAMPLES, noise_band_for
+from ..measure.tracking import (
+    MIN_NOISE_SAMPLES,
+    TrackSettings,
+    calibration_record,
+    noise_band_for,
+    run_track,
+)
 from .format import si_time
 from .forms import ErrorBanner, SettingsForm
 from .theme import LIGHT, PlotTheme, apply_theme
@@ -290,7 +295,7 @@ class TrackingPanel(QWidget):
         self.buffer.clear()
         params = event.parameters
         self.rate = float(params.get("rate") or 0) or None
-        calibration = params.get("calibration") or {}
+        calibration = calibration_record(event)
         limit = calibration.get("shot_noise_limit")
         self.shot_noise_limit = float(limit) if limit else None
         self._field_kind = "vector" if isinstance(params.get("axis"), list) else "parallel"

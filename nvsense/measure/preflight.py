@@ -22,13 +22,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from ..instruments.capabilities import sweep_mode
-from ..instruments.errors import CapabilityError, LimitError
+from ..instruments.errors import LimitError
 from ..units import format_quantity
 
-__all__ = ["bin_time_limits", "check_acquisition", "check_list", "check_odmr_plan", "check_plan",
+__all__ = ["bin_time_limits", "check_acquisition", "check_list", "check_plan",
            "check_track_plan", "list_capacity", "max_bins"]
 
 #: Points of each fine calibration sweep of the tracking magnetometer, over ±(4 FWHM +
@@ -152,37 +149,16 @@ def check_plan(bench: Any, mode: str, sweeps: Sequence[int], dwell: float,
             check_acquisition(bench.counter, 1, float(dwell), what)
 
 
-def check_odmr_plan(bench: Any, settings: Any, frequencies: Any = None) -> None:
-    """Check every acquisition and list of an ODMR run (see the module docstring).
-
-    Raises
-    ------
-    LimitError
-        Naming the setting, the value and the limit.
-    """
-    n = int(np.size(settings.frequencies() if frequencies is None else frequencies))
-    check_plan(bench, _mode(bench, settings.mode), [n], settings.dwell, "dwell")
-
-
-def _mode(bench: Any, requested: str) -> str:
-    """The sweep mode the run will use (decided by the bench's capabilities); a refused
-    ``list`` is reported by the caller's own check."""
-    try:
-        return sweep_mode(bench, requested)
-    except CapabilityError:
-        return "stepped"
-
-
-def check_track_plan(bench: Any, settings: Any, survey: Any) -> None:
+def check_track_plan(bench: Any, settings: Any, survey: Any, mode: str) -> None:
     """Check every acquisition and list of a tracking run: the initial sweep, the fine
-    calibration sweeps and the dither of the lock.
+    calibration sweeps and the dither of the lock, in sweep ``mode`` (``"list"`` or
+    ``"stepped"``, as :meth:`nvsense.instruments.Bench.sweep_mode` decided).
 
     Raises
     ------
     LimitError
         Naming the setting, the value and the limit.
     """
-    mode = _mode(bench, settings.mode)
     sweeps = [int(survey.points)]
     if settings.calibration_time > 0:
         sweeps.append(CALIBRATION_POINTS)

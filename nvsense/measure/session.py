@@ -1,16 +1,13 @@
-"""What every measurement procedure needs around its run: the bench's clock, a connected bench,
-and an event bus with the caller's subscribers."""
+"""What the run lifecycle needs around a run: the bench's clock and a connected bench."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .events import Event, EventBus
-
-__all__ = ["bench_clock", "connected", "event_bus"]
+__all__ = ["bench_clock", "connected"]
 
 
 def bench_clock(bench: Any) -> Callable[[], float]:
@@ -34,11 +31,3 @@ def connected(bench: Any) -> Iterator[Any]:
     finally:
         if opened_here:
             bench.close()
-
-
-def event_bus(subscribers: Iterable[Callable[[Event], None]]) -> EventBus:
-    """An event bus with ``subscribers`` subscribed, in order."""
-    bus = EventBus()
-    for callback in subscribers:
-        bus.subscribe(callback)
-    return bus

@@ -453,10 +453,6 @@ class Catalog:
             )
         return self._decode_row(dict(row))
 
-    def path_of(self, run_id: str) -> Path:
-        """Absolute path of a run's file."""
-        return Path(self.get(run_id)["file"])
-
     def _decode_row(self, row: dict[str, Any]) -> dict[str, Any]:
         if "parameters" in row:
             row["parameters"] = from_json(row["parameters"], {})

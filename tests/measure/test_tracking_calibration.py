@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from nvsense.measure.tracking_calibration import (
+from nvsense.measure.tracking.calibration import (
     CalibrationError,
     LineShape,
     calibrate_line,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nvsense.measure.tracking_field import LockedLine, LockedLineModel
+from nvsense.measure.tracking.field import LockedLine, LockedLineModel
 from nvsense.physics import GAMMA_NV_HZ_PER_T, NV_AXES, transition_frequencies
 
 B0 = np.array([0.4e-3, 1.1e-3, 1.9e-3])  # the simulated bench's field, crystal frame

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nvsense.measure.tracking_calibration import LineShape, calibrate_line
-from nvsense.measure.tracking_loop import LockLoop, stable_gains
+from nvsense.measure.tracking.calibration import LineShape, calibrate_line
+from nvsense.measure.tracking.loop import LockLoop, stable_gains
 
 F0, WIDTH, C, RATE = 2.9e9, 1e6, 0.02, 1e9
 BIN, PERIODS = 1 / 2100, 10

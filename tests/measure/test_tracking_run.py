@@ -28,6 +28,8 @@ from nvsense.measure import (
     TrackSettings,
     run_track,
 )
+from nvsense.measure.documents import from_json, to_json
+from nvsense.measure.tracking import calibration_record
 from nvsense.physics import GAMMA_NV_HZ_PER_T, NV_AXES
 from nvsense.storage import open_run, run_metadata
 
@@ -100,7 +102,11 @@ def test_locks_and_reaches_the_shot_noise_limit(both_lines_run):
 def test_events_start_blocks_finish(both_lines_run):
     result, events, _ = both_lines_run
     assert isinstance(events[0], RunStarted) and events[0].kind == "track"
-    assert events[0].parameters["calibration"]["lines"][0]["label"] == "axis 0 lower"
+    # the calibration travels as the run file has it (its ``calibration`` attribute), and the
+    # start document declares every variable the blocks carry
+    assert calibration_record(events[0])["lines"][0]["label"] == "axis 0 lower"
+    declared = {v["name"] for v in events[0].variables}
+    assert {"time", "field_parallel", "D", "counts", "lock_quality"} <= declared
     assert isinstance(events[-1], RunFinished) and events[-1].status == "completed"
     blocks = [e for e in events if isinstance(e, TrackingBlock)]
     assert len(blocks) == 20 * 20  # 20 blocks per second of bench time
@@ -108,6 +114,8 @@ def test_events_start_blocks_finish(both_lines_run):
     b = blocks[-1]
     assert b.field.shape == (5,) and b.frequencies.shape == (5, 2) and b.D.shape == (5,)
     assert b.info["state"] == "locked" and b.info["samples"] == result.samples
+    assert set(b.values) <= declared and np.array_equal(b.values["field_parallel"], b.field)
+    assert from_json(to_json(b)).info["samples"] == result.samples  # plain, serialisable data
     assert np.all(np.diff(np.concatenate([e.time for e in blocks])) > 0)
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..physics import transition_frequencies
+from ...physics import transition_frequencies
 
 __all__ = ["LockedLine", "LockedLineModel"]
 

@@ -1,10 +1,10 @@
 """The noise budget of a lock: shot-noise limits, expected noise, detector windows.
 
 Computed once, after the calibration, from the calibrated lines and the frequency → field
-model (:class:`~nvsense.measure.tracking_field.LockedLineModel`):
+model (:class:`~nvsense.measure.tracking.field.LockedLineModel`):
 
 - ``limit``: the CW-ODMR shot-noise limit of the reported field as a one-sided ASD, √2·η per
-  line (:func:`~nvsense.measure.tracking_calibration.cw_limit_density`) from the *fitted*
+  line (:func:`~nvsense.measure.tracking.calibration.cw_limit_density`) from the *fitted*
   width and contrast and the *measured* count rate — what the lines are at the MW and laser
   powers used (power broadening!) — each line getting 1/n of the time, propagated through the
   exact Jacobian.  With one axis this is √2·η whether one or both lines are locked;
@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..physics import GAMMA_NV_HZ_PER_T
-from .tracking_calibration import LineCalibration, cw_limit_density, shot_noise_density
-from .tracking_field import LockedLineModel
+from ...physics import GAMMA_NV_HZ_PER_T
+from .calibration import LineCalibration, cw_limit_density, shot_noise_density
+from .field import LockedLineModel
 
 __all__ = ["NoiseBudget", "headline", "noise_budget", "quality_sigma"]
 

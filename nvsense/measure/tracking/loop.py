@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .tracking_calibration import LIGHT_THRESHOLD, LineCalibration
+from .calibration import LIGHT_THRESHOLD, LineCalibration
 
 __all__ = ["LockLoop", "SampleOutcome", "stable_gains"]
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..analysis import noise_floor
+from ...analysis import noise_floor
 
 __all__ = ["MIN_NOISE_SAMPLES", "longest_locked_stretch", "noise_band_for", "summarise_noise"]
 

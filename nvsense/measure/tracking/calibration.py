@@ -28,8 +28,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize_scalar
 
-from ..fitting import dip_spectrum
-from ..physics import NV_AXES, axial_field, field_from_transitions, shot_noise_sensitivity
+from ...fitting import dip_spectrum
+from ...physics import NV_AXES, axial_field, field_from_transitions, shot_noise_sensitivity
 
 __all__ = [
     "CalibrationError",

@@ -29,7 +29,7 @@ from typing import Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from ..instruments.capabilities import sweep_mode_for
+from ...instruments.capabilities import sweep_mode_for
 
 __all__ = ["Dither", "ListDither", "SteppedDither", "make_dither"]
 

@@ -1,57 +1,50 @@
-"""The tracking magnetometer: lock onto NV resonances and report B(t) at a steady rate.
+"""The tracking magnetometer as a measurement kind: its check, its variables and its loop.
 
->>> from nvsense.instruments import load_bench
->>> from nvsense.measure import TrackSettings, run_track
->>> with load_bench() as bench:                                      # doctest: +SKIP
-...     result = run_track(bench, TrackSettings(duration=10, both_lines=True))
->>> result.summary()["noise_floor_t_per_rthz"]                      # doctest: +SKIP
-
-The procedure:
+The run lifecycle (:mod:`nvsense.measure.lifecycle`) checks the settings, connects the bench,
+leaves it safe (RF off, laser off or standby) whatever happens and closes the run file with its
+status.  The kind learns its layout only from its calibration, so it opens the run itself
+(``open_at_start = False``):
 
 1. an initial sweep finds the lines and assigns them to NV axes
-   (:func:`~nvsense.measure.tracking_calibration.select_lines`);
+   (:func:`~nvsense.measure.tracking.calibration.select_lines`);
 2. fine sweeps over the lines to lock measure width, contrast and count rate at the tracking
    MW power; from their fit come the dither depth δ (steepest slope), the discriminator slope
-   and the lock thresholds (:func:`~nvsense.measure.tracking_calibration.calibrate_line`);
-3. the run file is created with that calibration in its attributes, and the lock runs:
-   square-wave dithering f0 ± δ of every locked line within each sample
-   (:mod:`~nvsense.measure.tracking_dither`), a PI loop on the error signal
-   (:mod:`~nvsense.measure.tracking_loop`), the field from the locked frequencies with the exact
-   Hamiltonian (:mod:`~nvsense.measure.tracking_field`);
-4. every block of samples (~20 per second of bench time) is written to the file (flushed)
-   and then published as a :class:`~nvsense.measure.events.TrackingBlock`;
+   and the lock thresholds (:func:`~nvsense.measure.tracking.calibration.calibrate_line`);
+3. the run is opened with that calibration in its attributes, and the lock runs: square-wave
+   dithering f0 ± δ of every locked line within each sample
+   (:mod:`~nvsense.measure.tracking.dither`), a PI loop on the error signal
+   (:mod:`~nvsense.measure.tracking.loop`), the field from the locked frequencies with the
+   exact Hamiltonian (:mod:`~nvsense.measure.tracking.field`);
+4. every block of samples (~20 per second of bench time) is published as a
+   :class:`~nvsense.measure.documents.TrackingBlock` document, which the run-file writer
+   stores (flushed) before any other subscriber sees it;
 5. a loss of lock ends the run (aborted, with the reason) or, with ``reacquire``, triggers a
    new sweep and a fresh lock.
 
-Whatever happens — normal end, a stop request, Ctrl-C, an instrument fault, a bug — the bench
-is made safe (RF off, laser off or standby) and the run file closed with its status before
-:func:`run_track` returns or raises.
+A calibration that fails still leaves a run file: the initial sweep, with the reason.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..fitting import FitInputError, NoDipFoundError
-from ..instruments.errors import InstrumentError, LimitError
-from ..storage import Catalog, RunWriter
-from .analysis import SweepAnalysis, analyse_spectrum, count_dips
-from .control import STOPPED_BY_USER, RunControl
-from .events import Event, EventBus, RunFinished, RunStarted, TrackingBlock
-from .preflight import CALIBRATION_POINTS, check_track_plan
-from .resonance import check_resonance
-from .session import bench_clock, connected, event_bus
-from .settings import FrequencyRange, SettingsError
-from .sweeps import make_sweeper
-from .tracking_budget import noise_budget, quality_sigma
-from .tracking_calibration import (
+from ...fitting import FitInputError, NoDipFoundError
+from ...instruments.errors import CapabilityError, LimitError
+from ..analysis import SweepAnalysis, analyse_spectrum, count_dips
+from ..documents import RunStarted, TrackingBlock
+from ..lifecycle import Conclusion, Measurement, Run, RunAborted, RunOutcome
+from ..preflight import CALIBRATION_POINTS, check_track_plan
+from ..resonance import check_resonance
+from ..settings import FrequencyRange, SettingsError
+from ..sweeps import make_sweeper
+from .budget import noise_budget, quality_sigma
+from .calibration import (
     CalibrationError,
     LineCalibration,
     LineSelection,
@@ -60,20 +53,20 @@ from .tracking_calibration import (
     reference_frequency,
     select_lines,
 )
-from .tracking_dither import make_dither
-from .tracking_field import LockedLine, LockedLineModel
-from .tracking_file import file_attributes, track_schema
-from .tracking_loop import LockLoop
-from .tracking_noise import summarise_noise
-from .tracking_result import RESULT_UNITS, TrackCalibration, TrackResult, results_record
-from .tracking_settings import PARAMETER_UNITS, TrackSettings
+from .dither import make_dither
+from .field import LockedLine, LockedLineModel
+from .file import file_attributes, track_schema
+from .loop import LockLoop
+from .noise import summarise_noise
+from .result import RESULT_UNITS, TrackCalibration, TrackResult, results_record
+from .settings import PARAMETER_UNITS, TrackSettings
 
-__all__ = ["CALIBRATION_POINTS", "TrackCalibration", "TrackResult", "TrackSettings",
-           "check_track", "run_track"]
+__all__ = ["BLOCKS_PER_SECOND", "CALIBRATION_POINTS", "MEMORY_SAMPLES", "TrackMeasurement",
+           "calibration_record", "check_track"]
 
 log = logging.getLogger(__name__)
 
-#: Blocks of samples per second of bench time (events and file flushes).
+#: Blocks of samples per second of bench time (documents and file flushes).
 BLOCKS_PER_SECOND = 20
 #: Samples kept in memory for the result's summary (the file has them all): 5.8 h at 100 Hz.
 MEMORY_SAMPLES = 2 ** 21
@@ -81,100 +74,59 @@ _HF_SPAN = {"lorentzian": 0.0, "gaussian": 0.0, "14n": 2.2e6}
 _BRANCH = ("lower", "upper")
 
 
-def run_track(
-    bench: Any,
-    settings: TrackSettings | Mapping[str, Any] | None = None,
-    *,
-    data_dir: str | Path | None = None,
-    catalog: Catalog | None = None,
-    subscribers: Iterable[Callable[[Event], None]] = (),
-    control: RunControl | None = None,
-    campaign: str | None = None,
-    campaign_point: int | None = None,
-) -> TrackResult:
-    """Run the tracking magnetometer on ``bench`` and return the result.
-
-    Parameters
-    ----------
-    bench
-        A :class:`nvsense.instruments.Bench`; connected here if it is not already (and then
-        closed at the end).
-    settings
-        :class:`TrackSettings` or a mapping of them (quantities with units accepted).
-    data_dir, catalog
-        Where the run file and its catalogue row go (``catalog`` wins).
-    subscribers
-        Called with every event in the measurement thread (RunStarted, one TrackingBlock per
-        block of samples, RunFinished); wrap slow ones in
-        :class:`nvsense.measure.events.Mailbox`.
-    control
-        Lets another thread (or a Ctrl-C handler) stop the run; honoured within one block
-        (within the sweep, while re-acquiring).
-    campaign, campaign_point
-        Recorded in the run file and the catalogue for campaign runs.
-
-    Returns
-    -------
-    TrackResult
-        Also when the run was aborted (a stop, a lost lock, a failed calibration, an
-        instrument fault): ``status``, ``reason`` and ``error`` say so.
-
-    Raises
-    ------
-    SettingsError, LimitError
-        Invalid settings or settings outside the instrument's or the bench's limits; raised
-        before anything is sent to an instrument.
-    """
-    if not isinstance(settings, TrackSettings):
-        settings = TrackSettings.parse(dict(settings or {}))
-    survey = check_track(bench, settings)
-    catalog = catalog if catalog is not None else Catalog(data_dir)
-    with connected(bench):
-        return _Run(bench, settings, survey, catalog, event_bus(subscribers),
-                    control or RunControl(), campaign, campaign_point).execute()
-
-
 def check_track(bench: Any, settings: TrackSettings) -> FrequencyRange:
     """Check every planned setting of a tracking run against the instruments' and the
-    bench's limits, sending nothing: the initial sweep's frequencies, the powers, and every
-    acquisition and frequency list of the sweeps and of the lock's dither
-    (:func:`nvsense.measure.preflight.check_track_plan`).  Returns the initial sweep.
+    bench's limits, sending nothing (:meth:`TrackMeasurement.check`).  Returns the initial
+    sweep.
 
     Raises
     ------
     LimitError, SettingsError
     """
-    limits = getattr(getattr(bench, "limits", None), "frequency", None)
-    survey = settings.sweep_range(limits)
-    bench.check_settings(frequencies=survey.frequencies(), mw_power=settings.mw_power,
-                         laser_power=settings.laser_power)
-    if settings.mode == "list" and not getattr(bench.mw, "supports_list", False):
-        raise SettingsError(f"{getattr(bench.mw, 'name', 'mw')}: this microwave source has no "
-                            "list mode; use mode 'stepped' (or 'auto')")
-    check_track_plan(bench, settings, survey)
-    return survey
+    measurement = TrackMeasurement(settings)
+    measurement.check(bench)
+    assert measurement.survey_range is not None
+    return measurement.survey_range
+
+
+def calibration_record(started: RunStarted) -> dict[str, Any]:
+    """The calibration a tracking run locked with, from its start document (the run file's
+    ``calibration`` attribute: :meth:`TrackCalibration.record`, or the initial sweep and the
+    error of a failed calibration); empty when the document has none."""
+    text = started.attrs.get("calibration")
+    if not text:
+        return {}
+    try:
+        value = json.loads(text) if isinstance(text, str) else dict(text)
+    except (ValueError, TypeError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 class _LockLost(Exception):
     """Raised inside the tracking loop when the lock is lost and not re-acquired."""
 
 
-class _Stopped(Exception):
-    """Raised between the calibration's sweeps when a stop was requested."""
+class TrackMeasurement(Measurement):
+    """The tracking magnetometer: calibrate, lock, report B(t) at a steady rate.
 
+    Parameters
+    ----------
+    settings
+        Validated :class:`~nvsense.measure.tracking.TrackSettings`.
+    """
 
-class _Run:
-    """One tracking run's state; :meth:`execute` is the whole procedure."""
+    kind = "track"
+    parameter_units = PARAMETER_UNITS
+    open_at_start = False  # the layout needs the calibration's lines
 
-    def __init__(self, bench: Any, settings: TrackSettings, survey: FrequencyRange,
-                 catalog: Catalog, bus: EventBus, control: RunControl, campaign: str | None,
-                 campaign_point: int | None) -> None:
-        self.bench, self.settings, self.survey_range = bench, settings, survey
-        self.catalog, self.bus, self.control = catalog, bus, control
-        self.campaign, self.campaign_point = campaign, campaign_point
-        self.clock = bench_clock(bench)
-        self.counts_kind = getattr(bench.counter, "kind", "counts") == "counts"
-        self.writer: RunWriter | None = None
+    def __init__(self, settings: TrackSettings) -> None:
+        super().__init__(settings)
+        self.survey_range: FrequencyRange | None = None
+        self.mode: str | None = None
+        self.run: Run | None = None
+        self.bench: Any = None
+        self.counts_kind = True
         self.calibration: TrackCalibration | None = None
         self.selection: LineSelection | None = None
         self.model: LockedLineModel | None = None
@@ -184,41 +136,113 @@ class _Run:
         self.memory: list[dict[str, NDArray[Any]]] = []
         self.memory_size = 0
         self.lock_losses: list[dict[str, Any]] = []
-        self.dither = None
+        self.dither: Any = None
+        self.noise: dict[str, Any] = {}
         self.labels = [f"axis {a} {_BRANCH[b]}" for a, b in settings.locked_lines]
 
-    # -- the procedure ------------------------------------------------------------------------
+    # -- the kind -------------------------------------------------------------------------
 
-    def execute(self) -> TrackResult:
-        s, bench = self.settings, self.bench
-        status, reason, error = "completed", None, None
+    def check(self, bench: Any) -> None:
+        """The initial sweep's frequencies, the powers, the sweep mode against the bench's
+        capabilities, and every acquisition and frequency list of the sweeps and of the
+        lock's dither (:func:`nvsense.measure.preflight.check_track_plan`).
+
+        Raises
+        ------
+        LimitError, SettingsError
+        """
+        s = self.settings
+        limits = getattr(getattr(bench, "limits", None), "frequency", None)
+        survey = s.sweep_range(limits)
+        bench.check_settings(frequencies=survey.frequencies(), mw_power=s.mw_power,
+                             laser_power=s.laser_power)
+        try:
+            self.mode = bench.sweep_mode(s.mode)
+        except CapabilityError as exc:
+            raise SettingsError(str(exc)) from None
+        check_track_plan(bench, s, survey, self.mode)
+        self.survey_range = survey
+
+    def variables(self, bench: Any) -> Any:
+        """The run file's layout for the locked lines (:func:`.file.track_schema`)."""
+        return track_schema(self.settings, self.labels, self._counts(bench))
+
+    def parameters(self) -> dict[str, Any]:
+        return {**self.settings.as_record(), "sweep_mode": self.mode}
+
+    def attrs(self, bench: Any) -> dict[str, Any]:
+        return file_attributes(self.settings, self.calibration, self.survey_record, None,
+                               self._counts(bench))
+
+    @staticmethod
+    def _counts(bench: Any) -> bool:
+        return getattr(bench.counter, "kind", "counts") == "counts"
+
+    def loop(self, run: Run) -> None:
+        s, bench = self.settings, run.bench
+        self.run, self.bench = run, bench
+        self.counts_kind = self._counts(bench)
+        if self.survey_range is None or self.mode is None:  # a loop run without execute's check
+            self.check(bench)
         try:
             if s.laser_power is not None:
                 bench.laser.power = s.laser_power
             bench.laser.on = True
             self.calibration = self._calibrate()
-            self._open_file()
+            run.open()
             self._track()
-            if self.control.stop_requested:
-                status, reason = "aborted", self.control.reason or STOPPED_BY_USER
-        except _Stopped:
-            status, reason = "aborted", self.control.reason or STOPPED_BY_USER
         except (CalibrationError, _LockLost) as exc:
-            status, reason = "aborted", str(exc)
-            log.warning("tracking run aborted: %s", exc)
+            raise RunAborted(str(exc)) from None
         except LimitError as exc:  # a centre drifted out of the limits: keep what we have
-            status, reason = "aborted", f"limit reached while tracking: {exc}"
-            log.error("tracking run aborted: %s", exc)
-        except InstrumentError as exc:
-            status, reason, error = "aborted", str(exc), exc
-            log.error("tracking run aborted: %s", exc)
-        except KeyboardInterrupt:
-            self._finish("aborted", f"{STOPPED_BY_USER} (interrupted)")
-            raise
-        except BaseException as exc:
-            self._finish("aborted", f"{type(exc).__name__}: {exc}")
-            raise
-        return self._finish(status, reason, error)
+            raise RunAborted(f"limit reached while tracking: {exc}") from None
+
+    def stop(self, run: Run) -> None:
+        if self.dither is not None:
+            self.dither.finish()
+
+    def conclude(self, run: Run, status: str, reason: str | None) -> Conclusion:
+        if not run.opened and self.survey_record:
+            # the calibration failed: keep the sweep that was measured, with the reason
+            try:
+                run.open(attrs=file_attributes(self.settings, None, self.survey_record, reason,
+                                               self.counts_kind))
+            except Exception as exc:
+                log.error("could not write the run file of the failed calibration: %s", exc)
+        s = self.settings
+        arrays = _concatenate(self.memory, s.field_kind)
+        self.noise = summarise_noise(arrays["time"], arrays["field"], arrays["D"],
+                                     arrays["locked"], s.rate,
+                                     self.calibration.shot_noise_limit
+                                     if self.calibration else None)
+        results = results_record(self.noise, self.calibration, self.n_samples,
+                                 self.lock_losses, s)
+        return Conclusion(results=results, result_units=dict(RESULT_UNITS))
+
+    def result(self, outcome: RunOutcome) -> TrackResult:
+        """The :class:`TrackResult` of the run that ended with ``outcome``."""
+        arrays = _concatenate(self.memory, self.settings.field_kind)
+        error = outcome.error if isinstance(outcome.error, Exception) else None
+        return TrackResult(
+            run_id=outcome.run_id, file=outcome.file, status=outcome.status,
+            reason=outcome.reason, settings=self.settings, error=error,
+            samples=self.n_samples, time=arrays["time"], field=arrays["field"], D=arrays["D"],
+            locked=arrays["locked"], calibration=self.calibration, noise=self.noise,
+            lock_losses=list(self.lock_losses), time_origin=self.time_origin,
+            safe_report=list(outcome.safe_report))
+
+    # -- the run, as the loop sees it ------------------------------------------------------
+
+    @property
+    def _stop_requested(self) -> bool:
+        return self.run is not None and self.run.stop_requested
+
+    def _check_stop(self) -> None:
+        if self.run is not None:
+            self.run.check_stop()
+
+    def _clock(self) -> float:
+        assert self.run is not None
+        return self.run.clock()
 
     # -- calibration --------------------------------------------------------------------------
 
@@ -227,7 +251,7 @@ class _Run:
         """Average ``sweeps`` sweeps over ``frequencies``; RF on during the sweeps."""
         s = self.settings
         sweeper = make_sweeper(self.bench.mw, self.bench.counter, frequencies, dwell,
-                               s.mw_power, s.mode)
+                               s.mw_power, self.mode or s.mode)
         sweeper.prepare()
         if sweeper.mode == "stepped":
             self.bench.mw.frequency = float(frequencies[0])
@@ -236,8 +260,7 @@ class _Run:
         try:
             for _ in range(sweeps):
                 total += sweeper.sweep()
-                if self.control.stop_requested:  # within one sweep, as ODMR runs
-                    raise _Stopped
+                self._check_stop()  # within one sweep, as ODMR runs
         finally:
             sweeper.finish()
         return total / sweeps
@@ -360,7 +383,7 @@ class _Run:
         """The calibration with its noise budget (limits, expected noise, windows)."""
         s, model = self.settings, self.model
         assert model is not None
-        config = getattr(getattr(self.bench, "sample", None), "config", None)
+        config = _bench_file_sample(self.bench)
         budget = noise_budget(lines, model, rate=s.rate, periods=s.dither_periods,
                               counts=self.counts_kind, sample_config=config)
         for text in budget.warnings:
@@ -375,33 +398,13 @@ class _Run:
             sample_noise=budget.sample_noise, warnings=budget.warnings,
             survey={**self.survey_record, "line_centers": centers})
 
-    # -- the run file ---------------------------------------------------------------------------
-
-    def _open_file(self, error: str | None = None) -> None:
-        s, cal = self.settings, self.calibration
-        parameters = s.as_record()
-        meta = self.bench.metadata()
-        attrs = file_attributes(s, cal, self.survey_record, error, self.counts_kind)
-        self.writer = self.catalog.new_run(
-            "track", track_schema(s, self.labels, self.counts_kind), parameters=parameters,
-            parameter_units=PARAMETER_UNITS, bench_config=meta.get("bench_config"),
-            bench_source=meta.get("bench_source") or "built-in",
-            instruments=self.bench.identities(), campaign=self.campaign,
-            campaign_point=self.campaign_point, attrs=attrs)
-        calibration = (cal.record() if cal is not None
-                       else {"survey": self.survey_record, "error": error})
-        self.bus.publish(RunStarted(
-            run_id=self.writer.run_id, kind="track", file=str(self.writer.path),
-            parameters={**parameters, "calibration": calibration},
-            identities=self.bench.identities()))
-
     # -- tracking -----------------------------------------------------------------------------
 
     def _track(self) -> None:
         s, cal = self.settings, self.calibration
-        assert cal is not None and self.model is not None and self.writer is not None
+        assert cal is not None and self.model is not None
         self.dither = make_dither(self.bench.mw, self.bench.counter, len(cal.lines),
-                                  s.dither_periods, s.rate, s.mw_power, s.mode)
+                                  s.dither_periods, s.rate, s.mw_power, self.mode or s.mode)
         deltas = np.array([c.delta for c in cal.lines])
         loop = self._lock_loop(cal)
         reference = cal.reference_frequency
@@ -409,7 +412,7 @@ class _Run:
         self.bench.mw.output = True
         block_size = max(1, round(s.rate / BLOCKS_PER_SECOND))
         half_sample = 0.5 / s.rate
-        t0 = self.clock()
+        t0 = self._clock()
         self.time_origin = t0
         state = "locked"
         while True:
@@ -417,7 +420,7 @@ class _Run:
             lost = None
             for _ in range(block_size):
                 plus, minus, ref = self.dither.acquire(loop.centers, deltas, reference)
-                t = self.clock() - t0 - half_sample
+                t = self._clock() - t0 - half_sample
                 out = loop.update(plus, minus, ref, self.dither.bin_time, self.dither.periods)
                 rows.append((t, out, plus, minus, ref))
                 if out.lost is not None:
@@ -428,7 +431,7 @@ class _Run:
             done = s.duration is not None and rows[-1][0] + half_sample >= s.duration - 1e-9
             self._record(rows, state if lost is None else "lost", lost)
             state = "locked"
-            if self.control.stop_requested or done:
+            if self._stop_requested or done:
                 return
             if lost is not None:
                 t_lost = rows[-1][0]
@@ -480,7 +483,7 @@ class _Run:
                 and self.selection.assignment is not None:
             guess = self.model.operating_field
         for attempt in range(1, s.reacquire_attempts + 1):
-            if self.control.stop_requested:
+            if self._stop_requested:
                 return None
             try:
                 fit, selection = self._survey(guess)
@@ -505,8 +508,9 @@ class _Run:
                         f"re-acquisition sweep(s) failed: {failures[-1]}")
 
     def _record(self, rows: list[tuple[Any, ...]], state: str, lost: str | None) -> None:
-        """Write a block of samples (flushed), then publish it."""
-        assert self.writer is not None and self.model is not None
+        """Publish a block of samples: the run-file writer stores it (flushed) before any
+        other subscriber sees it."""
+        assert self.run is not None and self.model is not None
         s = self.settings
         t = np.array([r[0] for r in rows])
         outs = [r[1] for r in rows]
@@ -524,19 +528,19 @@ class _Run:
             "lock_quality": np.array([o.quality for o in outs]),
         }
         values["field_parallel" if s.field_kind == "parallel" else "field"] = b
-        self.writer.append_block(**values)  # flushed: a crash from here on keeps the block
-        self.n_samples += t.size
-        self._remember(t, b, d, locked)
         info = {
-            "state": state, "lost": lost, "samples": self.n_samples,
+            "state": state, "lost": lost, "samples": self.n_samples + t.size,
             "samples_planned": s.n_samples, "elapsed": float(t[-1]),
             "duration": s.duration, "field_kind": s.field_kind, "lines": list(self.labels),
             "dither_center": values["dither_center"], "lock_quality": values["lock_quality"],
             "lock_losses": len(self.lock_losses) + (1 if lost else 0),
         }
-        self.bus.publish(TrackingBlock(run_id=self.writer.run_id, time=t, field=b,
+        self.run.publish(TrackingBlock(run_id=self.run.run_id or "", time=t, field=b,
                                        frequencies=freq, error_signal=error, locked=locked,
-                                       D=d if self.model.fits_D else None, info=info))
+                                       D=d if self.model.fits_D else None, info=info,
+                                       values=values))
+        self.n_samples += t.size  # on disk: the writer stored the block first
+        self._remember(t, b, d, locked)
 
     def _remember(self, t: NDArray[np.float64], b: NDArray[np.float64],
                   d: NDArray[np.float64], locked: NDArray[np.bool_]) -> None:
@@ -545,41 +549,15 @@ class _Run:
         while self.memory_size - self.memory[0]["time"].size >= MEMORY_SAMPLES:
             self.memory_size -= self.memory.pop(0)["time"].size
 
-    # -- the end ------------------------------------------------------------------------------
 
-    def _finish(self, status: str, reason: str | None,
-                error: Exception | None = None) -> TrackResult:
-        if self.dither is not None:
-            try:
-                self.dither.finish()
-            except Exception as exc:  # the bench is made safe below in any case
-                log.warning("could not stop the dither cleanly: %s", exc)
-        safe_report = list(self.bench.safe())
-        if self.writer is None and self.survey_record:
-            try:  # keep the sweep that was measured, with the reason the run stopped
-                self._open_file(error=reason)
-            except Exception as exc:
-                log.error("could not write the run file of the failed calibration: %s", exc)
-        s = self.settings
-        arrays = _concatenate(self.memory, s.field_kind)
-        noise = summarise_noise(arrays["time"], arrays["field"], arrays["D"], arrays["locked"],
-                                s.rate, self.calibration.shot_noise_limit
-                                if self.calibration else None)
-        results = results_record(noise, self.calibration, self.n_samples, self.lock_losses, s)
-        writer = self.writer
-        if writer is not None:
-            writer.close(status, reason, results=results, result_units=RESULT_UNITS)
-        result = TrackResult(
-            run_id=writer.run_id if writer else None, file=writer.path if writer else None,
-            status=status, reason=reason, settings=s, error=error, samples=self.n_samples,
-            time=arrays["time"], field=arrays["field"], D=arrays["D"],
-            locked=arrays["locked"], calibration=self.calibration, noise=noise,
-            lock_losses=list(self.lock_losses), time_origin=self.time_origin,
-            safe_report=safe_report)
-        self.bus.publish(RunFinished(run_id=result.run_id or "", status=status, reason=reason,
-                                     results=results, file=str(result.file or ""),
-                                     safe_report=tuple(safe_report)))
-        return result
+def _bench_file_sample(bench: Any) -> Any:
+    """The bench file's ``sample:`` section where it describes the sample (a simulated
+    bench: linewidth, contrast, count rate), else None: a real bench's sample is what was
+    measured, and the measurement never reads the simulator itself."""
+    info = getattr(bench, "sample_info", None)
+    if info is None or info.source != "simulated sample":
+        return None
+    return bench.config.sample
 
 
 def _concatenate(memory: list[dict[str, NDArray[Any]]], kind: str) -> dict[str, NDArray[Any]]:

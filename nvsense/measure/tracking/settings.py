@@ -10,8 +10,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .settings import FrequencyRange, SettingsError, _quantity, format_validation_error, parse_range
-from .tracking_loop import stable_gains
+from ..settings import (
+    FrequencyRange,
+    SettingsError,
+    _quantity,
+    format_validation_error,
+    parse_range,
+)
+from .loop import stable_gains
 
 __all__ = ["PARAMETER_UNITS", "TrackSettings"]
 
@@ -40,7 +46,7 @@ class TrackSettings(BaseModel):
     duration
         Tracking time in s (bench time, after the initial sweep); ``None`` runs until stopped.
     axis
-        The NV axis to track (0–3; see :mod:`nvsense.measure.tracking_calibration` for which
+        The NV axis to track (0–3; see :mod:`nvsense.measure.tracking.calibration` for which
         pair of lines that is), or three or four axes (``[0, 1, 2]``, ``"0,1,2,3"``),
         time-multiplexed, for the field vector.
     both_lines
@@ -57,7 +63,7 @@ class TrackSettings(BaseModel):
         Square-wave dither cycles per output sample: the dither rate is this times ``rate``.
     ki, kp
         Integral and proportional gain of the PI loop, per sample (see
-        :mod:`nvsense.measure.tracking_loop`); the loop must be stable.
+        :mod:`nvsense.measure.tracking.loop`); the loop must be stable.
     capture_range
         Line offset from the dither centre (Hz) beyond which the lock counts as lost; default
         one fitted linewidth (FWHM).

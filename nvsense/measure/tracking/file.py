@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ..storage import CoordSpec, RunSchema, VariableSpec, tracking_schema
-from ..storage.metadata import to_json
-from .tracking_result import TrackCalibration
-from .tracking_settings import TrackSettings
+from ...storage import CoordSpec, RunSchema, VariableSpec, tracking_schema
+from ...storage.metadata import to_json
+from .result import TrackCalibration
+from .settings import TrackSettings
 
 __all__ = ["FIELD_CONVENTION", "file_attributes", "track_schema"]
 

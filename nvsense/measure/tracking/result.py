@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .tracking_calibration import LineCalibration
-from .tracking_settings import TrackSettings
+from .calibration import LineCalibration
+from .settings import TrackSettings
 
 __all__ = ["RESULT_UNITS", "TrackCalibration", "TrackResult", "results_record"]
 
@@ -153,7 +153,7 @@ class TrackResult:
     calibration
         The :class:`TrackCalibration`, or None if the initial sweep failed.
     noise
-        Noise summary (see :func:`nvsense.measure.tracking_noise.summarise_noise`).
+        Noise summary (see :func:`nvsense.measure.tracking.noise.summarise_noise`).
     lock_losses
         One dict per loss of lock: ``time``, ``reason``, ``reacquired``.
     time_origin
