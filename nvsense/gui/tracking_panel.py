@@ -27,13 +27,9 @@ from PySide6.QtWidgets import (
 from ..analysis import amplitude_spectral_density, noise_floor
 from ..instruments import LimitError
 from ..measure import RunFinished, RunStarted, SettingsError, TrackingBlock
-from ..measure.tracking import (
-    MIN_NOISE_SAMPLES,
-    TrackSettings,
-    calibration_record,
-    noise_band_for,
-    run_track,
-)
+from ..measure.tracking import TrackSettings, run_track
+from ..measure.tracking.measurement import calibration_record
+from ..measure.tracking.noise import MIN_NOISE_SAMPLES, noise_band_for
 from .format import si_time
 from .forms import ErrorBanner, SettingsForm
 from .theme import LIGHT, PlotTheme, apply_theme
