@@ -159,7 +159,7 @@ def test_tracking_never_locks_onto_dark_counts(tmp_path):
 def test_tracking_aborts_when_its_initial_sweep_shows_no_resonance(tmp_path, monkeypatch):
     """A fit that succeeded on a spectrum the check rejects (contrast 100 %, say) is not
     locked onto: the run aborts with the check's reason."""
-    import nvsense.measure.tracking.measurement as tracking
+    import nvsense.measure.tracking.lock_setup as tracking
 
     verdict = ResonanceCheck(False, "implausible fit: the line at 2815.000 MHz has a "
                                     "contrast of 100 %")

@@ -12,6 +12,8 @@ check, its variables and its loop (calibrate, then lock); the run lifecycle
 
 - :mod:`~nvsense.measure.tracking.settings`: :class:`TrackSettings`;
 - :mod:`~nvsense.measure.tracking.measurement`: the kind (check, variables, loop);
+- :mod:`~nvsense.measure.tracking.lock_setup`: the sweeps and fits that set a lock up
+  (initial sweep, fine sweeps, field model, noise budget);
 - :mod:`~nvsense.measure.tracking.calibration`: line selection and each line's calibration
   (dither depth, slope, lock thresholds);
 - :mod:`~nvsense.measure.tracking.budget`: the shot-noise budget and the loss detector's

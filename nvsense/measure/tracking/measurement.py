@@ -10,6 +10,7 @@ status.  The kind learns its layout only from its calibration, so it opens the r
 2. fine sweeps over the lines to lock measure width, contrast and count rate at the tracking
    MW power; from their fit come the dither depth δ (steepest slope), the discriminator slope
    and the lock thresholds (:func:`~nvsense.measure.tracking.calibration.calibrate_line`);
+   steps 1 and 2 are :class:`~nvsense.measure.tracking.lock_setup.LockSetup`;
 3. the run is opened with that calibration in its attributes, and the lock runs: square-wave
    dithering f0 ± δ of every locked line within each sample
    (:mod:`~nvsense.measure.tracking.dither`), a PI loop on the error signal
@@ -34,28 +35,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ...fitting import FitInputError, NoDipFoundError
 from ...instruments.errors import CapabilityError, LimitError
-from ..analysis import SweepAnalysis, analyse_spectrum, count_dips
 from ..documents import RunStarted, TrackingBlock
 from ..lifecycle import Conclusion, Measurement, Run, RunAborted, RunOutcome
 from ..preflight import CALIBRATION_POINTS, check_track_plan
-from ..resonance import check_resonance
 from ..settings import FrequencyRange, SettingsError
-from ..sweeps import make_sweeper
-from .budget import noise_budget, quality_sigma
+from .budget import quality_sigma
 from .calibration import (
     CalibrationError,
-    LineCalibration,
     LineSelection,
-    LineShape,
-    calibrate_line,
     reference_frequency,
-    select_lines,
 )
 from .dither import make_dither
-from .field import LockedLine, LockedLineModel
+from .field import LockedLineModel
 from .file import file_attributes, track_schema
+from .lock_setup import HF_SPAN, LockSetup
 from .loop import LockLoop
 from .noise import summarise_noise
 from .result import RESULT_UNITS, TrackCalibration, TrackResult, results_record
@@ -70,7 +64,6 @@ log = logging.getLogger(__name__)
 BLOCKS_PER_SECOND = 20
 #: Samples kept in memory for the result's summary (the file has them all): 5.8 h at 100 Hz.
 MEMORY_SAMPLES = 2 ** 21
-_HF_SPAN = {"lorentzian": 0.0, "gaussian": 0.0, "14n": 2.2e6}
 _BRANCH = ("lower", "upper")
 
 
@@ -130,7 +123,7 @@ class TrackMeasurement(Measurement):
         self.calibration: TrackCalibration | None = None
         self.selection: LineSelection | None = None
         self.model: LockedLineModel | None = None
-        self.survey_record: dict[str, Any] = {}
+        self.setup: LockSetup | None = None
         self.time_origin = float("nan")
         self.n_samples = 0
         self.memory: list[dict[str, NDArray[Any]]] = []
@@ -188,7 +181,10 @@ class TrackMeasurement(Measurement):
             if s.laser_power is not None:
                 bench.laser.power = s.laser_power
             bench.laser.on = True
-            self.calibration = self._calibrate()
+            assert self.survey_range is not None and self.mode is not None
+            self.setup = LockSetup(bench, s, self.mode, self.survey_range, self.labels,
+                                   run.check_stop)
+            self.calibration, self.selection, self.model = self.setup.calibrate()
             run.open()
             self._track()
         except (CalibrationError, _LockLost) as exc:
@@ -230,173 +226,20 @@ class TrackMeasurement(Measurement):
             lock_losses=list(self.lock_losses), time_origin=self.time_origin,
             safe_report=list(outcome.safe_report))
 
+    @property
+    def survey_record(self) -> dict[str, Any]:
+        """The latest initial sweep (:attr:`LockSetup.survey_record`), or empty."""
+        return self.setup.survey_record if self.setup is not None else {}
+
     # -- the run, as the loop sees it ------------------------------------------------------
 
     @property
     def _stop_requested(self) -> bool:
         return self.run is not None and self.run.stop_requested
 
-    def _check_stop(self) -> None:
-        if self.run is not None:
-            self.run.check_stop()
-
     def _clock(self) -> float:
         assert self.run is not None
         return self.run.clock()
-
-    # -- calibration --------------------------------------------------------------------------
-
-    def _sweep(self, frequencies: NDArray[np.float64], dwell: float, sweeps: int
-               ) -> NDArray[np.float64]:
-        """Average ``sweeps`` sweeps over ``frequencies``; RF on during the sweeps."""
-        s = self.settings
-        sweeper = make_sweeper(self.bench.mw, self.bench.counter, frequencies, dwell,
-                               s.mw_power, self.mode or s.mode)
-        sweeper.prepare()
-        if sweeper.mode == "stepped":
-            self.bench.mw.frequency = float(frequencies[0])
-        self.bench.mw.output = True
-        total = np.zeros(frequencies.size)
-        try:
-            for _ in range(sweeps):
-                total += sweeper.sweep()
-                self._check_stop()  # within one sweep, as ODMR runs
-        finally:
-            sweeper.finish()
-        return total / sweeps
-
-    def _fit(self, frequencies: NDArray[np.float64], signal: NDArray[np.float64], sweeps: int,
-             n_lines: int, guess: Any = None) -> SweepAnalysis:
-        sigma: Any = None
-        if self.counts_kind:
-            sigma = np.sqrt(np.maximum(signal, 1.0) / sweeps)
-        return analyse_spectrum(frequencies, signal, model=self.settings.model, n_lines=n_lines,
-                                sigma=sigma, guess=guess)
-
-    def _survey(self, field_guess: NDArray[np.float64] | None
-                ) -> tuple[SweepAnalysis, LineSelection]:
-        """Initial (or re-acquisition) sweep: fit it and find the tracked axes' lines."""
-        s = self.settings
-        freqs = self.survey_range.frequencies()
-        signal = self._sweep(freqs, s.sweep_dwell, s.sweeps)
-        self.survey_record = {"frequencies": [self.survey_range.start, self.survey_range.stop,
-                                              self.survey_range.points],
-                              "dwell": s.sweep_dwell, "sweeps": s.sweeps,
-                              "signal": signal.tolist()}
-        try:
-            n = s.n_lines or count_dips(freqs, signal, s.model)
-        except (NoDipFoundError, FitInputError) as exc:
-            raise CalibrationError(f"the initial sweep shows no resonance line ({exc}); check "
-                                   "the RF, the laser and the sweep range") from None
-        fit = self._fit(freqs, signal, s.sweeps, n)
-        if not fit.success:
-            raise CalibrationError(f"the fit of the initial sweep failed ({fit.message}); "
-                                   "average more sweeps or adjust the sweep range")
-        resonance = check_resonance(freqs, signal, fit, sweeps=s.sweeps,
-                                    counts=bool(self.counts_kind), dwell=s.sweep_dwell)
-        if not resonance.found:  # never lock onto noise
-            raise CalibrationError(f"the initial sweep: {resonance.message}")
-        guess = field_guess if field_guess is not None else (
-            np.asarray(s.field_guess, float) if s.field_guess else None)
-        selection = select_lines(fit.centers, fit.center_errors, s.axes, field_guess=guess)
-        return fit, selection
-
-    def _calibrate(self) -> TrackCalibration:
-        s = self.settings
-        fit, selection = self._survey(None)
-        self.selection = selection
-        line_fits = []
-        for a, b in s.locked_lines:
-            idx = selection.indices[s.axes.index(a)][b]
-            line_fits.append(self._fine_fit(fit, idx))
-        lines = []
-        for (a, b), label, (shape, center, width, contrast, rate) in zip(
-                s.locked_lines, self.labels, line_fits, strict=True):
-            lines.append(calibrate_line(shape, center, width, label=label, axis=a, branch=b,
-                                        contrast=contrast, count_rate=rate,
-                                        capture_range=s.capture_range))
-        centers = np.array([c.center for c in lines])
-        self.model = self._line_model(selection, centers)
-        f_ref = reference_frequency(fit.centers, fit.widths, span=_HF_SPAN[s.model],
-                                    allowed=self._allowed)
-        self.bench.check_settings(frequencies=np.concatenate(
-            [centers + [c.delta for c in lines], centers - [c.delta for c in lines]]))
-        return self._budgeted(lines, f_ref, selection)
-
-    def _fine_fit(self, survey: SweepAnalysis, index: int
-                  ) -> tuple[LineShape, float, float, float, float]:
-        """Fine sweeps over one line: its shape, centre, FWHM, contrast and count rate."""
-        s = self.settings
-        center, width = float(survey.centers[index]), float(survey.widths[index])
-        if s.calibration_time <= 0:
-            return self._line_values(survey, index, s.sweep_dwell)
-        half = 4.0 * width + _HF_SPAN[s.model]
-        freqs = np.linspace(center - half, center + half, CALIBRATION_POINTS)
-        per_line = s.calibration_time / len(s.locked_lines)
-        sweeps = max(1, round(per_line / (CALIBRATION_POINTS * s.sweep_dwell)))
-        self.bench.check_settings(frequencies=freqs)
-        signal = self._sweep(freqs, s.sweep_dwell, sweeps)
-        inside = np.abs(survey.centers - center) <= half
-        guess = {"centers": survey.centers[inside], "widths": survey.widths[inside],
-                 "contrasts": survey.contrasts[inside]}
-        try:
-            fit = self._fit(freqs, signal, sweeps, int(np.count_nonzero(inside)), guess)
-        except FitInputError as exc:
-            raise CalibrationError(f"the fit of the calibration sweep at {center / 1e6:.3f} MHz "
-                                   f"failed ({exc})") from None
-        if not fit.success:
-            raise CalibrationError(f"the fit of the calibration sweep at {center / 1e6:.3f} MHz "
-                                   f"failed ({fit.message}); raise calibration_time")
-        return self._line_values(fit, int(np.argmin(np.abs(fit.centers - center))),
-                                 s.sweep_dwell)
-
-    def _line_values(self, fit: SweepAnalysis, index: int, dwell: float
-                     ) -> tuple[LineShape, float, float, float, float]:
-        baseline = float(fit.fit.baseline)
-        rate = baseline / dwell if self.counts_kind else float("nan")
-        return (LineShape.from_fit(fit.fit), float(fit.centers[index]),
-                float(fit.widths[index]), float(fit.contrasts[index]), rate)
-
-    def _allowed(self, frequency: float) -> None:
-        self.bench.check_settings(frequencies=frequency)
-
-    def _line_model(self, selection: LineSelection, centers: NDArray[np.float64]
-                    ) -> LockedLineModel:
-        """The frequency → field model at the operating point of ``centers``."""
-        s = self.settings
-        lines = [LockedLine(s.axes.index(a), b) for a, b in s.locked_lines]
-        model = LockedLineModel(selection.axis_vectors, lines, selection.field, selection.D,
-                                vector=s.field_kind == "vector")
-        # re-centre on the calibrated line centres (the fine fits are the better measurement)
-        p0 = model.solve(centers[None, :])[0]
-        if s.field_kind == "vector":
-            field0 = p0[:3]
-        else:
-            n = selection.axis_vectors[0]
-            field0 = selection.field + (p0[0] - selection.field @ n) * n
-        d0 = float(p0[-1]) if model.fits_D else selection.D
-        return LockedLineModel(selection.axis_vectors, lines, field0, d0,
-                               vector=s.field_kind == "vector")
-
-    def _budgeted(self, lines: list[LineCalibration], f_ref: float,
-                  selection: LineSelection) -> TrackCalibration:
-        """The calibration with its noise budget (limits, expected noise, windows)."""
-        s, model = self.settings, self.model
-        assert model is not None
-        config = _bench_file_sample(self.bench)
-        budget = noise_budget(lines, model, rate=s.rate, periods=s.dither_periods,
-                              counts=self.counts_kind, sample_config=config)
-        for text in budget.warnings:
-            log.warning("%s", text)
-        centers = [c.center for c in lines]
-        return TrackCalibration(
-            lines=tuple(lines), reference_frequency=f_ref, field0=model.operating_field,
-            D0=model.operating_D, axis_vectors=selection.axis_vectors,
-            n_lines_found=selection.n_found, shot_noise_limit=budget.limit,
-            shot_noise_limit_bench=budget.bench_limit, expected_noise=budget.expected,
-            loss_window=budget.loss_window, reference_window=budget.reference_window,
-            sample_noise=budget.sample_noise, warnings=budget.warnings,
-            survey={**self.survey_record, "line_centers": centers})
 
     # -- tracking -----------------------------------------------------------------------------
 
@@ -475,6 +318,7 @@ class TrackMeasurement(Measurement):
         """Sweep and lock again; returns the new reference frequency (None when stopped)."""
         s = self.settings
         assert self.dither is not None and self.calibration is not None
+        assert self.setup is not None
         self.dither.finish()
         failures = []
         # the field of the last lock keeps the axes' assignment (8 lines) where it was
@@ -486,7 +330,7 @@ class TrackMeasurement(Measurement):
             if self._stop_requested:
                 return None
             try:
-                fit, selection = self._survey(guess)
+                fit, selection = self.setup.survey(guess)
             except CalibrationError as exc:
                 failures.append(str(exc))
                 log.warning("re-acquisition sweep %d failed: %s", attempt, exc)
@@ -496,13 +340,13 @@ class TrackMeasurement(Measurement):
                 centers.append(float(fit.centers[selection.indices[s.axes.index(a)][b]]))
             centers_arr = np.array(centers)
             self.selection = selection
-            self.model = self._line_model(selection, centers_arr)
+            self.model = self.setup.line_model(selection, centers_arr)
             loop.reset(centers_arr)
             self.lock_losses.append({"time": t_lost, "reason": why, "reacquired": True,
                                      "attempts": attempt})
             log.info("lock re-acquired after %d sweep(s): %s", attempt, why)
-            return reference_frequency(fit.centers, fit.widths, span=_HF_SPAN[s.model],
-                                       allowed=self._allowed)
+            return reference_frequency(fit.centers, fit.widths, span=HF_SPAN[s.model],
+                                       allowed=self.setup.allowed)
         self.lock_losses.append({"time": t_lost, "reason": why, "reacquired": False})
         raise _LockLost(f"lock lost at t = {t_lost:.3f} s: {why}; {s.reacquire_attempts} "
                         f"re-acquisition sweep(s) failed: {failures[-1]}")
@@ -548,16 +392,6 @@ class TrackMeasurement(Measurement):
         self.memory_size += t.size
         while self.memory_size - self.memory[0]["time"].size >= MEMORY_SAMPLES:
             self.memory_size -= self.memory.pop(0)["time"].size
-
-
-def _bench_file_sample(bench: Any) -> Any:
-    """The bench file's ``sample:`` section where it describes the sample (a simulated
-    bench: linewidth, contrast, count rate), else None: a real bench's sample is what was
-    measured, and the measurement never reads the simulator itself."""
-    info = getattr(bench, "sample_info", None)
-    if info is None or info.source != "simulated sample":
-        return None
-    return bench.config.sample
 
 
 def _concatenate(memory: list[dict[str, NDArray[Any]]], kind: str) -> dict[str, NDArray[Any]]:
