@@ -241,11 +241,20 @@ def check_limits(bench: Any, point: CampaignPoint) -> list[Problem]:
     except LimitError as exc:
         name = measurement.setting_of(exc.quantity)
         if name is None:  # a derived quantity (bin time, list length): the setting it names
-            name = _blame(str(exc), measurement.setting_names())
+            name = _first_named(str(exc), measurement.setting_names())
         problems.append(_limit_problem(name, exc))
     except SettingsError as exc:
-        problems.append(Problem(_blame(str(exc), measurement.setting_names()), str(exc)))
+        problems.append(Problem(_first_named(str(exc), measurement.setting_names()),
+                                str(exc)))
     return problems
+
+
+def _first_named(message: str, candidates: list[str]) -> str | None:
+    """The parameter a check's message names first ("rate 5 kHz with 100 dither periods of
+    1 line" is about ``rate``)."""
+    found = [(m.start(), name) for name in candidates
+             if (m := re.search(rf"\b{re.escape(name)}\b", message))]
+    return min(found)[1] if found else None
 
 
 def _limit_problem(name: str | None, exc: LimitError) -> Problem:

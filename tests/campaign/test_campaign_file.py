@@ -76,6 +76,8 @@ def test_point_key_changes_with_any_setting_and_not_with_spelling(write_campaign
      "steps.coil_current (range value 3 A)"),
     # a setting out of its range in the fixed settings
     ("settings:\n  dwell: 20 s\n", 4, "settings.dwell"),
+    # a dwell the counter cannot take: the measurement's own check, before any point runs
+    ("settings:\n  dwell: 1 ns\n", 4, "settings.dwell: counter: dwell 1 ns is shorter"),
     # an unknown top-level key
     ("stepz:\n  mw_power: [-20]\n", 3, "did you mean 'steps'"),
     # zip with lists of different lengths
@@ -99,6 +101,18 @@ def test_mistakes_name_the_line_and_the_fix(write_campaign, body, line, expected
     assert f"line {line}" in message, message
     assert expected in message, message
     assert str(path) in message
+
+
+def test_a_tracking_step_the_counter_cannot_take_names_its_value(write_campaign):
+    """The point is checked by the tracking kind's own check: the dither bins a rate gives
+    are checked against the counter before anything runs."""
+    path = write_campaign("bench: {bench}\nmeasurement: track\nsteps:\n  rate: [100 Hz, 5 kHz]\n"
+                          "settings:\n  dither_periods: 100\n")
+    with pytest.raises(CampaignError) as info:
+        load_campaign(path)
+    message = str(info.value)
+    assert "line 4: steps.rate[1] = '5 kHz': counter: rate 5 kHz" in message, message
+    assert "steps.rate[0]" not in message
 
 
 def test_every_problem_is_listed_once_even_when_many_grid_points_share_it(write_campaign):

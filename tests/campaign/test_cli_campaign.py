@@ -10,9 +10,10 @@ import pytest
 from rich.console import Console
 
 from nvsense.campaign import load_campaign, run_campaign
+from nvsense.campaign.history import POINT_KEY
 from nvsense.cli import main
 from nvsense.cli.campaign import _Progress
-from nvsense.storage import Catalog
+from nvsense.storage import Catalog, open_run, run_metadata
 
 GRID = """\
     name: grid
@@ -53,6 +54,11 @@ def test_a_2x3_grid_runs_and_lands_in_the_catalogue(write_campaign, data_dir, ca
     # the catalogue finds them by campaign and by coil current
     catalog = Catalog(data_dir)
     assert len(catalog.runs(campaign="grid", coil_current=0.5)) == 3
+    # the run files themselves hold the campaign's metadata (a rescan keeps it)
+    info = run_metadata(open_run(by_point[4]["file"]))
+    assert (info.campaign, info.campaign_point) == ("grid", 4)
+    assert info.parameters["coil_current"] == 0.5 and info.parameter_units["coil_current"] == "A"
+    assert info.parameters[POINT_KEY] == by_point[4]["parameters"][POINT_KEY]
     # the coil was on during its points: 0.5 A adds 0.5 mT along z (1 mT/A) to 1.9 mT
     for point in range(3):
         off, on = by_point[point]["results"], by_point[point + 3]["results"]

@@ -25,12 +25,13 @@ from nvsense.measure import (
     RunControl,
     RunFinished,
     RunStarted,
+    SettingsError,
     TrackingBlock,
     TrackSettings,
     run_track,
 )
 from nvsense.measure.documents import from_json, to_json
-from nvsense.measure.tracking import calibration_record
+from nvsense.measure.tracking import calibration_record, check_track
 from nvsense.physics import GAMMA_NV_HZ_PER_T, NV_AXES
 from nvsense.storage import open_run, run_metadata
 
@@ -360,6 +361,17 @@ def test_stepped_mode_without_a_frequency_list(tmp_path):
     assert result.status == "completed" and result.locked.all()
     assert result.summary()["field_mean_t"] == pytest.approx(truth, abs=0.2e-6)
     assert run_metadata(open_run(result.file)).parameters["mode"] == "auto"
+
+
+def test_list_mode_on_a_source_without_lists_is_refused_before_anything_is_sent(tmp_path):
+    mw = {"mw": {"driver": "simulated", "supports_list": False}}
+    bench = sim_bench(instruments=mw)
+    with pytest.raises(SettingsError, match="has no list mode; use mode 'stepped'"):
+        run_track(bench, TrackSettings(duration=1, mode="list"), data_dir=tmp_path)
+    assert not bench.connected and not list(tmp_path.rglob("*.nc"))
+    with pytest.raises(SettingsError, match="has no list mode"):
+        check_track(bench, TrackSettings(mode="list"))  # what nvsense track calls
+    assert check_track(bench, TrackSettings(sweep="2.8GHz:2.9GHz:11")).points == 11
 
 
 def test_instrument_fault_keeps_the_samples_and_leaves_the_bench_safe(tmp_path):
