@@ -48,6 +48,7 @@ _LAZY = {
     "TrackCalibration": "tracking",
     "TrackResult": "tracking",
     "TrackSettings": "tracking",
+    "TrackMeasurement": "tracking",
     "run_track": "tracking",
 }
 
@@ -68,7 +69,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .odmr import OdmrMeasurement, OdmrResult, run_odmr
     from .resonance import ResonanceCheck, check_resonance
     from .settings import FIT_MODELS, FrequencyRange, OdmrSettings, SettingsError, parse_range
-    from .tracking import TrackCalibration, TrackResult, TrackSettings, run_track
+    from .tracking import TrackCalibration, TrackMeasurement, TrackResult, TrackSettings, run_track
 
 
 def __getattr__(name: str) -> Any:
@@ -105,6 +106,7 @@ __all__ = [
     "SweepAnalysis",
     "SweepDone",
     "TrackCalibration",
+    "TrackMeasurement",
     "TrackResult",
     "TrackSettings",
     "TrackingBlock",
