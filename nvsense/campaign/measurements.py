@@ -28,10 +28,12 @@ class Measurement:
     ----------
     name
         ``"odmr"`` or ``"track"`` (the run kind in the catalogue).
-    module, settings_name, run_name, kind_name
-        Where the settings model, the run function and the measurement kind
-        (:class:`nvsense.measure.lifecycle.Measurement`) live (imported when first used, so
-        that a campaign of ODMR runs does not need the tracking code).
+    module, settings_name, run_name, check_name
+        Where the settings model, the run function and the check function live (imported
+        when first used, so that a campaign of ODMR runs does not need the tracking code).
+        The check function, ``check(bench, settings)``, is the measurement kind's own check
+        (:meth:`nvsense.measure.lifecycle.Measurement.check`): ``check_odmr``,
+        ``check_track``.
     units
         Unit of each quantity setting (``"1"`` for a plain number): ranges (``{start, stop,
         steps}``) are read in it and values are shown in it.
@@ -45,7 +47,7 @@ class Measurement:
     module: str
     settings_name: str
     run_name: str
-    kind_name: str
+    check_name: str
     frequency_setting: str
     units: Mapping[str, str] = field(default_factory=dict)
     integers: frozenset[str] = frozenset()
@@ -90,8 +92,8 @@ class Measurement:
         ------
         LimitError, SettingsError
         """
-        kind = getattr(importlib.import_module(self.module), self.kind_name)
-        kind(settings).check(bench)
+        check = getattr(importlib.import_module(self.module), self.check_name)
+        check(bench, settings)
 
     def setting_of(self, quantity: str | None) -> str | None:
         """The setting a :class:`~nvsense.instruments.LimitError`'s ``quantity`` is about
@@ -108,7 +110,7 @@ ODMR = Measurement(
     module="nvsense.measure.odmr",
     settings_name="OdmrSettings",
     run_name="run_odmr",
-    kind_name="OdmrMeasurement",
+    check_name="check_odmr",
     frequency_setting="ranges",
     units={"duration": "s", "dwell": "s", "mw_power": "dBm", "laser_power": "W"},
     integers=frozenset({"sweeps", "n_lines"}),
@@ -119,7 +121,7 @@ TRACK = Measurement(
     module="nvsense.measure.tracking",
     settings_name="TrackSettings",
     run_name="run_track",
-    kind_name="TrackMeasurement",
+    check_name="check_track",
     frequency_setting="sweep",
     units={"duration": "s", "rate": "Hz", "mw_power": "dBm", "laser_power": "W",
            "capture_range": "Hz", "sweep_dwell": "s", "calibration_time": "s", "ki": "1",
