@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 
 from ..units import format_quantity
 from .errors import LimitError
+from .protocols import Instrument
 
 __all__ = [
     "LockIn",
@@ -141,19 +142,11 @@ class LockInCapture:
 
 
 @runtime_checkable
-class LockIn(Protocol):
+class LockIn(Instrument, Protocol):
     """A lock-in amplifier demodulating the photodiode signal."""
-
-    name: str
 
     def connect(self) -> None:
         """Open the connection and put the instrument in a known state (no capture running)."""
-
-    def close(self) -> None:
-        """Release the connection (idempotent)."""
-
-    @property
-    def identity(self) -> str: ...
 
     @property
     def limits(self) -> LockInLimits: ...
