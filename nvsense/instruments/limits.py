@@ -186,7 +186,8 @@ def check_mw_power(value: float, *, instrument: MicrowaveLimits | None,
     """Check an RF power (dBm) against the instrument's range and the bench's maximum."""
     span = None if instrument is None else (instrument.power_min, instrument.power_max)
     _check_instrument_and_bench(
-        value, span, bench, key="max_mw_power", quantity="mw_power", unit="dBm", what=f"{who} power", who=who)
+        value, span, bench, key="max_mw_power", quantity="mw_power", unit="dBm",
+        what=f"{who} power", who=who)
 
 
 def check_laser_power(value: float, *, instrument: LaserLimits | None,
@@ -194,8 +195,8 @@ def check_laser_power(value: float, *, instrument: LaserLimits | None,
     """Check a laser power (W) against the instrument's range and the bench's maximum."""
     span = None if instrument is None else (instrument.power_min, instrument.power_max)
     _check_instrument_and_bench(
-        value, span, bench, key="max_laser_power", quantity="laser_power", unit="W", what=f"{who} power", who=who,
-        low=0.0)
+        value, span, bench, key="max_laser_power", quantity="laser_power", unit="W",
+        what=f"{who} power", who=who, low=0.0)
 
 
 def check_coil_current(value: float, *, instrument: CoilLimits | None,
