@@ -150,7 +150,6 @@ class MFLI:
         self._received = 0
         self._first_tick: int | None = None
         self._last_tick: int | None = None
-        self._started_at = 0.0
 
     # --- connection -------------------------------------------------------------------------
 
@@ -430,7 +429,6 @@ class MFLI:
             self._running = True
             self._received = 0
             self._first_tick = self._last_tick = None
-            self._started_at = self._clock()
 
     def stop_capture(self) -> None:
         """Unsubscribe (the data server stops buffering samples for this client)."""

@@ -93,7 +93,6 @@ class SimulatedLockIn(SimulatedInstrument):
         self._capture: tuple[int, float] | None = None
         self._captured = 0
         self._capture_running = False
-        self._leftover: list[tuple[np.ndarray, np.ndarray]] = []
 
     # --- connection -------------------------------------------------------------------------
 
