@@ -143,9 +143,7 @@ class N5181B(ScpiSubsystemSource):
             self.set_checked("TRIG:SOUR IMM", "TRIG:SOUR?", "IMM", parse=lambda r: r.upper()[:3])
             self._set_list_trigger("LIST:TRIG:SLOP", input_header="LIST:TRIG:EXT:SOUR",
                                    input_name=self.trigger_input, parse_input=_trigger_input)
-            self.frequency = float(freqs[0])
-            self.power = float(power)
-            self._list = (freqs, float(power))
+            self._list_loaded(freqs, power)
 
     def start_list(self) -> None:
         """Run the list continuously from its first point; each point trigger steps once."""

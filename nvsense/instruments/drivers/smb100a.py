@@ -150,9 +150,7 @@ class SMB100A(ScpiSubsystemSource):
             self._check_list_column("LIST:POW?", np.full(freqs.size, power), 0.005)
             self.set_checked("LIST:MODE STEP", "LIST:MODE?", "STEP", parse=str.upper)
             self._set_list_trigger("INP:TRIG:SLOP")
-            self.frequency = float(freqs[0])
-            self.power = float(power)
-            self._list = (freqs, float(power))
+            self._list_loaded(freqs, power)
 
     def start_list(self) -> None:
         """Switch to list mode at the first point; each [INST TRIG] edge steps once."""
