@@ -179,7 +179,6 @@ class NIDAQAnalogInput(NIDAQDriver):
                 raise BenchConfigError(f"nidaq.{key} must be positive")
         self._task_factory = task_factory
         self._reader_factory = reader_factory or _reader
-        self._label = f"{self.name} ({self.device})"
         self._task: Any = None
         self._reader: Any = None
         self._configured: tuple[tuple[_Channel, ...], float, int] | None = None

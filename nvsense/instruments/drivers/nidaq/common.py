@@ -188,15 +188,19 @@ class NIDAQDriver:
     """What every NI-DAQmx driver of this package shares: the error context naming it, the
     card's identity, whether its task exists, and dropping a half-made task.
 
-    A subclass sets ``name``, ``device``, ``_label`` (``"<slot> (<device>)"``) and ``_task`` in
-    its constructor and :attr:`_identity` at :meth:`connect`.
+    A subclass sets ``name``, ``device`` and ``_task`` in its constructor and
+    :attr:`_identity` at :meth:`connect`.
     """
 
     name: str
     device: str
-    _label: str
     _task: Any
     _identity: str | None = None
+
+    @property
+    def _label(self) -> str:
+        """``"<slot> (<device>)"``: who an error message is about."""
+        return f"{self.name} ({self.device})"
 
     @property
     def identity(self) -> str:

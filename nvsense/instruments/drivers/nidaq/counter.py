@@ -251,7 +251,6 @@ class NIDAQCounter(NIDAQDriver):
         self._task_factory = task_factory
         self._reader_factory = reader_factory or _default_reader
 
-        self._label = f"{self.name} ({self.device})"
         self._clock_task: Any = None
         self._clock_chan: Any = None
         self._input_task: Any = None

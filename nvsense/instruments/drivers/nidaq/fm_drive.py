@@ -103,7 +103,6 @@ class NIDAQFMDrive(NIDAQDriver, FMDriveBase):
         self.timeout = _option(timeout, "s", "timeout", d)
         self._task_factory = task_factory
         self._writer_factory = writer_factory or _writer
-        self._label = f"{self.name} ({self.device})"
         self._task: Any = None
         self._clocked = False
         self._buffer: tuple[int, int] | None = None  # (samples, periods)

@@ -88,7 +88,6 @@ class NIDAQGate(NIDAQDriver):
             raise BenchConfigError(f"nidaq_gate.active_low: {active_low!r} must be true or false")
         self.active_low = active_low
         self._task_factory = task_factory
-        self._label = f"{self.name} ({self.device})"
         self._task: Any = None
         self._on = False
 

@@ -139,7 +139,6 @@ class NIDAQGatedCounter(NIDAQDriver):
         self._reader_factory = reader_factory or _default_reader
         self._sleep = sleep
         self._clock = clock
-        self._label = f"{self.name} ({self.device})"
         self._task: Any = None
         self._reader: Any = None
         self._config: tuple[int, int] | None = None
