@@ -1,0 +1,97 @@
+"""The figure of a pulsed run: its sequence above, its signal with the fit below (PNG)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .result import PulsedResult
+
+__all__ = ["result_lines", "save_pulsed_figure"]
+
+#: How each result is shown: key -> (label, unit, scale).
+_SHOWN = {
+    "rabi_frequency_hz": ("Rabi frequency", "MHz", 1e-6),
+    "pi_pulse_s": ("π pulse", "ns", 1e9),
+    "t2star_s": ("T2*", "µs", 1e6),
+    "detuning_hz": ("detuning", "MHz", 1e-6),
+    "t2_s": ("T2", "µs", 1e6),
+    "t1_s": ("T1", "ms", 1e3),
+    "mw_frequency_hz": ("resonance", "MHz", 1e-6),
+}
+
+
+def result_lines(values: dict[str, Any], keys: Any) -> list[str]:
+    """``"T2 = 98.1 ± 2.3 µs"`` for each of ``keys`` in ``values`` (JSON keys)."""
+    lines = []
+    for key in keys:
+        v, e = values.get(key), values.get(f"{key}_error")
+        if v is None or not math.isfinite(v) or key not in _SHOWN:
+            continue
+        label, unit, scale = _SHOWN[key]
+        err = f" ± {e * scale:.3g}" if e is not None and math.isfinite(e) else ""
+        number = f"{v * scale:.6g}" if key == "mw_frequency_hz" else f"{v * scale:.4g}"
+        lines.append(f"{label} = {number}{err} {unit}")
+    return lines
+
+
+def _x_scale(result: PulsedResult) -> tuple[float, str]:
+    if result.protocol == "podmr":
+        return 1e-6, "microwave frequency (MHz)"
+    x = np.asarray(result.x)
+    top = float(np.nanmax(x)) if x.size else 1.0
+    if top < 2e-6:
+        return 1e9, "τ (ns)"
+    if top < 2e-3:
+        return 1e6, "τ (µs)"
+    return 1e3, "τ (ms)"
+
+
+def save_pulsed_figure(path: str | Path, result: PulsedResult) -> Path:
+    """Save the sequence (one shot, :func:`nvsense.pulses.draw_program`) and the final signal
+    with its fit as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    from ...pulses import draw_program
+    from .fits import RESULT_KEYS
+
+    path = Path(path)
+    fig = Figure(figsize=(8, 6.5), layout="constrained")
+    seq_ax, ax = fig.subplots(2, 1, height_ratios=[2, 3])
+    if result.program is not None:
+        draw_program(result.program, ax=seq_ax)
+    else:
+        seq_ax.set_axis_off()
+    scale, xlabel = _x_scale(result)
+    if result.signal is not None:
+        x = np.asarray(result.x) * scale
+        ax.errorbar(x, result.signal, result.signal_error, fmt=".", ms=4, color="0.3",
+                    lw=0.8, label=f"average of {result.averages}")
+        fit = result.fit
+        if fit is not None and fit.curve is not None:
+            ok = np.isfinite(fit.curve)
+            state = "fit" if fit.success else f"fit (not trusted: {fit.message})"
+            ax.plot(x[ok], fit.curve[ok], "-", color="C3", lw=1.2, label=state)
+            lines = result_lines(fit.values, RESULT_KEYS[result.protocol])
+            if lines:
+                ax.set_title("   ".join(lines), fontsize=10)
+        ax.legend(fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"signal ({result.program.readouts and _norm_label(result)})"
+                  if result.program is not None else "signal")
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def _norm_label(result: PulsedResult) -> str:
+    from ...pulses.signals import normalisation_method
+
+    return {"population": "ms=0 population", "phase_cycled": "phase-cycled contrast",
+            "ratio": "signal / ref0", "mean": "signal / mean"}[
+        normalisation_method(result.program.readouts)]

@@ -1,0 +1,142 @@
+"""The fit of each pulsed protocol's normalised signal, and its results under the JSON keys.
+
+:func:`fit_signal` picks the fit of :mod:`nvsense.fitting.pulsed` for the protocol and
+returns a :class:`ProtocolFit`: the values and 1σ errors under the keys of ``nvsense pulsed
+--json`` (``rabi_frequency_hz``, ``pi_pulse_s``, ``t2star_s``, ``t2_s``, ``t1_s``,
+``detuning_hz``, each with ``_error``), whether it can be trusted, and the best-fit curve.
+A fit that raises, or does not succeed, never costs data: the run keeps its counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["RESULT_KEYS", "ProtocolFit", "fit_signal"]
+
+log = logging.getLogger(__name__)
+
+#: The result keys each protocol reports (each also with ``_error``).
+RESULT_KEYS: dict[str, tuple[str, ...]] = {
+    "rabi": ("rabi_frequency_hz", "pi_pulse_s"),
+    "ramsey": ("t2star_s", "detuning_hz"),
+    "echo": ("t2_s",),
+    "xy8": ("t2_s",),
+    "t1": ("t1_s",),
+    "podmr": ("mw_frequency_hz",),
+}
+
+#: Units of the results (catalogue and run file).
+RESULT_UNITS = {"rabi_frequency_hz": "Hz", "pi_pulse_s": "s", "pi_half_pulse_s": "s",
+                "t2star_s": "s", "t2_s": "s", "t1_s": "s", "detuning_hz": "Hz",
+                "mw_frequency_hz": "Hz", "ac_field_t": "T"}
+
+
+@dataclass
+class ProtocolFit:
+    """A protocol's fit of the normalised signal.
+
+    Attributes
+    ----------
+    values
+        Results under their JSON keys (and ``<key>_error``); every key the fit gives.
+    success, message
+        Whether the fit can be trusted, and why not.
+    curve
+        The best fit at the sweep points (NaN where unknown).
+    report
+        Readable lines (for logs and the run file).
+    """
+
+    protocol: str
+    values: dict[str, float] = field(default_factory=dict)
+    success: bool = False
+    message: str = ""
+    curve: NDArray[np.float64] | None = None
+    report: str = ""
+
+    def results(self) -> dict[str, Any]:
+        """The protocol's key results (:data:`RESULT_KEYS`) with errors, and the fit status;
+        values of an untrusted fit are kept (the status says it), never presented as a
+        measurement by the front ends."""
+        out: dict[str, Any] = {"fit_success": self.success, "fit_message": self.message}
+        for key in RESULT_KEYS[self.protocol]:
+            for k in (key, f"{key}_error"):
+                value = self.values.get(k, math.nan)
+                out[k] = float(value)
+        if "pi_half_pulse_s" in self.values:
+            out["pi_half_pulse_s"] = float(self.values["pi_half_pulse_s"])
+            out["pi_half_pulse_s_error"] = float(self.values.get("pi_half_pulse_s_error",
+                                                                 math.nan))
+        return out
+
+
+def fit_signal(protocol: str, x: NDArray[np.float64], signal: NDArray[np.float64],
+               error: NDArray[np.float64] | None, *, method: str, n_pulses: int = 8,
+               nucleus: str | None = None) -> ProtocolFit | None:
+    """Fit the normalised ``signal`` of ``protocol`` at sweep values ``x``.
+
+    Parameters
+    ----------
+    method
+        The normalisation (:func:`nvsense.pulses.signals.normalisation_method`):
+        ``phase_cycled`` signals decay to 0, so their offset is fixed there.
+    nucleus
+        The sample's nucleus (Ramsey beats); ``None`` or ``"none"``: one line.
+
+    Returns
+    -------
+    ProtocolFit or None
+        ``None`` if the fit raised (logged).
+    """
+    from ...fitting import pulsed as fits
+
+    ok = np.isfinite(signal)
+    if error is not None:
+        ok &= np.isfinite(error) & (error > 0)
+    if ok.sum() < 5:
+        return None
+    xs, ys = x[ok], signal[ok]
+    es = None if error is None else error[ok]
+    offset = 0.0 if method == "phase_cycled" else None
+    try:
+        if protocol == "podmr":
+            return _fit_podmr(x, signal, ok)
+        if protocol == "rabi":
+            fit = fits.fit_rabi(xs, ys, sigma=es)
+        elif protocol == "ramsey":
+            fit = fits.fit_ramsey(xs, ys, sigma=es, nucleus=nucleus or "none")
+        elif protocol == "echo":
+            fit = fits.fit_hahn_echo(xs, ys, sigma=es, offset=offset)
+        elif protocol == "xy8":
+            fit = fits.fit_decoupling(xs, ys, n_pulses, sigma=es, offset=offset)
+        elif protocol == "t1":
+            fit = fits.fit_t1(xs, ys, sigma=es, offset=offset)
+        else:
+            raise ValueError(f"unknown protocol {protocol!r}")
+    except Exception:  # a fit problem must never cost data
+        log.exception("%s fit failed", protocol)
+        return None
+    values = {k: float(v) for k, v in fit.as_dict().items()
+              if isinstance(v, int | float) and not isinstance(v, bool)}
+    curve = np.full(x.shape, np.nan)
+    # the echo's and XY8's model abscissa is the total evolution: evaluate at the fit's own x
+    curve[ok] = fit.best_fit
+    return ProtocolFit(protocol, values, bool(fit.success), fit.message, curve, fit.report())
+
+
+def _fit_podmr(x: NDArray[np.float64], signal: NDArray[np.float64],
+               ok: NDArray[np.bool_]) -> ProtocolFit:
+    from ...fitting.pulsed import fit_pulsed_odmr
+
+    fit = fit_pulsed_odmr(x[ok], signal[ok], "lorentzian", 1)
+    values = {"mw_frequency_hz": float(fit.centers[0]),
+              "mw_frequency_hz_error": float(fit.center_errors[0])}
+    curve = np.full(x.shape, np.nan)
+    curve[ok] = fit.best_fit
+    return ProtocolFit("podmr", values, bool(fit.success), fit.message, curve, fit.report())
