@@ -21,7 +21,7 @@ from nvsense.measure.pulsed import (
     program_of_run,
     run_pulsed,
 )
-from nvsense.pulses import PulseProgram, normalised_signal
+from nvsense.pulses import PulseProgram
 
 #: A single NV without a nucleus (one line: the Rabi frequency on resonance is exactly the
 #: configured one), bright enough that a few averages give sub-percent errors.
@@ -98,7 +98,7 @@ def test_rabi_recovers_the_rabi_frequency_and_the_pi_pulse_flows_on(tmp_path):
     echo, _ = _run(tmp_path, "echo", tau="2us:40us:5", averages=1, repetitions=1000)
     assert echo.settings.pi_pulse == pytest.approx(round(s["pi_pulse_s"] * 1e9) * 1e-9)
     ds = nvsense.open_run(echo.file)
-    assert json.loads(ds.attrs[ "pulse_program"])["parameters"]["pi_pulse"] == \
+    assert json.loads(ds.attrs["pulse_program"])["parameters"]["pi_pulse"] == \
         pytest.approx(echo.settings.pi_pulse)
     # 6 dB more power: twice the amplitude, half the π pulse
     stronger, _ = _run(tmp_path, "echo", tau="2us:40us:5", averages=1, repetitions=1000,
@@ -249,7 +249,7 @@ def test_a_program_the_pulser_cannot_play_is_refused_naming_the_block(tmp_path):
 def test_settings_errors_name_the_fix(tmp_path):
     with load_bench(BENCH) as bench:
         f = _resonance(bench)
-        with pytest.raises(SettingsError, match="π pulse.*--pi-pulse"):
+        with pytest.raises(SettingsError, match=r"π pulse.*--pi-pulse"):
             run_pulsed(bench, {"protocol": "echo", "mw_frequency": f}, data_dir=tmp_path)
         with pytest.raises(SettingsError, match="microwave frequency"):
             run_pulsed(bench, {"protocol": "rabi"}, data_dir=tmp_path)

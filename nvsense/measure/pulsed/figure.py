@@ -12,29 +12,29 @@ from .result import PulsedResult
 
 __all__ = ["result_lines", "save_pulsed_figure"]
 
-#: How each result is shown: key -> (label, unit, scale).
+#: How each result is shown: key -> (label, SI unit, prefix).
 _SHOWN = {
-    "rabi_frequency_hz": ("Rabi frequency", "MHz", 1e-6),
-    "pi_pulse_s": ("π pulse", "ns", 1e9),
-    "t2star_s": ("T2*", "µs", 1e6),
-    "detuning_hz": ("detuning", "MHz", 1e-6),
-    "t2_s": ("T2", "µs", 1e6),
-    "t1_s": ("T1", "ms", 1e3),
-    "mw_frequency_hz": ("resonance", "MHz", 1e-6),
+    "rabi_frequency_hz": ("Rabi frequency", "Hz", "M"),
+    "pi_pulse_s": ("π pulse", "s", "n"),
+    "t2star_s": ("T2*", "s", "µ"),
+    "detuning_hz": ("detuning", "Hz", "M"),
+    "t2_s": ("T2", "s", "µ"),
+    "t1_s": ("T1", "s", "m"),
+    "mw_frequency_hz": ("resonance", "Hz", "M"),
 }
 
 
 def result_lines(values: dict[str, Any], keys: Any) -> list[str]:
     """``"T2 = 98.1 ± 2.3 µs"`` for each of ``keys`` in ``values`` (JSON keys)."""
+    from ...formatting import format_value_error
+
     lines = []
     for key in keys:
         v, e = values.get(key), values.get(f"{key}_error")
         if v is None or not math.isfinite(v) or key not in _SHOWN:
             continue
-        label, unit, scale = _SHOWN[key]
-        err = f" ± {e * scale:.3g}" if e is not None and math.isfinite(e) else ""
-        number = f"{v * scale:.6g}" if key == "mw_frequency_hz" else f"{v * scale:.4g}"
-        lines.append(f"{label} = {number}{err} {unit}")
+        label, unit, prefix = _SHOWN[key]
+        lines.append(f"{label} = {format_value_error(v, e, unit, prefix=prefix)}")
     return lines
 
 
@@ -75,9 +75,14 @@ def save_pulsed_figure(path: str | Path, result: PulsedResult) -> Path:
                     lw=0.8, label=f"average of {result.averages}")
         fit = result.fit
         if fit is not None and fit.curve is not None:
-            ok = np.isfinite(fit.curve)
             state = "fit" if fit.success else f"fit (not trusted: {fit.message})"
-            ax.plot(x[ok], fit.curve[ok], "-", color="C3", lw=1.2, label=state)
+            raw = np.asarray(result.x)
+            fine = np.linspace(raw.min(), raw.max(), 20 * raw.size)
+            curve = fit.evaluate(fine)
+            if curve is None:
+                fine, curve = raw, fit.curve
+            ok = np.isfinite(curve)
+            ax.plot(fine[ok] * scale, curve[ok], "-", color="C3", lw=1.2, label=state)
             lines = result_lines(fit.values, RESULT_KEYS[result.protocol])
             if lines:
                 ax.set_title("   ".join(lines), fontsize=10)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,14 @@ class ProtocolFit:
     message: str = ""
     curve: NDArray[np.float64] | None = None
     report: str = ""
+    model: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = field(
+        default=None, repr=False, compare=False)
+
+    def evaluate(self, x: Any) -> NDArray[np.float64] | None:
+        """The fitted model at sweep values ``x`` (τ or Hz), or ``None`` if unknown."""
+        if self.model is None:
+            return None
+        return np.asarray(self.model(np.asarray(x, dtype=float)), dtype=float)
 
     def results(self) -> dict[str, Any]:
         """The protocol's key results (:data:`RESULT_KEYS`) with errors, and the fit status;
@@ -127,7 +136,10 @@ def fit_signal(protocol: str, x: NDArray[np.float64], signal: NDArray[np.float64
     curve = np.full(x.shape, np.nan)
     # the echo's and XY8's model abscissa is the total evolution: evaluate at the fit's own x
     curve[ok] = fit.best_fit
-    return ProtocolFit(protocol, values, bool(fit.success), fit.message, curve, fit.report())
+    # the model's abscissa: the total evolution for an echo (2τ) and XY8 (N·τ)
+    factor = {"echo": 2.0, "xy8": float(n_pulses)}.get(protocol, 1.0)
+    return ProtocolFit(protocol, values, bool(fit.success), fit.message, curve, fit.report(),
+                       model=lambda t: fit.model(t * factor))
 
 
 def _fit_podmr(x: NDArray[np.float64], signal: NDArray[np.float64],
