@@ -43,11 +43,14 @@ def _x_scale(result: PulsedResult) -> tuple[float, str]:
         return 1e-6, "microwave frequency (MHz)"
     x = np.asarray(result.x)
     top = float(np.nanmax(x)) if x.size else 1.0
+    program = result.program
+    label = (program.sweep.label if program is not None and program.sweep is not None
+             and program.sweep.label else "τ")
     if top < 2e-6:
-        return 1e9, "τ (ns)"
+        return 1e9, f"{label} (ns)"
     if top < 2e-3:
-        return 1e6, "τ (µs)"
-    return 1e3, "τ (ms)"
+        return 1e6, f"{label} (µs)"
+    return 1e3, f"{label} (ms)"
 
 
 def save_pulsed_figure(path: str | Path, result: PulsedResult) -> Path:

@@ -115,7 +115,7 @@ def fit_signal(protocol: str, x: NDArray[np.float64], signal: NDArray[np.float64
     offset = 0.0 if method == "phase_cycled" else None
     try:
         if protocol == "podmr":
-            return _fit_podmr(x, signal, ok)
+            return _fit_podmr(x, signal, ok, nucleus)
         if protocol == "rabi":
             fit = fits.fit_rabi(xs, ys, sigma=es)
         elif protocol == "ramsey":
@@ -143,12 +143,17 @@ def fit_signal(protocol: str, x: NDArray[np.float64], signal: NDArray[np.float64
 
 
 def _fit_podmr(x: NDArray[np.float64], signal: NDArray[np.float64],
-               ok: NDArray[np.bool_]) -> ProtocolFit:
+               ok: NDArray[np.bool_], nucleus: str | None) -> ProtocolFit:
+    """One resonance: a Lorentzian dip, or the hyperfine multiplet of the sample's nucleus
+    (whose centre is the resonance the other protocols drive)."""
     from ...fitting.pulsed import fit_pulsed_odmr
 
-    fit = fit_pulsed_odmr(x[ok], signal[ok], "lorentzian", 1)
-    values = {"mw_frequency_hz": float(fit.centers[0]),
-              "mw_frequency_hz_error": float(fit.center_errors[0])}
+    model = {"14n": "14n", "15n": "15n"}.get((nucleus or "none").lower(), "lorentzian")
+    fit = fit_pulsed_odmr(x[ok], signal[ok], model, 1)
+    centres, errors = np.asarray(fit.centers), np.asarray(fit.center_errors)
+    values = {"mw_frequency_hz": float(centres.mean()),
+              # the multiplet's lines share one centre parameter: their errors are one error
+              "mw_frequency_hz_error": float(errors.max())}
     curve = np.full(x.shape, np.nan)
     curve[ok] = fit.best_fit
     return ProtocolFit("podmr", values, bool(fit.success), fit.message, curve, fit.report())
