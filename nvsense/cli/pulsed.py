@@ -6,7 +6,8 @@ protocol on the bench's pulse generator and gated counter: one progress line per
 sequence and the fitted signal) beside it.  ``--json`` prints one JSON object: ``run_id``,
 ``file``, ``status``, ``protocol`` and the protocol's results with ``_error``
 (``rabi_frequency_hz``, ``pi_pulse_s``; ``t2star_s``, ``detuning_hz``; ``t2_s``; ``t1_s``;
-pulsed ODMR: ``mw_frequency_hz``), ``null`` where the fit is not trusted.
+pulsed ODMR: ``mw_frequency_hz``; XY8 with ``--ac-frequency``: ``ac_field_t``), ``null`` where
+the fit is not trusted.
 
 ``nvsense pulsed show PROGRAM_OR_RUN --out PNG`` draws the sequence of a program JSON file or
 of a run file.
@@ -48,8 +49,9 @@ OPTIONS = {
     "repetitions": "--repetitions", "mw_frequency": "--frequency", "mw_power": "--power",
     "laser_power": "--laser-power", "pi_pulse": "--pi-pulse", "pi_half": "--pi-half",
     "detuning": "--detuning", "n_pulses": "--n-pulses", "randomise": "--randomise",
-    "seed": "--seed", "retrack_every": "--retrack-every", "retrack_span": "--retrack-span",
-    "phase_cycle": "--no-phase-cycle", "references": "--references",
+    "seed": "--seed", "ac_frequency": "--ac-frequency", "retrack_every": "--retrack-every",
+    "retrack_span": "--retrack-span", "phase_cycle": "--no-phase-cycle",
+    "references": "--references",
 }
 
 
@@ -94,6 +96,9 @@ def register(subparsers: Any) -> None:
         if name == "xy8":
             q.add_argument("--n-pulses", type=int, metavar="N", help="π pulses, a multiple "
                            "of 8 (default 8)")
+            q.add_argument("--ac-frequency", metavar="FREQ", help="AC magnetometry: τ = "
+                           "1/(2f), both quadratures read, the field amplitude reported "
+                           "(ac_field_t) instead of T2")
         q.add_argument("--randomise", action="store_true", help="play the points in a random "
                        "order (against drifts)")
         q.add_argument("--seed", type=int, metavar="N", help="seed of the random order")
@@ -128,7 +133,8 @@ def settings_from_args(args: argparse.Namespace) -> Any:
                       ("mw_frequency", "frequency"), ("mw_power", "power"),
                       ("laser_power", "laser_power"), ("pi_pulse", "pi_pulse"),
                       ("pi_half", "pi_half"), ("detuning", "detuning"),
-                      ("n_pulses", "n_pulses"), ("seed", "seed"),
+                      ("n_pulses", "n_pulses"), ("ac_frequency", "ac_frequency"),
+                      ("seed", "seed"),
                       ("retrack_every", "retrack_every")):
         value = getattr(args, dest, None)
         if value is not None:
@@ -204,9 +210,9 @@ def _save_plot(result: Any, name: str) -> Path | None:
 def _progress(console: Console, settings: Any):
     from ..measure.documents import Record
     from ..measure.pulsed.figure import result_lines
-    from ..measure.pulsed.fits import RESULT_KEYS
+    from ..measure.pulsed.fits import result_keys
 
-    keys = RESULT_KEYS[settings.protocol]
+    keys = result_keys(settings)
     state = {"n": 0}
 
     def show(event: Any) -> None:
@@ -224,7 +230,7 @@ def _progress(console: Console, settings: Any):
 
 def _print_result(console: Console, result: Any, png: Path | None) -> None:
     from ..measure.pulsed.figure import result_lines
-    from ..measure.pulsed.fits import RESULT_KEYS
+    from ..measure.pulsed.fits import result_keys
 
     head = f"pulsed {result.protocol} run {result.run_id}: {result.status}"
     if result.reason:
@@ -234,7 +240,7 @@ def _print_result(console: Console, result: Any, png: Path | None) -> None:
                   markup=False)
     if result.fit is not None:
         if result.success:
-            for line in result_lines(result.fit.values, RESULT_KEYS[result.protocol]):
+            for line in result_lines(result.fit.values, result_keys(result.settings)):
                 console.print(line, markup=False)
         else:
             console.print(f"fit not trusted: {result.fit.message}", markup=False)

@@ -36,7 +36,7 @@ from ..measure import RunControl, SettingsError
 from ..measure.documents import Record, RunFinished
 from ..measure.pulsed import PULSED_PROTOCOLS, PulsedSettings, build_program, resolve_settings
 from ..measure.pulsed.figure import result_lines
-from ..measure.pulsed.fits import RESULT_KEYS
+from ..measure.pulsed.fits import result_keys
 from ..pulses import PulseProgramError
 from .forms import ErrorBanner, FieldSpec, SettingsForm
 
@@ -309,7 +309,7 @@ class PulsedPanel(QWidget):
             v = event.values
             self._plot(v["signal"], v["signal_error"], v["fit_curve"])
             assert self.settings is not None
-            keys = RESULT_KEYS[self.settings.protocol]
+            keys = result_keys(self.settings)
             text = ("   ".join(result_lines(v, keys)) if v.get("fit_success")
                     else "fit: not yet trusted")
             self.result_label.setText(f"average {event.index + 1}/{self.settings.averages}: "
@@ -333,7 +333,7 @@ class PulsedPanel(QWidget):
                 if curve is not None:
                     scale = self._scale()
                     self.fit_curve.setData(fine * scale, curve)
-            lines = (result_lines(fit.values, RESULT_KEYS[outcome.protocol])
+            lines = (result_lines(fit.values, result_keys(outcome.settings))
                      if outcome.success else [])
             head = f"run {outcome.run_id}: {outcome.status}"
             if outcome.reason:

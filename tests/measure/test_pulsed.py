@@ -293,3 +293,28 @@ def test_retracking_moves_the_microwave_to_the_resonance(tmp_path):
     used = ds["mw_frequency"].values
     assert used[0] == pytest.approx(truth + 1.5e6) and abs(used[-1] - truth) < 100e3
     _assert_safe(state)
+
+
+def test_xy8_ac_magnetometry_recovers_the_field_amplitude(tmp_path):
+    """Both quadratures of XY8-8 at τ = 1/(2f): φ = 4γBT (Degen, Reinhard & Cappellaro,
+    RMP 89, 035002, 2017), B from atan2 of the quadratures."""
+    spin = {**BENCH["instruments"]["gated_counter"]["spin"], "ac_field": "0.5 uT",
+            "ac_frequency": "250 kHz"}
+    config = {**BENCH, "instruments": {**BENCH["instruments"], "gated_counter": {
+        "driver": "simulated", "spin": spin}}}
+    result, state = _run(tmp_path, "xy8", bench_config=config, pi_pulse="62ns", n_pulses=8,
+                         ac_frequency="250 kHz", tau=None)
+    assert result.success, result.fit.report
+    s = result.summary()
+    assert list(s) == ["run_id", "file", "status", "protocol", "ac_field_t",
+                       "ac_field_t_error"]
+    _assert_recovered(s["ac_field_t"], s["ac_field_t_error"], 0.5e-6)
+    ds = nvsense.open_run(result.file)
+    assert list(ds["window"].values) == ["signal", "signal_pc", "signal_q", "signal_q_pc"]
+    assert ds.sizes["tau"] == 1 and float(ds["tau"][0]) == pytest.approx(2e-6)
+    assert np.isfinite(ds["quadrature"].values).all()
+    _assert_safe(state)
+    # without the AC field the phase is zero within its error
+    quiet, _ = _run(tmp_path, "xy8", pi_pulse="62ns", ac_frequency="250 kHz", tau=None)
+    q = quiet.summary()
+    assert abs(q["ac_field_t"]) < 3 * q["ac_field_t_error"] < 0.02e-6

@@ -29,7 +29,7 @@ from ..documents import Event
 from ..lifecycle import execute, run_md
 from ..settings import SettingsError
 from .calibration import CALIBRATION_FILE, latest_calibration, pi_pulse_at, store_calibration
-from .fits import RESULT_KEYS, ProtocolFit, fit_signal
+from .fits import RESULT_KEYS, ProtocolFit, fit_signal, result_keys
 from .measurement import (
     COMPILED_ATTR,
     PARAMETER_UNITS,
@@ -68,6 +68,7 @@ __all__ = [
     "parse_tau_range",
     "program_of_run",
     "resolve_settings",
+    "result_keys",
     "run_pulsed",
 ]
 

@@ -21,6 +21,7 @@ _SHOWN = {
     "t2_s": ("T2", "s", "µ"),
     "t1_s": ("T1", "s", "m"),
     "mw_frequency_hz": ("resonance", "Hz", "M"),
+    "ac_field_t": ("AC field", "T", "n"),
 }
 
 
@@ -62,7 +63,7 @@ def save_pulsed_figure(path: str | Path, result: PulsedResult) -> Path:
     from matplotlib.figure import Figure
 
     from ...pulses import draw_program
-    from .fits import RESULT_KEYS
+    from .fits import result_keys
 
     path = Path(path)
     fig = Figure(figsize=(8, 6.5), layout="constrained")
@@ -86,7 +87,7 @@ def save_pulsed_figure(path: str | Path, result: PulsedResult) -> Path:
                 fine, curve = raw, fit.curve
             ok = np.isfinite(curve)
             ax.plot(fine[ok] * scale, curve[ok], "-", color="C3", lw=1.2, label=state)
-            lines = result_lines(fit.values, RESULT_KEYS[result.protocol])
+            lines = result_lines(fit.values, result_keys(result.settings))
             if lines:
                 ax.set_title("   ".join(lines), fontsize=10)
         ax.legend(fontsize=8)

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["RESULT_KEYS", "ProtocolFit", "fit_signal"]
+__all__ = ["AC_KEYS", "RESULT_KEYS", "ProtocolFit", "fit_quadratures", "fit_signal",
+           "result_keys"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,17 @@ RESULT_KEYS: dict[str, tuple[str, ...]] = {
     "t1": ("t1_s",),
     "podmr": ("mw_frequency_hz",),
 }
+
+#: The result of AC magnetometry (XY8 with ``ac_frequency``).
+AC_KEYS = ("ac_field_t",)
+
+
+def result_keys(settings: Any) -> tuple[str, ...]:
+    """The result keys of a run with these :class:`~.settings.PulsedSettings`."""
+    if getattr(settings, "ac_frequency", None) is not None:
+        return AC_KEYS
+    return RESULT_KEYS[settings.protocol]
+
 
 #: Units of the results (catalogue and run file).
 RESULT_UNITS = {"rabi_frequency_hz": "Hz", "pi_pulse_s": "s", "pi_half_pulse_s": "s",
@@ -62,6 +74,11 @@ class ProtocolFit:
     report: str = ""
     model: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = field(
         default=None, repr=False, compare=False)
+    keys: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            self.keys = RESULT_KEYS[self.protocol]
 
     def evaluate(self, x: Any) -> NDArray[np.float64] | None:
         """The fitted model at sweep values ``x`` (τ or Hz), or ``None`` if unknown."""
@@ -74,7 +91,7 @@ class ProtocolFit:
         values of an untrusted fit are kept (the status says it), never presented as a
         measurement by the front ends."""
         out: dict[str, Any] = {"fit_success": self.success, "fit_message": self.message}
-        for key in RESULT_KEYS[self.protocol]:
+        for key in self.keys:
             for k in (key, f"{key}_error"):
                 value = self.values.get(k, math.nan)
                 out[k] = float(value)
@@ -157,3 +174,35 @@ def _fit_podmr(x: NDArray[np.float64], signal: NDArray[np.float64],
     curve = np.full(x.shape, np.nan)
     curve[ok] = fit.best_fit
     return ProtocolFit("podmr", values, bool(fit.success), fit.message, curve, fit.report())
+
+
+def fit_quadratures(x: NDArray[np.float64], in_phase: NDArray[np.float64],
+                    in_phase_error: NDArray[np.float64], quadrature: NDArray[np.float64],
+                    quadrature_error: NDArray[np.float64], n_pulses: int) -> ProtocolFit:
+    """AC field amplitude from the two quadratures of XY8-N at one τ (the first point):
+    φ = atan2(Y, X), B = φ/(4γ·N·τ) (:func:`nvsense.fitting.pulsed.ac_field_from_quadratures`).
+
+    Trusted when the coherence K = √(X² + Y²) stands out of its noise (3σ): with no coherence
+    left the phase is noise.
+    """
+    from ...fitting.pulsed import ac_field_from_quadratures
+
+    tau = float(x[0])
+    X, eX, Y, eY = (float(v[0]) for v in (in_phase, in_phase_error, quadrature,
+                                          quadrature_error))
+    if not all(math.isfinite(v) for v in (X, eX, Y, eY)) or not (X or Y):
+        return ProtocolFit("xy8", {}, False, "no signal in either quadrature", keys=AC_KEYS)
+    out = ac_field_from_quadratures(X, eX, Y, eY, n_pulses * tau)
+    k = out["coherence"]
+    k_error = math.hypot(X * eX, Y * eY) / k
+    ok = k > 3 * k_error
+    values = {"ac_field_t": out["ac_field"], "ac_field_t_error": out["ac_field_error"],
+              "phase": out["phase"], "phase_error": out["phase_error"], "coherence": k,
+              "coherence_error": k_error}
+    message = ("ok" if ok else f"no coherence left to read a phase from (K = {k:.3g} ± "
+               f"{k_error:.2g})")
+    report = (f"AC field from quadratures X = {X:.4g} ± {eX:.2g}, Y = {Y:.4g} ± {eY:.2g} at "
+              f"τ = {tau * 1e9:g} ns, N = {n_pulses}: φ = {out['phase']:.4g} ± "
+              f"{out['phase_error']:.2g} rad, B = {out['ac_field']:.4g} ± "
+              f"{out['ac_field_error']:.2g} T ({message})")
+    return ProtocolFit("xy8", values, ok, message, None, report, keys=AC_KEYS)

@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from ...instruments.errors import CapabilityError, InstrumentError
 from ..lifecycle import Conclusion, Measurement, Run, RunAborted
 from ..settings import SettingsError
-from .fits import RESULT_KEYS, RESULT_UNITS, ProtocolFit, fit_signal
+from .fits import RESULT_UNITS, ProtocolFit, fit_quadratures, fit_signal, result_keys
 from .settings import PulsedSettings, build_program
 
 __all__ = ["COMPILED_ATTR", "PARAMETER_UNITS", "PROGRAM_ATTR", "PulsedMeasurement",
@@ -104,6 +104,8 @@ class PulsedMeasurement(Measurement):
         self.frequency: float | None = settings.mw_frequency
         self.retracks: list[tuple[int, float, bool]] = []  # (average, frequency, success)
         self.method = ""
+        self.quadrature: NDArray[np.float64] | None = None
+        self.quadrature_error: NDArray[np.float64] | None = None
 
     # -- the kind -------------------------------------------------------------------------
 
@@ -192,7 +194,13 @@ class PulsedMeasurement(Measurement):
             VariableSpec("fit_success", ("average",), "1",
                          "the fit of the running signal can be trusted", dtype="bool"),
         ]
-        for key in RESULT_KEYS[self.settings.protocol]:
+        if self.settings.ac_mode:
+            variables += [
+                VariableSpec("quadrature", ("average", point), "1",
+                             "second quadrature (last π/2 about −y) of the running sum"),
+                VariableSpec("quadrature_error", ("average", point), "1",
+                             "photon-shot-noise error of the quadrature")]
+        for key in result_keys(self.settings):
             unit = RESULT_UNITS[key]
             variables += [VariableSpec(key, ("average",), unit,
                                        f"{key} from the fit of the running signal"),
@@ -286,6 +294,12 @@ class PulsedMeasurement(Measurement):
 
     def _fit(self, signal: NDArray[np.float64],
              error: NDArray[np.float64] | None) -> ProtocolFit | None:
+        s = self.settings
+        if s.ac_mode:
+            if self.quadrature is None or error is None or self.quadrature_error is None:
+                return None
+            return fit_quadratures(self.x, signal, error, self.quadrature,
+                                   self.quadrature_error, s.n_pulses)
         return fit_signal(self.settings.protocol, self.x, signal, error, method=self.method,
                           n_pulses=self.settings.n_pulses, nucleus=self.nucleus)
 
@@ -296,6 +310,16 @@ class PulsedMeasurement(Measurement):
         self.averages += 1
         self.sum = by_point.copy() if self.sum is None else self.sum + by_point
         self.signal, self.error = normalised_signal(self.sum, program.readouts)
+        extra: dict[str, Any] = {}
+        if self.settings.ac_mode:
+            from .settings import QUADRATURE_LABELS
+
+            labels = list(program.readouts)
+            columns = [labels.index(QUADRATURE_LABELS[k]) for k in ("signal", "signal_pc")]
+            self.quadrature, self.quadrature_error = normalised_signal(
+                self.sum[:, columns], ("signal", "signal_pc"))
+            extra = {"quadrature": self.quadrature,
+                     "quadrature_error": self.quadrature_error}
         curve = np.full(self.x.shape, np.nan)
         fitted: dict[str, Any] = {"fit_success": False}
         if self.settings.fit:
@@ -307,12 +331,15 @@ class PulsedMeasurement(Measurement):
                 fitted = {k: v for k, v in fit.results().items() if k != "fit_message"}
                 fitted.pop("pi_half_pulse_s", None)
                 fitted.pop("pi_half_pulse_s_error", None)
+            else:
+                fitted.update({k: np.nan for key in result_keys(self.settings)
+                               for k in (key, f"{key}_error")})
         frequency = self.frequency if self.frequency is not None else math.nan
         if self.settings.protocol != "podmr":
             frequency += self.settings.detuning
         run.record(time=elapsed, counts=by_point, signal=self.signal,
                    signal_error=self.error, fit_curve=curve, mw_frequency=frequency,
-                   **fitted)
+                   **extra, **fitted)
 
     def _retrack(self, run: Run, average: int) -> None:
         """Find the resonance again: a CW sweep of ``retrack_points`` over ``retrack_span``

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .fits import RESULT_KEYS, ProtocolFit
+from .fits import ProtocolFit, result_keys
 from .settings import PulsedSettings
 
 __all__ = ["PulsedResult"]
@@ -90,7 +90,7 @@ class PulsedResult:
         out: dict[str, Any] = {"run_id": self.run_id,
                                "file": str(self.file) if self.file else None,
                                "status": self.status, "protocol": self.protocol}
-        for key in RESULT_KEYS[self.protocol]:
+        for key in result_keys(self.settings):
             out[key] = self.value(key)
             out[f"{key}_error"] = self.value(f"{key}_error")
         return out

@@ -130,6 +130,11 @@ class PulsedSettings(BaseModel):
         π/2 half the π pulse.
     n_pulses
         π pulses of ``xy8`` (a multiple of 8).
+    ac_frequency
+        AC magnetometry with ``xy8`` (Hz): τ = 1/(2f) and both quadratures of the phase are
+        read (the last π/2 pulse about −x and about −y, each phase-cycled), giving the field
+        amplitude ``ac_field_t`` (:func:`nvsense.fitting.pulsed.ac_field_from_quadratures`)
+        instead of T2; no τ sweep.
     phase_cycle
         Read the phase-cycled twin (``signal_pc``) for normalisation (Ramsey, echo, XY8).
     references
@@ -160,6 +165,7 @@ class PulsedSettings(BaseModel):
     pi_pulse: float | None = None
     pi_half: float | None = None
     n_pulses: int = Field(default=8, ge=8, le=100_000)
+    ac_frequency: float | None = None
     phase_cycle: bool = True
     references: tuple[str, ...] | None = None
     randomise: bool = False
@@ -177,6 +183,7 @@ class PulsedSettings(BaseModel):
     _mw_frequency = field_validator("mw_frequency", mode="before")(
         _quantity("Hz", "mw_frequency"))
     _detuning = field_validator("detuning", mode="before")(_quantity("Hz", "detuning"))
+    _ac = field_validator("ac_frequency", mode="before")(_quantity("Hz", "ac_frequency"))
     _mw_power = field_validator("mw_power", mode="before")(_quantity("dBm", "mw_power"))
     _laser = field_validator("laser_power", mode="before")(_quantity("W", "laser_power"))
     _pi = field_validator("pi_pulse", mode="before")(_quantity("s", "pi_pulse"))
@@ -244,6 +251,16 @@ class PulsedSettings(BaseModel):
             raise ValueError("retrack_dwell must be above 0 and at most 1 s")
         if self.n_pulses % 8:
             raise ValueError(f"n_pulses of XY8 must be a multiple of 8, not {self.n_pulses}")
+        if self.ac_frequency is not None:
+            if self.protocol != "xy8":
+                raise ValueError("ac_frequency is for xy8 (AC magnetometry)")
+            if not (np.isfinite(self.ac_frequency) and 1e2 <= self.ac_frequency <= 1e8):
+                raise ValueError(f"ac_frequency must be between 100 Hz and 100 MHz, not "
+                                 f"{self.ac_frequency:g} Hz")
+            if self.tau is not None:
+                raise ValueError("ac_frequency sets τ = 1/(2f): give no tau")
+            spacing = round(0.5e9 / self.ac_frequency) * 1e-9
+            self.tau = TauRange.model_construct(start=spacing, stop=spacing, points=1)
         if self.protocol == "podmr":
             if self.retrack_every is not None:
                 raise ValueError("podmr measures the resonance itself: re-tracking "
@@ -275,6 +292,11 @@ class PulsedSettings(BaseModel):
         if self.protocol == "rabi":
             return "ref1" in (self.references or ())
         return self.protocol != "t1"
+
+    @property
+    def ac_mode(self) -> bool:
+        """AC magnetometry (XY8 at τ = 1/(2f), both quadratures)."""
+        return self.ac_frequency is not None
 
     def sweep_values(self) -> NDArray[np.float64]:
         """τ (s) or, for ``podmr``, the microwave frequencies (Hz)."""
@@ -340,9 +362,45 @@ def build_program(settings: PulsedSettings) -> Any:
                                       phase_cycle=s.phase_cycle,
                                       references=s.references or (), **ro)
         if s.protocol == "xy8":
+            if s.ac_mode:
+                return _xy8_quadratures(s, values, ro)
             return builders.xy8(values, _pi_half(s), s.pi_pulse, s.n_pulses // 8,
                                 phase_cycle=s.phase_cycle, references=s.references or (),
                                 **ro)
         return builders.t1(values, pi_pulse=s.pi_pulse if s.phase_cycle else None, **ro)
     except PulseProgramError as exc:
         raise SettingsError(f"{s.protocol}: {exc}") from None
+
+
+#: Readout labels of the second quadrature of AC magnetometry (last π/2 pulse about −y).
+QUADRATURE_LABELS = {"signal": "signal_q", "signal_pc": "signal_q_pc"}
+
+
+def _xy8_quadratures(s: PulsedSettings, values: Any, ro: dict[str, Any]) -> Any:
+    """XY8-N at one τ read in both quadratures: the builder's shot with its last π/2 pulse
+    about −x (``signal``, ``signal_pc``: K cos φ), then the same about −y (``signal_q``,
+    ``signal_q_pc``: K sin φ)."""
+    from ...pulses import PulseProgram, builders
+
+    x = builders.xy8(values, _pi_half(s), s.pi_pulse, s.n_pulses // 8, phase_cycle=True,
+                     final_phase=180.0, **ro)
+    y = builders.xy8(values, _pi_half(s), s.pi_pulse, s.n_pulses // 8, phase_cycle=True,
+                     final_phase=270.0, **ro)
+    sequence = [*x.sequence, *_relabelled(y.sequence)]
+    parameters = {**x.parameters, "final_phase": [180.0, 270.0],
+                  "ac_frequency": s.ac_frequency}
+    return PulseProgram(sequence, sweep=x.sweep, name="xy8_ac", protocol="xy8",
+                        parameters=parameters)
+
+
+def _relabelled(elements: Any) -> list[Any]:
+    from ...pulses import Block, Repeat
+
+    out: list[Any] = []
+    for el in elements:
+        if isinstance(el, Repeat):
+            out.append(Repeat(f"q_{el.name}", el.count, tuple(_relabelled(el.body))))
+        else:
+            label = QUADRATURE_LABELS.get(el.readout, el.readout) if el.readout else None
+            out.append(Block(f"q_{el.name}", el.duration, el.on, el.phase, label))
+    return out
