@@ -226,8 +226,8 @@ def test_an_instrument_fault_aborts_keeping_the_data_and_the_bench_safe(tmp_path
 
         counter.read = failing_read
         result = run_pulsed(bench, {"protocol": "rabi", "mw_frequency": _resonance(bench),
-                                    **COMMON, "tau": "0:300ns:31", "averages": 5},
-                            data_dir=tmp_path)
+                                    **COMMON, "tau": "0:300ns:31", "averages": 5,
+                                    "repetitions": 100_000}, data_dir=tmp_path)
         state = _bench_state(bench)
     assert result.status == "aborted" and "link lost" in result.reason
     assert isinstance(result.error, InstrumentError)
@@ -318,3 +318,29 @@ def test_xy8_ac_magnetometry_recovers_the_field_amplitude(tmp_path):
     quiet, _ = _run(tmp_path, "xy8", pi_pulse="62ns", ac_frequency="250 kHz", tau=None)
     q = quiet.summary()
     assert abs(q["ac_field_t"]) < 3 * q["ac_field_t_error"] < 0.02e-6
+
+
+def test_an_average_larger_than_the_counter_buffer_is_read_in_chunks(tmp_path, monkeypatch):
+    from nvsense.measure.pulsed import measurement
+
+    monkeypatch.setattr(measurement, "MAX_VALUES_PER_READ", 62 * 3000)  # 3000 passes a read
+    with load_bench(BENCH) as bench:
+        reads = []
+        real = bench.gated_counter.configure
+
+        def configure(windows, passes):
+            reads.append(passes)
+            return real(windows, passes)
+
+        bench.gated_counter.configure = configure
+        result = run_pulsed(bench, {"protocol": "rabi", "mw_frequency": _resonance(bench),
+                                    **COMMON, "tau": "0:300ns:31", "averages": 2,
+                                    "repetitions": 7000}, data_dir=tmp_path)
+    assert reads == [3000, 3000, 1000] * 2
+    chunked = nvsense.open_run(result.file)["counts"].values
+    assert chunked.shape[0] == 2 and result.success
+    # every shot is counted: as many photons as in one read of all 7000 shots per average
+    monkeypatch.setattr(measurement, "MAX_VALUES_PER_READ", 10_000_000)
+    whole, _ = _run(tmp_path, "rabi", tau="0:300ns:31", averages=2, repetitions=7000)
+    total = nvsense.open_run(whole.file)["counts"].values.sum()
+    assert chunked.sum() == pytest.approx(total, rel=0.02)

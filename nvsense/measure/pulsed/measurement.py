@@ -48,6 +48,10 @@ PROGRAM_ATTR = "pulse_program"
 #: Run-file attribute holding the program as compiled for the device (JSON).
 COMPILED_ATTR = "compiled_program"
 
+#: Most window values one read of the gated counter returns: an average's repetitions are read
+#: in chunks of at most this many values (below every driver's buffer: Time Tagger 5·10⁷).
+MAX_VALUES_PER_READ = 10_000_000
+
 #: Units of the pulsed parameters as recorded in run files.
 PARAMETER_UNITS = {
     "tau": "s, s, points", "frequencies": "Hz, Hz, points", "mw_frequency": "Hz",
@@ -235,17 +239,23 @@ class PulsedMeasurement(Measurement):
         bench.laser.on = True
         self._set_microwave(bench)
         self.compiled = pulser.upload(program)
-        timeout = 1.5 * program.pass_duration_ns * 1e-9 * s.repetitions + 10.0
+        chunk = self._passes_per_read(program, pulser)
         t0 = run.clock()
         for k in range(s.averages):
             if k and s.retrack_every is not None and k % s.retrack_every == 0:
                 self._retrack(run, k)
                 if run.stop_requested:
                     return
-            counter.configure(program.windows_per_pass, s.repetitions)
-            counter.arm()
-            pulser.start(s.repetitions)
-            counts = np.asarray(counter.read(timeout=timeout), dtype=float)
+            counts = np.zeros(program.windows_per_pass)
+            left = s.repetitions
+            while left:  # one average: its repetitions in reads the counter can hold
+                n = min(left, chunk)
+                counter.configure(program.windows_per_pass, n)
+                counter.arm()
+                pulser.start(n)
+                timeout = 1.5 * program.pass_duration_ns * 1e-9 * n + 10.0
+                counts += np.asarray(counter.read(timeout=timeout), dtype=float)
+                left -= n
             self._record(run, program.by_point(counts), run.clock() - t0)
             if run.stop_requested:
                 return
@@ -276,6 +286,14 @@ class PulsedMeasurement(Measurement):
         return Conclusion(results=results, result_units=units, attrs=attrs)
 
     # -- what the loop does ---------------------------------------------------------------------
+
+    @staticmethod
+    def _passes_per_read(program: Any, pulser: Any) -> int:
+        """Passes of one read: within :data:`MAX_VALUES_PER_READ` values and the pulser's
+        passes per start."""
+        most = max(1, MAX_VALUES_PER_READ // program.windows_per_pass)
+        per_start = getattr(pulser.limits, "max_repetitions", None)
+        return min(most, per_start) if per_start else most
 
     def _set_microwave(self, bench: Any) -> None:
         s = self.settings

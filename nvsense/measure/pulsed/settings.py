@@ -140,7 +140,8 @@ class PulsedSettings(BaseModel):
     references
         Reference readouts (``ref0``, ``ref1``); default ``ref0`` for Rabi and pulsed ODMR.
     randomise, seed
-        Play the points in a random order (drawn from ``seed``; a new order every average).
+        Play the points in one random order drawn from ``seed`` (default 0), kept in the run
+        file's program; the data stay in sweep order.
     retrack_every, retrack_span, retrack_points, retrack_dwell
         Re-track the resonance by a short CW-ODMR sweep (``retrack_points`` over
         ``retrack_span`` around the current frequency, ``retrack_dwell`` per point) before
