@@ -55,7 +55,8 @@ MAX_VALUES_PER_READ = 10_000_000
 #: Units of the pulsed parameters as recorded in run files.
 PARAMETER_UNITS = {
     "tau": "s, s, points", "frequencies": "Hz, Hz, points", "mw_frequency": "Hz",
-    "detuning": "Hz", "mw_power": "dBm", "laser_power": "W", "pi_pulse": "s", "pi_half": "s",
+    "detuning": "Hz", "ac_frequency": "Hz", "mw_power": "dBm", "laser_power": "W",
+    "pi_pulse": "s", "pi_half": "s",
     "retrack_span": "Hz", "retrack_dwell": "s", "laser_time": "s", "readout_time": "s",
     "gate_delay": "s", "wait_time": "s",
 }

@@ -83,7 +83,7 @@ class TauRange(BaseModel):
 
     def values(self) -> NDArray[np.float64]:
         """The τ values, s, rounded to whole ns."""
-        return np.round(np.linspace(self.start, self.stop, self.points) * 1e9) * 1e-9
+        return np.round(np.linspace(self.start, self.stop, self.points) * 1e9) / 1e9
 
 
 def parse_tau_range(text: str) -> TauRange:
@@ -260,7 +260,7 @@ class PulsedSettings(BaseModel):
                                  f"{self.ac_frequency:g} Hz")
             if self.tau is not None:
                 raise ValueError("ac_frequency sets τ = 1/(2f): give no tau")
-            spacing = round(0.5e9 / self.ac_frequency) * 1e-9
+            spacing = round(0.5e9 / self.ac_frequency) / 1e9
             self.tau = TauRange.model_construct(start=spacing, stop=spacing, points=1)
         if self.protocol == "podmr":
             if self.retrack_every is not None:
