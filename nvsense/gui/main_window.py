@@ -296,7 +296,7 @@ class MainWindow(QMainWindow):
     @property
     def busy(self) -> bool:
         """A run or bench task is going."""
-        return self.worker is not None
+        return self.worker is not None or self.pulsed_panel.running
 
     @property
     def running(self) -> str | None:

@@ -97,3 +97,17 @@ def test_the_window_has_the_pulsed_tab(make_window):
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert "Pulsed" in titles
     assert window.pulsed_panel._bench() is window.session.bench
+
+
+def test_the_window_is_busy_while_a_pulsed_run_goes(make_window, qtbot):
+    window = make_window("single_nv")
+    panel = window.pulsed_panel
+    panel.form.set_values(dict(protocol="echo", tau="2us:150us:16", mw_frequency="2841.968MHz",
+                               pi_pulse="62ns", averages="1000", repetitions="1000"))
+    assert panel.start()
+    qtbot.waitUntil(lambda: panel.result_label.text().startswith("average 1/"),
+                    timeout=60_000)
+    assert window.busy and not window.start_odmr()
+    panel.stop()
+    qtbot.waitUntil(lambda: panel.last_result is not None, timeout=60_000)
+    assert not window.busy
