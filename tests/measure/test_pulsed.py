@@ -344,3 +344,14 @@ def test_an_average_larger_than_the_counter_buffer_is_read_in_chunks(tmp_path, m
     whole, _ = _run(tmp_path, "rabi", tau="0:300ns:31", averages=2, repetitions=7000)
     total = nvsense.open_run(whole.file)["counts"].values.sum()
     assert chunked.sum() == pytest.approx(total, rel=0.02)
+
+
+def test_a_program_beyond_the_simulators_reach_is_refused_before_it_runs(tmp_path):
+    """XY8 with 20000 π pulses: the bath's dephasing would need tens of GB; the simulated
+    pulser refuses it as a device refuses a program too big for its memory."""
+    with load_bench(BENCH) as bench:
+        with pytest.raises(LimitError, match="simulated bench cannot simulate"):
+            run_pulsed(bench, {"protocol": "xy8", "mw_frequency": _resonance(bench),
+                               "pi_pulse": "62ns", "n_pulses": 20_000, "tau": "1us:2us:2"},
+                       data_dir=tmp_path)
+    assert not list(tmp_path.rglob("*.nc"))
