@@ -272,6 +272,9 @@ class PulsedSettings(BaseModel):
             if self.frequencies is None:
                 raise ValueError("podmr needs frequencies (--frequencies START:STOP:N, e.g. "
                                  "2.86GHz:2.88GHz:41)")
+            if self.frequencies.points > MAX_POINTS:
+                raise ValueError(f"frequencies: at most {MAX_POINTS} points, not "
+                                 f"{self.frequencies.points}")
         elif self.frequencies is not None:
             raise ValueError(f"{self.protocol} sweeps τ (--tau); frequencies are for podmr")
         elif self.tau is None:
