@@ -28,12 +28,13 @@ class Measurement:
     ----------
     name
         ``"odmr"`` or ``"track"`` (the run kind in the catalogue).
-    module, settings_name, run_name, check_name
-        Where the settings model, the run function and the check function live (imported
-        when first used, so that a campaign of ODMR runs does not need the tracking code).
-        The check function, ``check(bench, settings)``, is the measurement kind's own check
-        (:meth:`nvsense.measure.lifecycle.Measurement.check`): ``check_odmr``,
-        ``check_track``.
+    module, settings_name, run_name
+        Where the settings model and the run function live (imported when first used, so
+        that a campaign of ODMR runs does not need the tracking code).
+    checker
+        ``checker(bench, settings)``: the measurement kind's own check
+        (:meth:`nvsense.measure.lifecycle.Measurement.check`, as ``check_odmr``,
+        ``check_track``, ``check_pulsed``), imported when first called.
     units
         Unit of each quantity setting (``"1"`` for a plain number): ranges (``{start, stop,
         steps}``) are read in it and values are shown in it.
@@ -47,7 +48,7 @@ class Measurement:
     module: str
     settings_name: str
     run_name: str
-    check_name: str
+    checker: Callable[[Any, Any], None]
     frequency_setting: str
     units: Mapping[str, str] = field(default_factory=dict)
     integers: frozenset[str] = frozenset()
@@ -92,8 +93,7 @@ class Measurement:
         ------
         LimitError, SettingsError
         """
-        check = getattr(importlib.import_module(self.module), self.check_name)
-        check(bench, settings)
+        self.checker(bench, settings)
 
     def setting_of(self, quantity: str | None) -> str | None:
         """The setting a :class:`~nvsense.instruments.LimitError`'s ``quantity`` is about
@@ -105,12 +105,41 @@ class Measurement:
         return None
 
 
+def _check_odmr(bench: Any, settings: Any) -> None:
+    from ..measure.odmr import check_odmr
+
+    check_odmr(bench, settings)
+
+
+def _check_track(bench: Any, settings: Any) -> None:
+    from ..measure.tracking import check_track
+
+    check_track(bench, settings)
+
+
+def _check_pulsed(bench: Any, settings: Any) -> None:
+    """The pulsed kind's check; a point that leaves its microwave frequency or π pulse to the
+    bench's latest calibration (resolved when it runs, from the data folder) has its powers
+    checked here and the rest by the run itself, once resolved."""
+    from ..measure.pulsed import check_pulsed
+    from ..measure.settings import SettingsError
+
+    resolved_later = ((settings.mw_frequency is None and settings.protocol != "podmr")
+                      or (settings.needs_pi_pulse and settings.pi_pulse is None))
+    try:
+        check_pulsed(bench, settings)
+    except SettingsError:
+        if not resolved_later:
+            raise
+        bench.check_settings(mw_power=settings.mw_power, laser_power=settings.laser_power)
+
+
 ODMR = Measurement(
     name="odmr",
     module="nvsense.measure.odmr",
     settings_name="OdmrSettings",
     run_name="run_odmr",
-    check_name="check_odmr",
+    checker=_check_odmr,
     frequency_setting="ranges",
     units={"duration": "s", "dwell": "s", "mw_power": "dBm", "laser_power": "W"},
     integers=frozenset({"sweeps", "n_lines"}),
@@ -121,7 +150,7 @@ TRACK = Measurement(
     module="nvsense.measure.tracking",
     settings_name="TrackSettings",
     run_name="run_track",
-    check_name="check_track",
+    checker=_check_track,
     frequency_setting="sweep",
     units={"duration": "s", "rate": "Hz", "mw_power": "dBm", "laser_power": "W",
            "capture_range": "Hz", "sweep_dwell": "s", "calibration_time": "s", "ki": "1",
@@ -129,35 +158,23 @@ TRACK = Measurement(
     integers=frozenset({"dither_periods", "reacquire_attempts", "sweeps", "n_lines"}),
 )
 
-#: Measurements by name.
-MEASUREMENTS: dict[str, Measurement] = {m.name: m for m in (ODMR, TRACK)}
-
-
-
-def _pulsed_frequencies(settings: Any, bench: Any) -> Any:
-    # pulsed ODMR sweeps; the others use the resonance (+ detuning), when the campaign gives
-    # it (else the bench's latest calibration, checked by the run itself)
-    if settings.protocol == "podmr":
-        return settings.sweep_values()
-    if settings.mw_frequency is None:
-        return None
-    return [settings.mw_frequency + settings.detuning]
-
-
 PULSED = Measurement(
     name="pulsed",
     module="nvsense.measure.pulsed",
     settings_name="PulsedSettings",
     run_name="run_pulsed",
+    checker=_check_pulsed,
     frequency_setting="mw_frequency",
-    frequencies=_pulsed_frequencies,
     units={"mw_frequency": "Hz", "detuning": "Hz", "mw_power": "dBm", "laser_power": "W",
            "pi_pulse": "s", "pi_half": "s", "retrack_span": "Hz", "retrack_dwell": "s",
            "laser_time": "s", "readout_time": "s", "gate_delay": "s", "wait_time": "s"},
     integers=frozenset({"averages", "repetitions", "n_pulses", "seed", "retrack_every",
                         "retrack_points"}),
 )
-MEASUREMENTS[PULSED.name] = PULSED
+
+#: Measurements by name.
+MEASUREMENTS: dict[str, Measurement] = {m.name: m for m in (ODMR, TRACK, PULSED)}
+
 
 def get_measurement(name: str) -> Measurement:
     """The measurement called ``name``.
