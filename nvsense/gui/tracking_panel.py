@@ -37,6 +37,7 @@ from .tracking_form import (
     TRACK_FIELDS,
     limit_error_fields,
     settings_error_fields,
+    track_form_defaults,
     track_settings,
 )
 
@@ -227,6 +228,11 @@ class TrackingPanel(QWidget):
         except Exception:  # a driver may know its limits only once connected
             pass
 
+    def apply_bench_defaults(self, bench: Any) -> None:
+        """Start the form from the bench file's defaults (:func:`track_form_defaults`)."""
+        self.form.set_values(track_form_defaults(bench))
+        self._last_checked = None
+
     def read_settings(self, bench: Any = None) -> TrackSettings | None:
         """Validate the form and the bench limits (as ``run_track`` will, sending nothing);
         show what is wrong and return None, or return the settings."""
@@ -245,7 +251,7 @@ class TrackingPanel(QWidget):
                                      mw_power=settings.mw_power,
                                      laser_power=settings.laser_power)
             except LimitError as exc:
-                self.form.mark_errors(limit_error_fields(str(exc)))
+                self.form.mark_errors(limit_error_fields(exc))
                 self.banner.show_error(f"tracking settings: {exc}")
                 return None
         self.form.mark_errors(())
