@@ -38,7 +38,7 @@ def field_text(fit: Any, unit: StickyUnit | None = None) -> str:
     if fit.kind == "vector" and np.all(np.isfinite(fit.field)):
         vector = unit.format_vector(list(fit.field), list(fit.field_errors))
         norm = float(np.linalg.norm(fit.field))
-        return f"B = {vector}    |B| = {unit.format(norm)}"
+        return f"B = {vector}    |B| = {unit.format(norm, digits=5)}"
     if fit.kind == "parallel" and _finite(fit.field_parallel):
         err = fit.field_parallel_error
         return f"B∥ = {unit.format(fit.field_parallel, err if _finite(err) else math.nan)}"

@@ -430,6 +430,7 @@ class MainWindow(QMainWindow):
             self.odmr_panel.show_error(text)
             return False
         self.tabs.setCurrentWidget(panel)
+        self._run_kinds = {stored.info.run_id: stored.kind}  # its tab shows Stop at once
 
         def target(control: RunControl, subscriber: Callable[[Any], None]) -> Any:
             return replay_run(stored, [subscriber], speed=speed, control=control)
@@ -544,6 +545,8 @@ class MainWindow(QMainWindow):
             self.last_result, self.last_error = ended.result, ended.error
             if ended.error is not None:
                 self._show_run_error(self._shown or "odmr", ended.error)
+            elif ended.result is None:  # the run's end was not reached
+                self.statusBar().showMessage("replay stopped")
         elif ended.kind in self.panels:
             self.last_result, self.last_error = ended.result, ended.error
             if ended.error is not None:  # the run could not start (or a bug)

@@ -172,7 +172,7 @@ def test_closing_the_window_stops_the_run_and_leaves_the_bench_safe(make_window,
 
 def test_a_run_that_does_not_stop_in_time_still_leaves_the_bench_safe(make_window, qtbot,
                                                                        monkeypatch):
-    from nvsense.gui import main_window
+    from nvsense.gui import main_window, odmr_panel
 
     release = threading.Event()
 
@@ -181,7 +181,7 @@ def test_a_run_that_does_not_stop_in_time_still_leaves_the_bench_safe(make_windo
         bench.mw.output = True
         release.wait(30)
 
-    monkeypatch.setattr(main_window, "run_odmr", stuck_run)
+    monkeypatch.setattr(odmr_panel, "run_odmr", stuck_run)  # what the ODMR tab runs
     monkeypatch.setattr(main_window, "CLOSE_TIMEOUT_S", 0.5)
     window = make_window()
     start_quick_odmr(window)

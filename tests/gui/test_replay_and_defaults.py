@@ -1,0 +1,173 @@
+"""The window replays a stored run as if live; its forms start from the bench file's defaults;
+a run without a resonance is never shown as a field; limit errors mark their field by the
+error's quantity; the bench label says what the bench file declares about its sample."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import yaml
+from gui_helpers import QUICK_ODMR, set_form
+from PySide6.QtCore import Qt
+
+from nvsense.instruments import LimitError, load_bench
+from nvsense.instruments.config import builtin_bench_path
+from nvsense.measure import run_odmr
+from nvsense.measure.documents import SweepDone
+from nvsense.measure.replay import replay_documents, replay_source
+from nvsense.storage import Catalog
+
+
+@pytest.fixture(scope="module")
+def stored_odmr_run(tmp_path_factory):
+    """A finished 5-sweep, 8-line run of the simulated bench (its file)."""
+    data = tmp_path_factory.mktemp("stored")
+    config = yaml.safe_load(builtin_bench_path("simulated").read_text())
+    config["sample"]["seed"] = 5
+    with load_bench(config, pace="fast") as bench:
+        result = run_odmr(bench, {"sweeps": 5, "n_lines": 8,
+                                  "ranges": ["2.80GHz:2.94GHz:281"]}, data_dir=data)
+    assert result.status == "completed"
+    return result
+
+
+def test_a_stored_run_replays_in_the_window_as_if_live(make_window, qtbot, stored_odmr_run):
+    window = make_window()
+    panel = window.odmr_panel
+    assert window.replay(stored_odmr_run.file)
+    assert window.running == "replay" and panel.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: not window.busy, timeout=60_000)
+
+    sweeps = [d for _t, d in replay_documents(replay_source(stored_odmr_run.file))
+              if isinstance(d, SweepDone)]
+    last = sweeps[-1]
+    # the plots got the stored sweeps, their running average and the fitted curve
+    x, y = panel.plots.average_curve.getData()
+    np.testing.assert_allclose(y, last.average)
+    np.testing.assert_allclose(panel.plots.sweep_curve.getData()[1], last.counts)
+    fx, fy = panel.plots.fit_curve.getData()
+    finite = np.isfinite(last.average_fit.curve_values)
+    np.testing.assert_allclose(fy[finite], last.average_fit.curve_values[finite])
+    assert panel.plots.waterfall_rows == 5  # every stored sweep
+    # the numbers are the stored fit's
+    assert panel.results.lines.rowCount() == 8
+    assert panel.results.field.text().startswith("B = (")
+    assert "|B| = 2.2" in panel.results.field.text()
+    assert "sweep 5 / 5" in panel.results.progress.text()
+    assert "Run completed: 5 sweeps" in panel.banner.text()
+    assert window.data_panel.run_file.text() == str(stored_odmr_run.file)
+    # nothing went to the bench, nothing was written
+    assert not window.session.bench.connected
+    assert window.bench_panel.state_text("mw") != "RF on · run"
+    assert Catalog(window.data_panel.data_dir).records() == []
+    assert panel.start_button.isEnabled()
+
+
+def test_a_replay_stops_on_stop(make_window, qtbot, stored_odmr_run, monkeypatch):
+    import nvsense.measure.replay as replay
+
+    held, go_on = threading.Event(), threading.Event()
+    real = replay.replay_documents
+
+    def held_after_the_first_sweep(stored):  # the replay waits there until the test acts
+        for when, doc in real(stored):
+            yield when, doc
+            if isinstance(doc, SweepDone):
+                held.set()
+                go_on.wait(60)
+
+    monkeypatch.setattr(replay, "replay_documents", held_after_the_first_sweep)
+    window = make_window()
+    assert window.replay(stored_odmr_run.file)
+    assert held.wait(60)
+    qtbot.mouseClick(window.odmr_panel.stop_button, Qt.MouseButton.LeftButton)
+    go_on.set()
+    qtbot.waitUntil(lambda: not window.busy, timeout=60_000)
+    assert window.bridge.stats.sweeps_received == 1  # nothing after the Stop
+    assert window.last_result is None  # stopped before the run's end
+    assert "replay stopped" in window.statusBar().currentMessage()
+
+
+def test_a_file_that_is_not_a_run_is_refused(make_window, tmp_path):
+    window = make_window()
+    bad = tmp_path / "bad.nc"
+    bad.write_bytes(b"not a run")
+    assert not window.replay(bad)
+    assert not window.busy
+    assert "Replay:" in window.odmr_panel.banner.text()
+
+
+def test_the_forms_start_from_the_bench_defaults(make_window, store):
+    window = make_window("single_nv")
+    odmr = window.odmr_panel.form.values()
+    # single_nv.yaml: defaults.odmr
+    assert odmr["mw_power"] == "-20 dBm" and odmr["dwell"] == "20 ms"
+    assert (odmr["start"], odmr["stop"], odmr["points"]) == ("2.8 GHz", "2.94 GHz", "1401")
+    assert odmr["sweeps"] == "5" and odmr["duration"] == ""
+    assert odmr["model"] == "14n" and odmr["n_lines"] == "auto"
+    settings = window.odmr_panel.read_settings()
+    assert settings.mw_power == -20.0 and settings.dwell == pytest.approx(0.02)
+    # tracking the same sample: its power and hyperfine model
+    track = window.tracking_panel.form.values()
+    assert track["mw_power"] == "-20 dBm" and track["model"] == "14n"
+    # the built-in simulated bench has no defaults: the forms' own come back
+    assert window.load_bench("")
+    odmr = window.odmr_panel.form.values()
+    assert odmr["mw_power"] == "-10 dBm" and odmr["dwell"] == "1 ms" and odmr["model"] == \
+        "lorentzian"
+    assert window.tracking_panel.form.values()["mw_power"] == "-10 dBm"
+
+
+def test_a_remembered_session_keeps_its_values_on_the_same_bench(make_window, store):
+    first = make_window("single_nv")
+    set_form(first.odmr_panel.form, {"mw_power": "-25 dBm"})
+    first.save_settings()
+    first.close()
+    again = make_window("single_nv")  # the same bench: the user's values stay
+    assert again.odmr_panel.form.value("mw_power") == "-25 dBm"
+
+
+def test_a_run_without_a_resonance_is_never_shown_as_a_field(make_window, qtbot):
+    window = make_window()
+    panel = window.odmr_panel
+    set_form(panel.form, {**QUICK_ODMR, "sweeps": "2", "n_lines": "2", "laser_power": "0 W"})
+    assert window.start_odmr()
+    qtbot.waitUntil(lambda: not window.busy, timeout=60_000)
+    assert window.last_result.resonance_found is False
+    assert panel.results.field.text() == "B: no resonance measured (the fitted lines are noise)"
+    assert panel.results.d.text() == "D: –" and panel.results.lines.rowCount() == 0
+    assert "no resonance measured" in panel.results.status.text()
+    assert "fit converged" not in panel.results.status.text()
+    assert "measured no resonance" in panel.banner.text()
+    assert "counts do not depend on frequency" in panel.banner.text()
+
+
+@pytest.mark.parametrize(("values", "marked"), [
+    ({"start": "2.0 GHz"}, ["start"]),  # below the bench's lowest frequency
+    ({"stop": "3.5 GHz"}, ["stop"]),
+    ({"extra_ranges": "3.4GHz:3.5GHz:11"}, ["extra_ranges"]),
+    ({"mw_power": "5 dBm"}, ["mw_power"]),
+])
+def test_a_limit_error_marks_the_field_of_its_quantity(make_window, values, marked):
+    window = make_window()
+    panel = window.odmr_panel
+    set_form(panel.form, {**QUICK_ODMR, **values})
+    assert panel.read_settings() is None
+    assert panel.form.marked() == marked
+
+
+def test_the_forms_read_the_limit_errors_fields_not_its_text():
+    from nvsense.gui.odmr_form import limit_error_fields
+    from nvsense.gui.tracking_form import limit_error_fields as track_fields
+
+    error = LimitError("whatever the words", quantity="laser_power", value=2.0, limit=1.0)
+    assert limit_error_fields(error) == ["laser_power"] == track_fields(error)
+    assert limit_error_fields(LimitError("mw power 5 dBm", quantity=None)) == []
+
+
+def test_the_bench_label_says_what_the_bench_file_declares(make_window):
+    window = make_window("single_nv")
+    text = window.bench_panel.label.text()
+    assert "simulated sample: single NV, NV axis 0, 14N, fast pace" in text
