@@ -44,10 +44,10 @@ def test_a_stored_run_replays_in_the_window_as_if_live(make_window, qtbot, store
               if isinstance(d, SweepDone)]
     last = sweeps[-1]
     # the plots got the stored sweeps, their running average and the fitted curve
-    x, y = panel.plots.average_curve.getData()
+    _x, y = panel.plots.average_curve.getData()
     np.testing.assert_allclose(y, last.average)
     np.testing.assert_allclose(panel.plots.sweep_curve.getData()[1], last.counts)
-    fx, fy = panel.plots.fit_curve.getData()
+    _fx, fy = panel.plots.fit_curve.getData()
     finite = np.isfinite(last.average_fit.curve_values)
     np.testing.assert_allclose(fy[finite], last.average_fit.curve_values[finite])
     assert panel.plots.waterfall_rows == 5  # every stored sweep
