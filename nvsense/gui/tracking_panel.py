@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..analysis import amplitude_spectral_density, noise_floor
+from ..formatting import StickyUnit, format_value_error
 from ..instruments import LimitError
 from ..measure import RunFinished, RunStarted, SettingsError, TrackingBlock
 from ..measure.tracking import TrackSettings, run_track
@@ -134,6 +135,7 @@ class TrackingPanel(QWidget):
         self.unlocked_curve = tp.plot(name="not locked")
         self.asd_curves: list[pg.PlotDataItem] = []
         self.rate: float | None = None
+        self.unit = StickyUnit("T")
         self.shot_noise_limit: float | None = None
         self.live_floor: float | None = None
         self._field_kind = "parallel"
@@ -305,6 +307,7 @@ class TrackingPanel(QWidget):
         self.live_floor = None
         self._asd_time = 0.0
         self.field_label.setText("B: –")
+        self.unit = StickyUnit("T")
         self.noise_label.setText("noise floor: –" + self._limit_text())
         self.progress_label.setText("")
         warnings = calibration.get("warnings") or []
@@ -426,14 +429,14 @@ class TrackingPanel(QWidget):
         field = np.asarray(block.field, float)
         locked = np.asarray(block.locked, bool)
         last = field[locked] if np.any(locked) else field
-        if field.ndim == 1:
-            self.field_label.setText(f"B∥ = {float(np.mean(last)) * 1e3:.5f} mT")
+        if field.ndim == 1:  # one unit for the whole run (nvsense.formatting)
+            self.field_label.setText(f"B∥ = {self.unit.format(float(np.mean(last)))}")
         else:
-            b = ", ".join(f"{v * 1e3:.4f}" for v in np.mean(last, axis=0))
-            self.field_label.setText(f"B = ({b}) mT")
+            self.field_label.setText(f"B = {self.unit.format_vector(np.mean(last, axis=0))}")
         if block.D is not None and np.any(np.isfinite(block.D)):
-            self.field_label.setText(self.field_label.text()
-                                     + f"\nD = {float(np.nanmean(block.D)) / 1e6:.4f} MHz")
+            d = format_value_error(float(np.nanmean(block.D)), None, "Hz", prefix="M",
+                                   decimals=4)
+            self.field_label.setText(self.field_label.text() + f"\nD = {d}")
         samples = info.get("samples", self.buffer.total)
         planned = info.get("samples_planned")
         total = f" / {planned}" if planned else ""

@@ -171,3 +171,26 @@ def test_the_bench_label_says_what_the_bench_file_declares(make_window):
     window = make_window("single_nv")
     text = window.bench_panel.label.text()
     assert "simulated sample: single NV, NV axis 0, 14N, fast pace" in text
+
+
+def test_a_stored_tracking_run_replays_in_its_tab(make_window, qtbot, tmp_path):
+    from nvsense.measure.tracking import run_track
+    from nvsense.storage import open_run
+
+    config = yaml.safe_load(builtin_bench_path("simulated").read_text())
+    config["sample"]["seed"] = 5
+    with load_bench(config, pace="fast") as bench:
+        result = run_track(bench, {"duration": "0.5 s", "rate": "100 Hz"}, data_dir=tmp_path)
+    window = make_window()
+    assert window.replay(result.file)
+    panel = window.tracking_panel
+    assert window.tabs.currentWidget() is panel
+    qtbot.waitUntil(lambda: not window.busy, timeout=60_000)
+    with open_run(result.file) as ds:
+        stored_time = ds["time"].values.astype(float)
+        stored_field = ds["field_parallel"].values
+    t, b = panel.trace_curves[0].getData()
+    np.testing.assert_array_equal(t, stored_time)  # every sample, in a 10 s window
+    np.testing.assert_array_equal(b, stored_field)
+    assert panel.lock_state == "idle"  # the run's end was shown
+    assert "B∥ = " in panel.field_label.text()
