@@ -242,6 +242,8 @@ class MainWindow(QMainWindow):
             panel.stop_requested.connect(self.stop_run)
         self.data_panel.data_dir_changed.connect(
             lambda path: self.store.setValue("data/dir", path))
+        self.data_panel.replay_requested.connect(
+            lambda path: self.replay(path, speed=self.replay_speed))
 
     def _restore(self, bench: BenchSource, data_dir: str | Path | None) -> None:
         s = self.store
@@ -397,6 +399,12 @@ class MainWindow(QMainWindow):
         self._start_worker(kind, target)
         return True
 
+    @property
+    def replay_speed(self) -> float | None:
+        """The speed of a replay started from the window: the recorded pace in a window paced
+        in real time, as fast as it draws in a ``fast`` one."""
+        return 1.0 if self.pace == "realtime" else None
+
     def replay(self, source: str | Path, *, speed: float | None = None) -> bool:
         """Show a stored run in its tab as if it were live: its file is turned into the
         documents the run published (:mod:`nvsense.measure.replay`), which take the live
@@ -468,6 +476,7 @@ class MainWindow(QMainWindow):
         self.bench_panel.set_busy(kind is not None, run_going=kind in self.panels)
         for action in self.start_actions.values():
             action.setEnabled(idle)
+        self.data_panel.replay_button.setEnabled(kind is None)
 
     # -- events (GUI thread) ----------------------------------------------------------------
 

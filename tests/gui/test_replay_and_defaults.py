@@ -194,3 +194,28 @@ def test_a_stored_tracking_run_replays_in_its_tab(make_window, qtbot, tmp_path):
     np.testing.assert_array_equal(b, stored_field)
     assert panel.lock_state == "idle"  # the run's end was shown
     assert "B∥ = " in panel.field_label.text()
+
+
+def test_a_run_of_the_recent_runs_replays_from_the_data_panel(make_window, qtbot,
+                                                               stored_odmr_run):
+    window = make_window(data_dir=stored_odmr_run.file.parent.parent)
+    data = window.data_panel
+    assert data.run_ids() == [stored_odmr_run.run_id]
+    qtbot.mouseClick(data.replay_button, Qt.MouseButton.LeftButton)  # nothing selected
+    assert "Select a run" in data.banner.text() and not window.busy
+    data.table.selectRow(0)
+    qtbot.mouseClick(data.replay_button, Qt.MouseButton.LeftButton)
+    assert window.running == "replay" and not data.replay_button.isEnabled()
+    qtbot.waitUntil(lambda: not window.busy, timeout=60_000)
+    assert window.odmr_panel.plots.waterfall_rows == 5
+    assert "Run completed: 5 sweeps" in window.odmr_panel.banner.text()
+    assert data.replay_button.isEnabled()
+
+
+def test_the_recent_runs_say_no_resonance_instead_of_a_field():
+    from nvsense.gui.data_panel import run_summary
+
+    row = {"field_x": 1e-3, "field_y": 0.0, "field_z": 0.0, "D": 2.87e9,
+           "results": {"resonance_found": False}}
+    assert run_summary(row) == "no resonance"
+    assert run_summary({**row, "results": {"resonance_found": True}}).startswith("|B| = 1.0")
