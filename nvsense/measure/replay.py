@@ -189,8 +189,10 @@ def _run_finished(stored: StoredRun) -> RunFinished:
         reason = reason or ("the run file was never closed: its writer stopped (crash, kill "
                             "or power cut)" if info.state == "interrupted"
                             else "the run is still being written")
+    safe = str(stored.data.attrs.get("safe_state_report") or "")
     return RunFinished(run_id=info.run_id, status=info.state, reason=reason,
                        results=dict(info.results), file=str(stored.path),
+                       safe_report=tuple(p for p in safe.split("; ") if p),
                        result_units=dict(info.result_units), attrs=attrs)
 
 
@@ -324,7 +326,7 @@ def _summary(ds: Any, i: int, prefix: str, kind: str, model: str, f: NDArray[np.
     field = np.asarray(get("field", _NAN3), dtype=float) if kind == "vector" else _NAN3
     field_err = np.asarray(get("field_error", _NAN3), dtype=float) if kind == "vector" else _NAN3
     return FitSummary(
-        kind=kind, success=success, message="" if success else "the fit did not converge",
+        kind=kind, success=success, message="" if success else "the stored fit did not succeed",
         centers=centers, center_errors=np.asarray(get("line_center_error"), dtype=float),
         widths=widths, width_errors=np.asarray(get("line_width_error"), dtype=float),
         contrasts=contrasts, contrast_errors=np.asarray(get("line_contrast_error"), dtype=float),

@@ -74,6 +74,7 @@ def test_a_stored_odmr_run_replays_as_the_documents_it_published(live_odmr):
     end = replayed[-1]
     assert isinstance(end, RunFinished)
     assert (end.status, end.reason) == ("completed", None)
+    assert end.safe_report == live[-1].safe_report  # what leaving the bench safe did
     assert end.results["sweeps"] == 4 and end.results["fit_success"] is True
     assert end.results["field_x"] == pytest.approx(live[-1].results["field_x"])
 
