@@ -20,7 +20,10 @@ widths, contrasts) but not its baseline, so the drawn curve is the stored lines 
 baseline that fits the spectrum best given them (weighted linear least squares: one number,
 exact when the stored fit is the optimum).  ``values`` of each record are what the file holds
 for it, so a replayed run written by :class:`~nvsense.measure.run_file.RunFileWriter` gives
-the same file again.
+the same file again.  The resonance verdict of the last sweep is the run's own (its results);
+that of an earlier running average is :func:`~nvsense.measure.resonance.check_resonance` on
+the stored fit, which knows only whether the fit succeeded (not why it did not), so a fit the
+live run judged usable but not significant counts as failed there.
 """
 
 from __future__ import annotations
