@@ -219,3 +219,12 @@ def test_the_recent_runs_say_no_resonance_instead_of_a_field():
            "results": {"resonance_found": False}}
     assert run_summary(row) == "no resonance"
     assert run_summary({**row, "results": {"resonance_found": True}}).startswith("|B| = 1.0")
+
+
+def test_invalid_bench_defaults_are_reported_as_the_bench_files(make_window):
+    config = yaml.safe_load(builtin_bench_path("simulated").read_text())
+    config["defaults"] = {"odmr": {"mw_power": "loud", "dwell": "2 ms"}}
+    window = make_window(config)
+    banner = window.odmr_panel.banner.text()
+    assert "defaults.odmr" in banner and "mw_power" in banner
+    assert window.odmr_panel.form.value("dwell") == "1 ms"  # the form was left as it was
