@@ -168,7 +168,12 @@ class MainWindow(QMainWindow):
         self.tracking_panel: Any = self.panels.get("track")
         self._form_bench: str | None = None
         self._run_kinds: dict[str, str] = {}
-        self._replaying = False
+        from .pulsed_panel import PulsedPanel  # pulsed protocols: a self-contained tab
+
+        self.pulsed_panel = PulsedPanel(
+            bench=lambda: self.session.bench if self.session else None,
+            data_dir=lambda: self.data_panel.data_dir, busy=lambda: self.busy)
+        self.tabs.addTab(self.pulsed_panel, "Pulsed")
         self._build_layout()
         self._build_menu()
         self.stats_label = QLabel("")
@@ -349,7 +354,7 @@ class MainWindow(QMainWindow):
     @property
     def busy(self) -> bool:
         """A run or bench task is going."""
-        return self.worker is not None
+        return self.worker is not None or self.pulsed_panel.running
 
     @property
     def running(self) -> str | None:
