@@ -172,8 +172,8 @@ def _run_started(stored: StoredRun) -> RunStarted:
         snapshot = json.loads(snapshot) if isinstance(snapshot, str) else None
     except ValueError:
         snapshot = None
-    kind_attrs = {k: _plain(attrs[k]) for k in ("field_kind", "fit_model", "counter_kind")
-                  if k in attrs}
+    kind_attrs = {k: _plain(attrs[k]) for k in ("field_kind", "fit_model", "counter_kind",
+                                                 "calibration") if k in attrs}
     return RunStarted(
         run_id=info.run_id, kind=info.kind, file=str(stored.path),
         parameters=dict(info.parameters), identities=dict(info.instruments),

@@ -18,7 +18,7 @@ from nvsense.measure.replay import (
     replay_run,
     replay_source,
 )
-from nvsense.measure.tracking import run_track
+from nvsense.measure.tracking import calibration_record, run_track
 from nvsense.storage import Catalog, RunFileError
 
 
@@ -132,6 +132,10 @@ def test_a_stored_tracking_run_replays_as_blocks_of_its_samples(tmp_path):
     docs = [d for _t, d in replay_documents(stored)]
     blocks = [d for d in docs if isinstance(d, TrackingBlock)]
     assert isinstance(docs[0], RunStarted) and docs[0].kind == "track"
+    # the calibration the lock ran with, as the live start document had it (the display's
+    # shot-noise limit)
+    calibration = calibration_record(docs[0])
+    assert calibration["shot_noise_limit"] == result.calibration.shot_noise_limit
     assert isinstance(docs[-1], RunFinished) and docs[-1].status == result.status
     time = np.concatenate([b.time for b in blocks])
     np.testing.assert_array_equal(time, stored.data["time"].values.astype(float))
