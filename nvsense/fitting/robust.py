@@ -34,6 +34,7 @@ from .evaluate import evaluate_lines, unit_depth
 from .inputs import Sweep
 from .models import ModelSpec
 from .parameters import Layout
+from .peaks import find_prominent_peaks
 from .signal_views import dip_view, from_dip_view
 from .status import FitStatus
 
@@ -183,14 +184,12 @@ def find_lines(x: NDArray[np.float64], profile: NDArray[np.float64], threshold: 
     """Lines of a depth profile by prominence: (centers, full widths at half prominence,
     depths), most prominent first, at most ``max_lines``; peaks narrower than 1.5 points or
     less prominent than ``threshold`` are not lines."""
-    from scipy.signal import find_peaks, peak_widths
-
-    peaks, props = find_peaks(profile, prominence=threshold, width=1.5)
-    if peaks.size == 0:
+    found = find_prominent_peaks(profile, threshold, width=1.5, rel_height=0.5)
+    if found.peaks.size == 0:
         return np.zeros(0), np.zeros(0), np.zeros(0)
-    order = np.argsort(-props["prominences"])[:max_lines]
-    peaks = peaks[order]
-    widths_pts = peak_widths(profile, peaks, rel_height=0.5)[0]
+    order = np.argsort(-found.prominences)[:max_lines]
+    peaks = found.peaks[order]
+    widths_pts = found.widths[order]
     step = float(np.median(np.diff(x)))
     # parabolic refinement of each peak's position
     centers = x[peaks].astype(float)
