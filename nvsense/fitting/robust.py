@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .convolve import convolve_rows
 from .evaluate import evaluate_lines, unit_depth
 from .inputs import Sweep
 from .models import ModelSpec
@@ -120,11 +121,9 @@ def _doubtful_row(status: int, p: NDArray[np.float64], sweep: Sweep, spec: Model
 def smooth_rows(Y: NDArray[np.float64], points: int) -> NDArray[np.float64]:
     """Rows smoothed with a binomial kernel of ``points`` taps (odd), renormalised at the
     edges (no pull toward zero there)."""
-    from scipy.ndimage import convolve1d
-
     kernel = _binomial(points)
-    norm = convolve1d(np.ones(Y.shape[1]), kernel, mode="constant")
-    return convolve1d(Y, kernel, axis=1, mode="constant") / norm
+    norm = convolve_rows(np.ones(Y.shape[1]), kernel)
+    return convolve_rows(Y, kernel) / norm
 
 
 def _binomial(points: int) -> NDArray[np.float64]:
