@@ -141,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     control = RunControl()
     subscribers = [] if args.json else [_progress(out, settings)]
     figure = None if args.no_plot else _figure_process()  # imports matplotlib meanwhile
+    result = None
     try:
         with stop_on_sigint(control), bench:
             result = run_odmr(bench, settings, catalog=catalog, subscribers=subscribers,
@@ -155,8 +156,9 @@ def run(args: argparse.Namespace) -> int:
         err.print("nvsense odmr: interrupted; the bench was left safe", markup=False)
         return EXIT_INTERRUPTED
     finally:
-        if figure is not None and sys.exc_info()[0] is not None:
+        if figure is not None and result is None:  # no run: no figure
             figure.cancel()
+    assert result is not None  # (every way out without a result returned above)
     png = None
     if result.file is not None and result.average is not None and figure is not None:
         png = _save_plot(result, figure)

@@ -60,3 +60,26 @@ def test_cancel_ends_the_process_without_a_file(tmp_path):
     figure.cancel()
     assert figure._proc.returncode == 0
     assert not list(tmp_path.iterdir())
+
+
+def test_a_run_that_fails_to_start_ends_its_figure_process(tmp_path, monkeypatch, capsys):
+    import nvsense.cli.odmr as odmr_cli
+    import nvsense.measure.figures as figures
+    from nvsense.cli import main
+    from nvsense.instruments import InstrumentError
+
+    started: list[FigureProcess] = []
+
+    class Recorded(FigureProcess):
+        def __init__(self) -> None:
+            super().__init__()
+            started.append(self)
+
+    def no_connection(*args, **kwargs):
+        raise InstrumentError("mw", "connect", "switched off")
+
+    monkeypatch.setattr(figures, "FigureProcess", Recorded)
+    monkeypatch.setattr(odmr_cli, "run_odmr", no_connection)
+    assert main(["odmr", "--sweeps", "1", "--data-dir", str(tmp_path)]) == 1
+    assert len(started) == 1 and started[0]._proc.returncode == 0  # ended, drew nothing
+    assert not list(tmp_path.rglob("*.png"))
