@@ -132,15 +132,15 @@ class FigureProcess:
         return self._path
 
     def cancel(self) -> None:
-        """Draw nothing: end the process (it has written nothing)."""
+        """Draw nothing: end the process now (it may still be importing matplotlib; it
+        writes nothing before it has a figure to draw)."""
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            self._proc.stdin.close()
         if self._proc.poll() is None:
-            try:
-                if self._proc.stdin is not None and not self._proc.stdin.closed:
-                    self._proc.stdin.close()  # end of input: it exits
-                self._proc.wait(timeout=10)
-            except Exception:
-                self._proc.kill()
-                self._proc.wait()
+            self._proc.kill()
+        self._proc.wait()
+        if self._proc.stderr is not None:
+            self._proc.stderr.close()
 
 
 def _serve() -> int:
