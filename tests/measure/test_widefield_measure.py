@@ -254,6 +254,7 @@ def test_reference_frames_normalise_the_cube(tmp_path):
     ({"range": "2.0GHz:2.95GHz:81"}, "2 GHz"),
     ({"reference": "every", "reference_frequency": "2.8 GHz"}, "inside the sweep"),
     ({"n_lines": 3}, "even"),
+    ({"sweeps": 0}, "sweeps"),
 ])
 def test_bad_settings_are_refused_before_anything_is_sent(tmp_path, settings, message):
     from nvsense.instruments import LimitError

@@ -111,11 +111,24 @@ class WidefieldSettings(BaseModel):
     def _range(cls, value: Any) -> Any:
         return parse_range(value) if isinstance(value, str) else value
 
+    @field_validator("range")
+    @classmethod
+    def _enough_points(cls, value: FrequencyRange) -> FrequencyRange:
+        if value.points < 8:
+            raise ValueError(f"{value.points} points; a widefield cube needs at least 8, e.g. "
+                             "2.79GHz:2.95GHz:101")
+        return value
+
+    @field_validator("n_lines")
+    @classmethod
+    def _pairs(cls, value: int | None) -> int | None:
+        if value is not None and value % 2:
+            raise ValueError(f"{value} lines: the live map shows |B∥| of a line pair, so give "
+                             "an even number")
+        return value
+
     @model_validator(mode="after")
     def _checks(self) -> WidefieldSettings:
-        if self.range.points < 8:
-            raise ValueError(f"range has {self.range.points} points; a widefield cube needs at "
-                             "least 8, e.g. 2.79GHz:2.95GHz:101")
         if not (np.isfinite(self.exposure) and 0 < self.exposure <= 10):
             raise ValueError(f"exposure {self.exposure:g} s must be above 0 and at most 10 s, "
                              'e.g. "5 ms"')
@@ -124,9 +137,6 @@ class WidefieldSettings(BaseModel):
         if self.laser_power is not None and not (np.isfinite(self.laser_power)
                                                  and self.laser_power >= 0):
             raise ValueError('laser_power must be a power ≥ 0, e.g. "0.1 W"')
-        if self.n_lines is not None and self.n_lines % 2:
-            raise ValueError(f"n_lines {self.n_lines}: the live map shows |B∥| of a line pair, "
-                             "so give an even number of lines")
         f = self.reference_frequency
         if f is not None:
             if not np.isfinite(f) or f <= 0:
