@@ -291,6 +291,8 @@ class WidefieldMeasurement(Measurement):
         s, bench = self.settings, run.bench
         cam = self.camera
         cam.exposure = s.exposure
+        if s.frame_period is not None:
+            cam.frame_period = s.frame_period
         cam.binning = s.binning
         cam.trigger_mode = "exposure_out"
         if s.laser_power is not None:

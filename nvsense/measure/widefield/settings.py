@@ -32,6 +32,7 @@ LIVE_MAP_PIXELS = 64 * 64
 PARAMETER_UNITS = {
     "range": "Hz, Hz, points",
     "exposure": "s",
+    "frame_period": "s",
     "mw_power": "dBm",
     "laser_power": "W",
     "reference_frequency": "Hz",
@@ -50,6 +51,9 @@ class WidefieldSettings(BaseModel):
         Number of sweeps.
     exposure
         Camera exposure per frame, s.
+    frame_period
+        Time between frame starts, s (the frame rate's inverse: one list step each); ``None``:
+        as fast as the camera reads out.
     binning
         Camera binning (square; pixels summed at readout), one of the camera's.
     reference
@@ -87,6 +91,7 @@ class WidefieldSettings(BaseModel):
         points=DEFAULT_WIDEFIELD_RANGE[2]))
     sweeps: int = Field(default=10, ge=1)
     exposure: float = 5e-3
+    frame_period: float | None = None
     binning: int = Field(default=1, ge=1)
     reference: Literal["every", "none"] = "none"
     reference_frequency: float | None = None
@@ -101,6 +106,8 @@ class WidefieldSettings(BaseModel):
     buffer_frames: int | None = Field(default=None, ge=1)
 
     _exposure = field_validator("exposure", mode="before")(_quantity("s", "exposure"))
+    _frame_period = field_validator("frame_period", mode="before")(
+        _quantity("s", "frame_period"))
     _mw_power = field_validator("mw_power", mode="before")(_quantity("dBm", "mw_power"))
     _laser = field_validator("laser_power", mode="before")(_quantity("W", "laser_power"))
     _reference_f = field_validator("reference_frequency", mode="before")(
@@ -132,6 +139,10 @@ class WidefieldSettings(BaseModel):
         if not (np.isfinite(self.exposure) and 0 < self.exposure <= 10):
             raise ValueError(f"exposure {self.exposure:g} s must be above 0 and at most 10 s, "
                              'e.g. "5 ms"')
+        if self.frame_period is not None and not (np.isfinite(self.frame_period)
+                                                  and self.exposure <= self.frame_period <= 10):
+            raise ValueError(f"frame_period {self.frame_period:g} s must be at least the "
+                             f"exposure ({self.exposure:g} s) and at most 10 s")
         if not np.isfinite(self.mw_power):
             raise ValueError("mw_power must be a finite power, e.g. -10dBm")
         if self.laser_power is not None and not (np.isfinite(self.laser_power)
