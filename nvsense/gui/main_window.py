@@ -37,6 +37,7 @@ from .bridge import DEFAULT_MIN_INTERVAL, EventBridge, RunEnded, SweepBatch
 from .data_panel import DataPanel
 from .odmr_panel import OdmrPanel
 from .theme import DARK, LIGHT
+from .widefield_panel import WidefieldPanel
 from .worker import RunWorker
 
 __all__ = ["MainWindow"]
@@ -119,6 +120,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.odmr_panel, "ODMR")
         if self.tracking_panel is not None:
             self.tabs.addTab(self.tracking_panel, "Tracking magnetometer")
+        self.widefield_panel = WidefieldPanel()  # live maps of widefield runs
+        self.tabs.addTab(self.widefield_panel, "Widefield")
         self._build_layout()
         self._build_menu()
         self.stats_label = QLabel("")
@@ -503,6 +506,7 @@ class MainWindow(QMainWindow):
         self.odmr_panel.set_theme(theme)
         if self.tracking_panel is not None:
             self.tracking_panel.set_theme(theme)
+        self.widefield_panel.set_theme(theme)
 
     def screenshot(self, path: str | Path) -> Path:
         """Save the window as it is drawn now (works offscreen) to a PNG."""
