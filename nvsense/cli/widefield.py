@@ -166,6 +166,8 @@ def _measure(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         _print_measure(summary)
+    for warning in result.warnings:
+        print(f"nvsense widefield measure: warning: {warning}", file=sys.stderr)
     if result.error is not None:
         print(f"nvsense widefield measure: run aborted: {result.reason}", file=sys.stderr)
         return EXIT_FAULT

@@ -267,6 +267,9 @@ class WidefieldSweep(Event):
     missing, remeasured, marked
         Frames of the sweep that did not arrive (lost, missed, rejected), frames measured
         again, frequency points left out of the cube.
+    saturated
+        Pixels of the sweep's frames at the camera's full scale (their counts are clipped:
+        shorten the exposure).
     """
 
     block: ClassVar[bool] = False
@@ -281,6 +284,7 @@ class WidefieldSweep(Event):
     missing: int = 0
     remeasured: int = 0
     marked: int = 0
+    saturated: int = 0
     values: dict[str, Any] = field(default_factory=dict)
     wall_time: float = field(default_factory=_now)
 

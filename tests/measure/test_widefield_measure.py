@@ -64,6 +64,7 @@ def test_a_recorded_cube_fits_to_the_wire_field_the_camera_saw(tmp_path, capsys)
                                     sweeps=6, binning=2, live_binning=4)
     assert result.status == "completed" and result.sweeps == 6
     assert result.frames == 6 * 81 and result.dropped_frames == 0
+    assert result.saturated_pixels == 0 and result.warnings == []
     # one record and one live map per sweep, the record first
     kinds = [type(d).__name__ for d in docs[1:-1]]
     assert kinds == ["WidefieldSweep", "WidefieldMap"] * 6
@@ -272,3 +273,61 @@ def test_a_bench_without_a_camera_is_refused(tmp_path):
         run_widefield(bench, WidefieldSettings(), out=tmp_path / "run.nc",
                       catalog=Catalog(tmp_path / "data"))
     assert not bench.connected
+
+
+def test_in_real_time_the_live_map_is_fitted_beside_the_camera(tmp_path):
+    """A bench in real time: the map is fitted in a thread of its own, published from the
+    measurement thread at a later sweep; the last map covers every sweep."""
+    config = widefield_bench()
+    config["sample"]["pace"] = "realtime"
+    docs: list = []
+    with load_bench(config) as bench:
+        result = run_widefield(bench, {"range": RANGE, "sweeps": 3, "live_binning": 4,
+                                       "exposure": "1 ms"},
+                               out=tmp_path / "run.nc", catalog=Catalog(tmp_path / "data"),
+                               subscribers=[docs.append])
+    assert result.status == "completed" and result.sweeps == 3
+    maps = [d for d in docs if isinstance(d, WidefieldMap)]
+    assert maps and maps[-1].n_sweeps == 3 and maps[-1].success.mean() > 0.9
+    # each map comes after the record of the sweep it was made from
+    order = [(type(d).__name__, d.index) for d in docs
+             if isinstance(d, WidefieldMap | WidefieldSweep)]
+    for position, (name, index) in enumerate(order):
+        if name == "WidefieldMap":
+            assert ("WidefieldSweep", index) in order[:position]
+    assert isinstance(docs[-1], type(docs[-1])) and type(docs[-1]).__name__ == "RunFinished"
+
+
+def test_background_live_map_keeps_the_newest_cube():
+    from nvsense.measure.widefield.live_map import BackgroundLiveMap
+
+    class Slow:
+        last = None
+
+        def __init__(self):
+            self.seen = []
+
+        def update(self, run_id, index, n_sweeps, pl):
+            import time
+
+            time.sleep(0.05)
+            self.seen.append(index)
+            return index
+
+    slow = Slow()
+    worker = BackgroundLiveMap(slow)
+    for i in range(5):
+        worker.submit("r", i, i + 1, None)
+    done = worker.wait(timeout=10)
+    worker.close()
+    assert done[-1] == 4 and slow.seen[-1] == 4   # the newest cube is always fitted
+    assert len(slow.seen) < 5                     # cubes it had no time for were skipped
+
+
+def test_saturated_frames_are_reported(tmp_path, capsys):
+    result, docs, _, _ = record(tmp_path, {"photon_rate": "2e7 /s"}, sweeps=1,
+                                live_binning=0)
+    sweep = next(d for d in docs if isinstance(d, WidefieldSweep))
+    assert sweep.saturated > 0 and result.saturated_pixels == sweep.saturated
+    assert any("full well" in w for w in result.warnings)
+    assert open_widefield_run(result.file).attrs["result_saturated_pixels"] == sweep.saturated

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from numpy.typing import NDArray
 from ..documents import WidefieldMap
 from .settings import LIVE_MAP_PIXELS
 
-__all__ = ["LiveMapProcessor", "fitted_curves", "live_binning"]
+__all__ = ["BackgroundLiveMap", "LiveMapProcessor", "fitted_curves", "live_binning"]
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +111,76 @@ class LiveMapProcessor:
             fit_seconds=live.fit_seconds)
         self.last = doc
         return doc
+
+
+class BackgroundLiveMap:
+    """A :class:`LiveMapProcessor` in a thread of its own, for runs in real time: the
+    measurement thread hands over each sweep's cube and goes back to the camera at once; the
+    fit works on the newest cube handed over (older ones it had no time for are skipped), and
+    the measurement thread publishes each finished map at its next sweep (every document
+    still comes from the measurement thread, in order).
+
+    Parameters
+    ----------
+    processor
+        The map maker.
+    """
+
+    def __init__(self, processor: LiveMapProcessor) -> None:
+        self.processor = processor
+        self._lock = threading.Condition()
+        self._job: tuple[str, int, int, NDArray[np.float32]] | None = None
+        self._done: list[WidefieldMap] = []
+        self._busy = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._work, name="nvsense-live-map", daemon=True)
+        self._thread.start()
+
+    @property
+    def last(self) -> WidefieldMap | None:
+        return self.processor.last
+
+    def submit(self, run_id: str, index: int, n_sweeps: int, pl: NDArray[np.float32]) -> None:
+        """Fit ``pl`` (not modified afterwards: the writer makes a new cube each sweep) when
+        the thread is free, replacing a cube still waiting."""
+        with self._lock:
+            self._job = (run_id, index, n_sweeps, pl)
+            self._lock.notify_all()
+
+    def finished(self) -> list[WidefieldMap]:
+        """The maps finished since the last call, oldest first."""
+        with self._lock:
+            done, self._done = self._done, []
+        return done
+
+    def wait(self, timeout: float | None = None) -> list[WidefieldMap]:
+        """Wait until the cube handed over last is fitted; the maps finished meanwhile."""
+        with self._lock:
+            self._lock.wait_for(lambda: (self._job is None and not self._busy) or self._closed,
+                                timeout)
+        return self.finished()
+
+    def close(self) -> None:
+        """Stop the thread (a fit under way finishes on its own)."""
+        with self._lock:
+            self._closed = True
+            self._job = None
+            self._lock.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: self._job is not None or self._closed)
+                if self._closed:
+                    return
+                job, self._job = self._job, None
+                self._busy = True
+            assert job is not None
+            try:
+                doc = self.processor.update(*job)
+            finally:
+                with self._lock:
+                    self._busy = False
+                    if not self._closed:
+                        self._done.append(doc)
+                    self._lock.notify_all()

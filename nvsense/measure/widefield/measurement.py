@@ -38,7 +38,7 @@ from ...instruments.errors import CapabilityError, InstrumentError
 from ..documents import WidefieldSweep
 from ..lifecycle import Conclusion, Measurement, Run, RunAborted, RunOutcome
 from ..settings import SettingsError
-from .live_map import LiveMapProcessor, live_binning
+from .live_map import BackgroundLiveMap, LiveMapProcessor, live_binning
 from .result import WidefieldResult
 from .settings import PARAMETER_UNITS, WidefieldSettings
 
@@ -112,6 +112,7 @@ class WidefieldMeasurement(Measurement):
         self.buffer_frames = settings.buffer_frames
         self.camera: Any = None
         self.calibration: Any = None
+        self.full_scale = 65535   # ADU at which counts are clipped (set once connected)
         self.pixel_size: float | None = None
         # the run so far
         self.n_sweeps = 0
@@ -122,6 +123,9 @@ class WidefieldMeasurement(Measurement):
         self.marked_points = 0
         self.drift_px: tuple[float, float] = (math.nan, math.nan)
         self.live: LiveMapProcessor | None = None
+        self.live_thread: BackgroundLiveMap | None = None
+        self.sweeps_with_data = 0
+        self.saturated = 0           # frame pixels at the camera's full scale
         self._assembler: Any = None
         self._tracker: Any = None
         self._shift: tuple[float, float] = (0.0, 0.0)
@@ -259,6 +263,12 @@ class WidefieldMeasurement(Measurement):
         self.camera = bench.require("camera")[0]
         self._check_camera(self.camera)  # connected now: its own limits
         self.calibration = self.camera.calibration
+        # clipped: at the ADC's full scale, or at the full well (of the binned pixels:
+        # b² wells; 0.5 % below it, where read noise scatters the clipped values)
+        cal = self.calibration
+        well = cal.offset + 0.995 * self.settings.binning ** 2 * cal.full_well \
+            / cal.electrons_per_adu
+        self.full_scale = min(2 ** int(self.camera.limits.bits) - 1, int(well))
         size = getattr(self.camera, "pixel_size", None)
         self.pixel_size = float(size) * self.settings.binning if size else None
 
@@ -303,6 +313,12 @@ class WidefieldMeasurement(Measurement):
             self.live = LiveMapProcessor(self.frequencies, binning=self.live_binning,
                                          model=s.model, n_lines=int(self.n_lines or 2),
                                          pixel_size=self.pixel_size)
+            # in real time the fit must not hold up the camera: a thread of its own; on a
+            # simulated bench in fast pace the clock waits for the fit, so it stays here
+            # (and every sweep gets its map, in order)
+            sample = getattr(bench, "sample", None)
+            if sample is None or getattr(sample, "pace", "realtime") != "fast":
+                self.live_thread = BackgroundLiveMap(self.live)
         bench.mw.power = s.mw_power
         bench.mw.load_list(self.plan.hardware_list(self.frequencies, self.reference_frequency,
                                                    cam.mw_trigger_lead), s.mw_power)
@@ -311,7 +327,7 @@ class WidefieldMeasurement(Measurement):
         t0 = run.clock()
         idle = 0.0
         stall = max(10.0, STALL_PERIODS * cam.frame_period)
-        while self.n_sweeps < s.sweeps:
+        while self.sweeps_with_data < s.sweeps:
             if run.stop_requested:
                 return
             if not self._running:
@@ -326,11 +342,14 @@ class WidefieldMeasurement(Measurement):
                 continue
             idle = 0.0
             for sweep in self._assembler.add(block):
-                if self.n_sweeps >= s.sweeps:
+                if self.sweeps_with_data >= s.sweeps:
                     break
                 missing, remeasured = self._repair(bench, sweep)
                 self._record(run, sweep, run.clock() - t0, missing, remeasured)
         self._pause(bench)
+        if self.live_thread is not None:  # the map of every sweep, before the run ends
+            for doc in self.live_thread.wait(timeout=60.0):
+                run.publish(doc)
 
     def _start_sequence(self, bench: Any) -> None:
         """Start the hardware-timed sequence: the list at its first entry, the camera on its
@@ -432,21 +451,35 @@ class WidefieldMeasurement(Measurement):
                               offset=float(cal.offset))
         marked = int(np.sum(sweep.marked))
         self.marked_points += marked
+        saturated = int(np.count_nonzero(sweep.signal[valid] >= self.full_scale))
+        if saturated and not self.saturated:
+            log.warning("%s: %d pixel(s) of sweep %d at full scale or full well (%d ADU): their "
+                        "counts are clipped; shorten the exposure", self.camera.name, saturated,
+                        self.n_sweeps + 1, self.full_scale)
+        self.saturated += saturated
         index = self.n_sweeps
         run.publish(WidefieldSweep(
             run_id=run.run_id or "", index=index, frequencies=self.frequencies,
             elapsed=elapsed, drift=(float(drift[0]), float(drift[1])),
             shift=(float(shift[0]), float(shift[1])), drift_confidence=float(confidence),
             sweeps_planned=self.settings.sweeps, missing=missing,
-            remeasured=remeasured, marked=marked, values=values))
+            remeasured=remeasured, marked=marked, saturated=saturated, values=values))
         self.n_sweeps += 1
+        self.sweeps_with_data += bool(valid.any())
         if np.all(np.isfinite(drift)):
             self.drift_px = (float(drift[0]), float(drift[1]))
-        if self.live is not None:
+        if self.live_thread is not None:
+            for doc in self.live_thread.finished():
+                run.publish(doc)
+            self.live_thread.submit(run.run_id or "", index, self.n_sweeps,
+                                    run.writer.accumulated())
+        elif self.live is not None:
             run.publish(self.live.update(run.run_id or "", index, self.n_sweeps,
                                          run.writer.accumulated()))
 
     def stop(self, run: Run) -> None:
+        if self.live_thread is not None:
+            self.live_thread.close()
         if self.camera is not None and self._running:
             try:
                 self._pause(run.bench)
@@ -458,9 +491,10 @@ class WidefieldMeasurement(Measurement):
         results: dict[str, Any] = {"sweeps": self.n_sweeps, "frames": self.frames,
                                    "dropped_frames": self.dropped_frames,
                                    "remeasured_frames": self.remeasured,
-                                   "marked_points": self.marked_points}
+                                   "marked_points": self.marked_points,
+                                   "saturated_pixels": self.saturated}
         units = {"sweeps": "1", "frames": "1", "dropped_frames": "1",
-                 "remeasured_frames": "1", "marked_points": "1"}
+                 "remeasured_frames": "1", "marked_points": "1", "saturated_pixels": "1"}
         if np.all(np.isfinite(self.drift_px)):
             results["drift_y"], results["drift_x"] = self.drift_px
             units["drift_y"] = units["drift_x"] = "pixel"
@@ -479,6 +513,7 @@ class WidefieldMeasurement(Measurement):
             sweeps=self.n_sweeps, frames=self.frames, dropped_frames=self.dropped_frames,
             duplicated_frames=self.duplicated_frames, remeasured_frames=self.remeasured,
             marked_points=self.marked_points, drift_px=self.drift_px,
+            saturated_pixels=self.saturated,
             live_map=self.live.last if self.live is not None else None,
             safe_report=outcome.safe_report, error=error)
 

@@ -19,7 +19,7 @@ __all__ = ["JSON_KEYS", "WidefieldResult"]
 #: The keys of ``nvsense widefield measure --json``, in order.
 JSON_KEYS = ("run_id", "file", "status", "reason", "frames", "dropped_frames", "sweeps",
              "drift_px", "duplicated_frames", "remeasured_frames", "marked_points",
-             "live_success_fraction")
+             "saturated_pixels", "live_success_fraction")
 
 
 @dataclass
@@ -39,6 +39,8 @@ class WidefieldResult:
         measured again or its point marked, never shifted.
     duplicated_frames, remeasured_frames, marked_points
         Duplicates dropped, frames measured again, (sweep, point) pairs left out of the cube.
+    saturated_pixels
+        Frame pixels at the camera's full scale (clipped counts: shorten the exposure).
     drift_px
         The last registered drift (dy, dx) against the first sweep, pixels (NaN: none).
     live_map
@@ -60,9 +62,24 @@ class WidefieldResult:
     remeasured_frames: int
     marked_points: int
     drift_px: tuple[float, float]
+    saturated_pixels: int = 0
     live_map: WidefieldMap | None = None
     safe_report: list[str] = field(default_factory=list)
     error: Exception | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the person at the bench must know about the data."""
+        out = []
+        if self.saturated_pixels:
+            out.append(f"{self.saturated_pixels} frame pixel(s) at the camera's full scale or "
+                       "full well: "
+                       "their counts are clipped and the field there is wrong; shorten the "
+                       "exposure (or bin less)")
+        if self.sweeps and self.marked_points:
+            out.append(f"{self.marked_points} frequency point(s) of some sweeps are left out "
+                       "of the cube (frames lost and not measured again)")
+        return out
 
     def summary(self) -> dict[str, Any]:
         """The JSON object of ``nvsense widefield measure --json`` (keys :data:`JSON_KEYS`)."""
@@ -82,6 +99,7 @@ class WidefieldResult:
             "duplicated_frames": self.duplicated_frames,
             "remeasured_frames": self.remeasured_frames,
             "marked_points": self.marked_points,
+            "saturated_pixels": self.saturated_pixels,
             "live_success_fraction": success,
         }
 
