@@ -332,3 +332,23 @@ def test_saturated_frames_are_reported(tmp_path, capsys):
     assert sweep.saturated > 0 and result.saturated_pixels == sweep.saturated
     assert any("full well" in w for w in result.warnings)
     assert open_widefield_run(result.file).attrs["result_saturated_pixels"] == sweep.saturated
+
+
+def test_a_sweep_mostly_lost_restarts_the_sequence(tmp_path):
+    # frames 10-59 of every sequence are lost: more than half a sweep, as when the computer
+    # falls behind the camera; the fragment is recorded (points marked) and the sequence
+    # starts afresh
+    result, _, _, _ = record(tmp_path, {"faults": {"dropped": list(range(10, 60))}},
+                                sweeps=2, live_binning=0)
+    assert result.status == "completed" and result.sweeps == 2
+    assert result.marked_points == 100 and result.dropped_frames == 100
+    valid = open_widefield_run(result.file)["point_valid"].values
+    for row in valid:
+        assert list(np.flatnonzero(~row)) == list(range(10, 60))
+
+
+def test_sweeps_of_which_nothing_arrives_are_skipped_then_the_run_ends(tmp_path):
+    result, _, _, _ = record(tmp_path, {"faults": {"dropped": list(range(81))}}, sweeps=2,
+                             live_binning=0)
+    assert result.status == "aborted" and "no frame of 10 sweeps" in result.reason
+    assert result.sweeps == 0 and result.skipped_sweeps == 10

@@ -56,6 +56,8 @@ REFERENCE_OFFSET = 200e6
 #: (:data:`nvsense.analysis.registration.MIN_CONFIDENCE`, 8σ, is the stricter flag for
 #: reporting a registration as unreliable.)
 MIN_DRIFT_CONFIDENCE = 6.0
+#: So many sweeps in a row of which no frame arrived end the run as aborted.
+MAX_SKIPPED_IN_A_ROW = 10
 #: A camera that delivers no frame for this many frame periods (and at least 10 s) has
 #: stalled: the run ends as aborted.
 STALL_PERIODS = 100
@@ -125,6 +127,7 @@ class WidefieldMeasurement(Measurement):
         self.live: LiveMapProcessor | None = None
         self.live_thread: BackgroundLiveMap | None = None
         self.sweeps_with_data = 0
+        self.skipped_sweeps = 0      # sweeps of which no frame arrived (not written)
         self.saturated = 0           # frame pixels at the camera's full scale
         self._assembler: Any = None
         self._tracker: Any = None
@@ -326,6 +329,7 @@ class WidefieldMeasurement(Measurement):
         self._start_sequence(bench)
         t0 = run.clock()
         idle = 0.0
+        skipped_in_a_row = 0
         stall = max(10.0, STALL_PERIODS * cam.frame_period)
         while self.sweeps_with_data < s.sweeps:
             if run.stop_requested:
@@ -341,11 +345,28 @@ class WidefieldMeasurement(Measurement):
                                      "still acquiring?); every completed sweep is in the file")
                 continue
             idle = 0.0
-            for sweep in self._assembler.add(block):
+            done = self._assembler.add(block)
+            for k, sweep in enumerate(done):
                 if self.sweeps_with_data >= s.sweeps:
                     break
                 missing, remeasured = self._repair(bench, sweep)
-                self._record(run, sweep, run.clock() - t0, missing, remeasured)
+                if not sweep.valid.any():  # nothing arrived: accounted for, not written
+                    self.skipped_sweeps += 1
+                    skipped_in_a_row += 1
+                    if skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
+                        raise RunAborted(
+                            f"{cam.name}: no frame of {skipped_in_a_row} sweeps in a row "
+                            "arrived (lost in transfer or rejected); every completed sweep is "
+                            "in the file")
+                else:
+                    skipped_in_a_row = 0
+                    self._record(run, sweep, run.clock() - t0, missing, remeasured)
+                if missing > self.plan.entries // 2 and self._running:
+                    # most of the sweep lost: the computer fell behind the camera and its
+                    # ring buffer overflowed; start afresh rather than record fragments
+                    self._pause(bench)
+                    self.skipped_sweeps += len(done) - k - 1
+                    break
         self._pause(bench)
         if self.live_thread is not None:  # the map of every sweep, before the run ends
             for doc in self.live_thread.wait(timeout=60.0):
@@ -492,9 +513,11 @@ class WidefieldMeasurement(Measurement):
                                    "dropped_frames": self.dropped_frames,
                                    "remeasured_frames": self.remeasured,
                                    "marked_points": self.marked_points,
-                                   "saturated_pixels": self.saturated}
+                                   "saturated_pixels": self.saturated,
+                                   "skipped_sweeps": self.skipped_sweeps}
         units = {"sweeps": "1", "frames": "1", "dropped_frames": "1",
-                 "remeasured_frames": "1", "marked_points": "1", "saturated_pixels": "1"}
+                 "remeasured_frames": "1", "marked_points": "1", "saturated_pixels": "1",
+                 "skipped_sweeps": "1"}
         if np.all(np.isfinite(self.drift_px)):
             results["drift_y"], results["drift_x"] = self.drift_px
             units["drift_y"] = units["drift_x"] = "pixel"
@@ -513,7 +536,7 @@ class WidefieldMeasurement(Measurement):
             sweeps=self.n_sweeps, frames=self.frames, dropped_frames=self.dropped_frames,
             duplicated_frames=self.duplicated_frames, remeasured_frames=self.remeasured,
             marked_points=self.marked_points, drift_px=self.drift_px,
-            saturated_pixels=self.saturated,
+            saturated_pixels=self.saturated, skipped_sweeps=self.skipped_sweeps,
             live_map=self.live.last if self.live is not None else None,
             safe_report=outcome.safe_report, error=error)
 

@@ -19,7 +19,7 @@ __all__ = ["JSON_KEYS", "WidefieldResult"]
 #: The keys of ``nvsense widefield measure --json``, in order.
 JSON_KEYS = ("run_id", "file", "status", "reason", "frames", "dropped_frames", "sweeps",
              "drift_px", "duplicated_frames", "remeasured_frames", "marked_points",
-             "saturated_pixels", "live_success_fraction")
+             "saturated_pixels", "skipped_sweeps", "live_success_fraction")
 
 
 @dataclass
@@ -41,6 +41,8 @@ class WidefieldResult:
         Duplicates dropped, frames measured again, (sweep, point) pairs left out of the cube.
     saturated_pixels
         Frame pixels at the camera's full scale (clipped counts: shorten the exposure).
+    skipped_sweeps
+        Sweeps of which no frame arrived (not written; their frames count as dropped).
     drift_px
         The last registered drift (dy, dx) against the first sweep, pixels (NaN: none).
     live_map
@@ -63,6 +65,7 @@ class WidefieldResult:
     marked_points: int
     drift_px: tuple[float, float]
     saturated_pixels: int = 0
+    skipped_sweeps: int = 0
     live_map: WidefieldMap | None = None
     safe_report: list[str] = field(default_factory=list)
     error: Exception | None = None
@@ -100,6 +103,7 @@ class WidefieldResult:
             "remeasured_frames": self.remeasured_frames,
             "marked_points": self.marked_points,
             "saturated_pixels": self.saturated_pixels,
+            "skipped_sweeps": self.skipped_sweeps,
             "live_success_fraction": success,
         }
 
