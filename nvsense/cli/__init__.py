@@ -38,6 +38,7 @@ __all__ = ["COMMANDS", "FIRST_COMMANDS", "ArgumentParser", "build_parser", "comm
 COMMANDS: dict[str, tuple[str, str]] = {
     "odmr": ("odmr", "measure CW-ODMR, fit every sweep, report field and D"),
     "track": ("track", "tracking magnetometer: lock onto NV lines, record B(t), noise floor"),
+    "pulsed": ("pulsed", "pulsed protocols: Rabi, Ramsey, echo, XY8, T1, pulsed ODMR"),
     "gui": ("gui", "the live window: bench, ODMR, tracking magnetometer, data"),
     "campaign": ("campaign", "run measurement campaigns from a campaign file"),
     "runs": ("runs", "list the runs in the catalogue"),

@@ -182,6 +182,10 @@ class FitSummary:
     curve_frequencies, curve_values
         The fitted model on a fine grid (the drawn curve; empty when not computed), with NaN
         between separate frequency ranges.
+    resonance_found
+        The verdict of :func:`nvsense.measure.resonance.check_resonance` on the fitted
+        spectrum: ``False`` when it shows no resonance (then ``success`` is ``False`` and
+        ``message`` says why: the fitted lines are noise); ``None`` when not judged.
     """
 
     kind: str
@@ -203,6 +207,7 @@ class FitSummary:
     best_fit: NDArray[np.float64]
     curve_frequencies: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     curve_values: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    resonance_found: bool | None = None
 
 
 @dataclass(frozen=True)
