@@ -3,6 +3,7 @@ keeps the averages, a bad form is refused before anything is sent; the window ha
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,11 @@ def panel(qtbot: Any, tmp_path):
     bench.close()
 
 
+def _averages_shown(panel: PulsedPanel) -> int:
+    match = re.match(r"average (\d+)/", panel.result_label.text())
+    return int(match.group(1)) if match else 0
+
+
 def _fill(panel: PulsedPanel, **values: str) -> None:
     panel.form.set_values(values)
     panel.preview()
@@ -69,8 +75,8 @@ def test_stop_keeps_the_completed_averages(panel, qtbot):
     _fill(panel, protocol="echo", tau="2us:150us:16", mw_frequency="2841.968MHz",
           pi_pulse="62ns", averages="500", repetitions="1000")
     assert panel.start()
-    qtbot.waitUntil(lambda: panel.result_label.text().startswith("average 2/"),
-                    timeout=60_000)
+    # the display may skip an average under load: wait for any count of two or more
+    qtbot.waitUntil(lambda: _averages_shown(panel) >= 2, timeout=60_000)
     panel.stop()
     qtbot.waitUntil(lambda: panel.last_result is not None, timeout=60_000)
     result = panel.last_result
@@ -105,8 +111,7 @@ def test_the_window_is_busy_while_a_pulsed_run_goes(make_window, qtbot):
     panel.form.set_values(dict(protocol="echo", tau="2us:150us:16", mw_frequency="2841.968MHz",
                                pi_pulse="62ns", averages="1000", repetitions="1000"))
     assert panel.start()
-    qtbot.waitUntil(lambda: panel.result_label.text().startswith("average 1/"),
-                    timeout=60_000)
+    qtbot.waitUntil(lambda: _averages_shown(panel) >= 1, timeout=60_000)
     assert window.busy and not window.start_odmr()
     panel.stop()
     qtbot.waitUntil(lambda: panel.last_result is not None, timeout=60_000)
