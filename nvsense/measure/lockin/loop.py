@@ -1,0 +1,129 @@
+"""The closed loop of a lock-in run: integral control once per block, and its bandwidth.
+
+Each block n the lock measures the line's offset from the control value, ``e_n = −X̄_n/k``
+(X̄ the block's mean error signal, k the calibrated slope), and moves the control by
+``ki·e_n``.  With the lock-in's filter ``H(f) = (1 + i2πfτ)^−N``, the block mean (a boxcar of
+one block, T) and one block of delay, the control follows the line with the closed-loop
+response
+
+    P(f) = ki·G(z)·z⁻¹ / (1 − z⁻¹ + ki·G(z)·z⁻¹),   z = e^{i2πfT},  G = H·sinc(fT)·e^{−iπfT},
+
+whose −3 dB frequency is the lock's bandwidth.  :func:`gain_for_bandwidth` finds the ki that
+gives the bandwidth asked for (stable loops only: every pole inside the unit circle, checked
+on the response's peaking, which stays below 3 dB).
+
+The field itself does not wait for the loop: its estimate is the line position
+``LPF(p) − X/k`` at every output sample (``LPF`` the lock-in's own filter applied to the
+control's steps, so that a step of the control is not mistaken for a step of the line), valid
+while the line stays within the linear part of the error signal.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ...dsp import CascadedRC
+
+__all__ = ["ControlFilter", "closed_loop_bandwidth", "closed_loop_response",
+           "gain_for_bandwidth"]
+
+#: Largest integral gain used: beyond it the loop rings (one block of delay).
+MAX_GAIN = 1.0
+
+
+def closed_loop_response(f: NDArray[np.float64], ki: float, block_time: float,
+                         time_constant: float, order: int) -> NDArray[np.complex128]:
+    """P(f) of the module docstring: how the control follows a line moving at f (Hz)."""
+    f = np.asarray(f, dtype=float)
+    T = block_time
+    z1 = np.exp(-2j * np.pi * f * T)
+    h = (1 + 2j * np.pi * f * time_constant) ** (-order)
+    g = h * np.sinc(f * T) * np.exp(-1j * np.pi * f * T)
+    return ki * g * z1 / (1 - z1 + ki * g * z1)
+
+
+def closed_loop_bandwidth(ki: float, block_time: float, time_constant: float,
+                          order: int) -> float:
+    """−3 dB frequency of :func:`closed_loop_response`, Hz (the update rate's Nyquist
+    frequency when it does not fall that far)."""
+    nyquist = 0.5 / block_time
+    f = np.geomspace(1e-3 * nyquist, nyquist, 4000)
+    mag = np.abs(closed_loop_response(f, ki, block_time, time_constant, order))
+    below = np.flatnonzero(mag < 1 / math.sqrt(2))
+    if below.size == 0:
+        return nyquist
+    k = int(below[0])
+    if k == 0:
+        return float(f[0])
+    # interpolate in log f between the two grid points around −3 dB
+    a, b = mag[k - 1], mag[k]
+    frac = (a - 1 / math.sqrt(2)) / (a - b)
+    return float(np.exp(np.log(f[k - 1]) + frac * (np.log(f[k]) - np.log(f[k - 1]))))
+
+
+def _peaking_db(ki: float, block_time: float, time_constant: float, order: int) -> float:
+    f = np.geomspace(1e-4 / block_time, 0.5 / block_time, 2000)
+    mag = np.abs(closed_loop_response(f, ki, block_time, time_constant, order))
+    return float(20 * np.log10(mag.max()))
+
+
+def gain_for_bandwidth(bandwidth: float, block_time: float, time_constant: float,
+                       order: int) -> float:
+    """The integral gain whose closed loop has ``bandwidth`` (Hz).
+
+    Raises
+    ------
+    ValueError
+        Not reachable with a well-damped loop (peaking ≤ 3 dB, ki ≤ 1): the message says to
+        shorten the block or the time constant.
+    """
+    lo, hi = 1e-6, MAX_GAIN
+    top = closed_loop_bandwidth(hi, block_time, time_constant, order)
+    if top < bandwidth or _peaking_db(hi, block_time, time_constant, order) > 3.0:
+        # the largest well-damped gain
+        for ki in np.linspace(MAX_GAIN, 0.05, 20):
+            if _peaking_db(ki, block_time, time_constant, order) <= 3.0:
+                top = closed_loop_bandwidth(ki, block_time, time_constant, order)
+                hi = float(ki)
+                break
+        if top < bandwidth:
+            raise ValueError(
+                f"a lock bandwidth of {bandwidth:g} Hz is out of reach with blocks of "
+                f"{block_time:g} s and a {time_constant:g} s time constant (at most "
+                f"{top:.3g} Hz): shorten block_time or the time constant (raise the rate)")
+    for _ in range(60):
+        mid = math.sqrt(lo * hi)
+        if closed_loop_bandwidth(mid, block_time, time_constant, order) < bandwidth:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+class ControlFilter:
+    """The lock-in's own filter applied to the control's steps, sampled like the lock-in's
+    output: what the demodulated signal "sees" of the control value."""
+
+    def __init__(self, order: int, time_constant: float, sample_rate: float,
+                 decimation: int) -> None:
+        self.filter = CascadedRC(order, time_constant, sample_rate)
+        self.decimation = int(decimation)
+        self.index = 0
+        self.started = False
+
+    def __call__(self, value: float, n: int) -> NDArray[np.float64]:
+        """Feed ``n`` samples of the control ``value``; the filtered control at the output
+        instants within them."""
+        if not self.started:  # start settled at the first value (the calibration's)
+            self.filter(np.full(int(50 * self.filter.time_constant
+                                    * self.filter.sample_rate) + 1, value))
+            self.started = True
+        y = self.filter(np.full(n, float(value)))
+        d = self.decimation
+        first = -(-(self.index + 1) // d) * d - 1
+        picks = np.arange(first, self.index + n, d) - self.index
+        self.index += n
+        return np.asarray(y)[picks]
