@@ -21,7 +21,6 @@ from ...physics import GAMMA_NV_HZ_PER_T, hyperfine_offsets
 from ..lifecycle import Conclusion, Measurement, Run, RunAborted
 from ..settings import SettingsError
 from .calibration import (
-    LineCalibration,
     LockinCalibration,
     coarse_resonances,
     measure_line,
@@ -394,6 +393,7 @@ class LockinTracking(Measurement):
         seen_filter = ControlFilter(s.filter_order, s.tau, self.sample_rate, self.decimation)
         t0: float | None = None
         out_of_lock = 0
+        probe.pipeline.restart_record()
         while not run.stop_requested:
             out = probe.read()
             if out.time.size == 0:

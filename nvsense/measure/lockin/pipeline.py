@@ -10,8 +10,9 @@ modulation frequency and within the measurement band, is what the lock needs; a 
 samples (:class:`nvsense.dsp.AdaptiveSubtraction`) is dominated by the NV signal's own
 harmonics of f_m, which in blocks of a few modulation periods scatter the gain by several
 per cent.  The error signal of the lock is the cleaned first harmonic, rotated by the phase the
-calibration found so that the line's response is all in X.  The raw and cleaned photodiode records of the first sensor are kept for
-the last :data:`SUPPRESSION_SAMPLES` samples, to report the laser-noise suppression.
+calibration found so that the line's response is all in X.  The raw and cleaned photodiode
+records of the first sensor are kept for the last :data:`SUPPRESSION_SAMPLES` samples, to
+report the laser-noise suppression.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,6 +36,8 @@ GAIN_MEMORY = 0.25
 #: Photodiode samples kept for the suppression report: 2¹⁸ (1.3 s at 200 kS/s) resolves the
 #: 10 Hz edge of the 10–100 Hz band around f_m (:func:`nvsense.dsp.rin_suppression`).
 SUPPRESSION_SAMPLES = 1 << 18
+#: Fewest kept samples for a suppression report (0.33 s at 200 kS/s: band from 24 Hz).
+MIN_SUPPRESSION_SAMPLES = 1 << 16
 
 
 def sensor_names(channels: Sequence[str]) -> list[str]:
@@ -207,18 +211,29 @@ class DemodPipeline:
             self._kept -= self._raw.pop(0).size
             self._clean.pop(0)
 
-    def suppression(self) -> dict[str, float] | None:
+    def restart_record(self) -> None:
+        """Forget the kept photodiode record (tracking starts: the calibration's sweeps are
+        not what the suppression report is about)."""
+        self._raw, self._clean, self._kept = [], [], 0
+
+    def suppression(self) -> dict[str, Any] | None:
         """Laser-noise suppression of the first sensor over the kept record (dB, at f_m and
-        in the 10–100 Hz sidebands), or ``None`` when too little was kept or no subtraction
-        was made."""
-        if self._subtractors[0] is None or self._kept < SUPPRESSION_SAMPLES:
+        in the 10–100 Hz sidebands), or ``None`` when no subtraction was made or less than
+        :data:`MIN_SUPPRESSION_SAMPLES` were kept.  A shorter record than
+        :data:`SUPPRESSION_SAMPLES` resolves less: the band then starts at 8 spectral bins
+        (``band_hz`` says which band was used)."""
+        if self._subtractors[0] is None or self._kept < MIN_SUPPRESSION_SAMPLES:
             return None
-        raw = np.concatenate(self._raw)[-SUPPRESSION_SAMPLES:]
-        clean = np.concatenate(self._clean)[-SUPPRESSION_SAMPLES:]
+        n = min(SUPPRESSION_SAMPLES, 1 << int(math.log2(self._kept)))
+        raw = np.concatenate(self._raw)[-n:]
+        clean = np.concatenate(self._clean)[-n:]
+        lo = max(10.0, 8 * self.sample_rate / n)
         try:
-            rep = rin_suppression(raw, clean, self.sample_rate, self.modulation_frequency)
+            rep = rin_suppression(raw, clean, self.sample_rate, self.modulation_frequency,
+                                  band=(lo, 100.0), nperseg=n)
         except ValueError:
             return None
         if not (math.isfinite(rep.in_band_db) and math.isfinite(rep.at_modulation_db)):
             return None
-        return {"in_band_db": rep.in_band_db, "at_modulation_db": rep.at_modulation_db}
+        return {"in_band_db": rep.in_band_db, "at_modulation_db": rep.at_modulation_db,
+                "band_hz": [lo, 100.0]}

@@ -95,6 +95,7 @@ def summarise(m: Any, run: Any) -> dict[str, Any]:
     if m.suppression is not None:
         out["rin_suppression_db"] = m.suppression["in_band_db"]
         out["rin_suppression_at_modulation_db"] = m.suppression["at_modulation_db"]
+        out["rin_suppression_band_hz"] = m.suppression["band_hz"]
     if cal is not None and m.dc:
         dc = np.mean(np.stack(m.dc), axis=0)  # (signal/reference, sensors)
         g = float(np.mean([gg[0] for gg in m.gains])) if s.reference_subtraction else 0.0
