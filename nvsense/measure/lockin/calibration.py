@@ -121,31 +121,40 @@ def find_resonances(frequencies: NDArray[np.float64], depth: NDArray[np.float64]
                     ) -> list[float]:
     """Centres of the dips of a normalised depth profile (1 − signal/baseline), hyperfine
     multiplets merged (their middle line)."""
+    return _resonances(frequencies, depth)[0]
+
+
+def _resonances(frequencies: NDArray[np.float64], depth: NDArray[np.float64]
+                ) -> tuple[list[float], list[float | None]]:
+    """Resonance centres and, for multiplets, the spacing of their lines (Hz)."""
     from scipy.signal import find_peaks
 
     d = np.asarray(depth, dtype=float)
     if d.size < 5:
-        return []
+        return [], []
     smooth = np.convolve(d, np.ones(3) / 3, mode="same")
     noise = 1.4826 * np.median(np.abs(np.diff(d))) / math.sqrt(2) + 1e-12
     top = float(np.max(smooth))
     peaks, _ = find_peaks(smooth, prominence=max(6 * noise, 0.15 * top))
     if peaks.size == 0:
-        return []
+        return [], []
     groups: list[list[int]] = [[int(peaks[0])]]
     for p in peaks[1:]:
         if frequencies[p] - frequencies[groups[-1][-1]] <= GROUP_SPAN / 2:
             groups[-1].append(int(p))
         else:
             groups.append([int(p)])
-    out = []
+    out: list[float] = []
+    spacing: list[float | None] = []
     for g in groups:
         if len(g) >= 3:  # a triplet: its middle line
             out.append(float(frequencies[g[len(g) // 2]]))
+            spacing.append(float(np.median(np.diff(frequencies[g]))))
         else:  # the deepest, refined by a parabola through its neighbours
             k = max(g, key=lambda i: smooth[i])
             out.append(float(_parabola_peak(frequencies, smooth, k)))
-    return out
+            spacing.append(None)
+    return out, spacing
 
 
 def _parabola_peak(f: NDArray[np.float64], y: NDArray[np.float64], k: int) -> float:
@@ -177,17 +186,18 @@ def coarse_resonances(probe: Probe, frequencies: NDArray[np.float64], run: Any
                          "laser on and the reference beam aligned?)")
     base = float(np.percentile(ratio, 90))
     depth = 1.0 - ratio / base
-    res = find_resonances(frequencies, depth)
-    return res, _rough_width(frequencies, depth, res)
+    res, spacing = _resonances(frequencies, depth)
+    return res, _rough_width(frequencies, depth, res, spacing)
 
 
-def _rough_width(f: NDArray[np.float64], depth: NDArray[np.float64], res: list[float]
-                 ) -> float | None:
-    """FWHM of the deepest resonance from its half-depth crossings."""
+def _rough_width(f: NDArray[np.float64], depth: NDArray[np.float64], res: list[float],
+                 spacing: list[float | None]) -> float | None:
+    """Median FWHM of the resonances from their half-depth crossings (a multiplet's middle
+    line: at most 0.9 × its lines' spacing, where the crossings take in its neighbours)."""
     if not res:
         return None
     widths = []
-    for r in res:
+    for r, gap in zip(res, spacing, strict=True):
         k = int(np.argmin(np.abs(f - r)))
         half = depth[k] / 2
         lo, hi = k, k
@@ -195,7 +205,8 @@ def _rough_width(f: NDArray[np.float64], depth: NDArray[np.float64], res: list[f
             lo -= 1
         while hi < depth.size - 1 and depth[hi] > half:
             hi += 1
-        widths.append(float(f[hi] - f[lo]))
+        width = float(f[hi] - f[lo])
+        widths.append(min(width, 0.9 * gap) if gap else width)
     return float(np.median(widths)) if widths else None
 
 
@@ -250,7 +261,7 @@ def measure_line(probe: Probe, actuator: Actuator, centre: float, width: float, 
     phases = np.array([_principal_phase(z) for z in response])
     rotated = np.real(response * np.exp(-1j * phases)[:, None])
     c, w, ok = _fit_centre(values, rotated[0], centre, width)
-    near = np.abs(values - c) <= 0.15 * max(w, width)
+    near = np.abs(values - c) <= 0.15 * width
     if near.sum() < 3:
         near = np.argsort(np.abs(values - c))[:3]
     slopes = np.array([np.polyfit(values[near], r[near], 1)[0] for r in rotated])

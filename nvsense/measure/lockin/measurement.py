@@ -278,7 +278,8 @@ class LockinTracking(Measurement):
         plain.check(first + np.array([-2.0, 2.0]) * width0, small)
         probe.start(small)
         shape = measure_line(probe, plain, first, width0, run)
-        width = shape.width if shape.fit_success and 0.2 * width0 < shape.width < 5 * width0 \
+        # a fit that took in neighbouring lines (a hyperfine multiplet) keeps the rough width
+        width = shape.width if shape.fit_success and 0.5 * width0 < shape.width < 2 * width0 \
             else width0
         scan: list[list[float]] = []
         deviation = small
