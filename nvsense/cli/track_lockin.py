@@ -133,7 +133,14 @@ def settings_from_args(args: argparse.Namespace) -> Any:
                        ("deviation", args.deviation)):
         if value is not None:
             values[key] = value
-    return parse_settings(LockinTrackSettings, values, OPTIONS)
+    try:
+        return parse_settings(LockinTrackSettings, values, OPTIONS)
+    except SettingsError as exc:  # checks across settings name the setting first: the option
+        text = str(exc)
+        head = text.split(" ", 1)[0]
+        if head in OPTIONS:
+            text = f"{OPTIONS[head]}: {text}"
+        raise SettingsError(text) from None
 
 
 def run_lockin(args: argparse.Namespace, control_class: Any) -> int:
