@@ -131,9 +131,9 @@ def evoked(seed: int, data: Path) -> None:
         source = chain.test_source
         # what the locked (lower) line reads: B∥ = −Δν/γ, Δν = (dν/dB along the source)·b
         lines = b.sample.line_frequencies().ravel()
-        peak_shape = float(np.mean(source.evoked_waveform(np.linspace(0.098, 0.102, 9))))
+        # the source's field at the peak (its waveform carries the amplitude)
+        expected_probe = float(np.mean(source.evoked_waveform(np.linspace(0.098, 0.102, 9))))
         target_snr = 10.0
-        expected_probe = amplitude * peak_shape
         n = 0
         for _ in range(2):  # the gain needs the lock's line; the count needs the gain
             scale = abs(gain) if gain is not None else 1.0
@@ -162,14 +162,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--only", type=int, choices=(1, 2, 3, 4), help="one target")
     args = parser.parse_args()
     duration = 1.5 if args.quick else 3.0
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        for name, job in (("laser noise", lambda: laser_noise(args.seed, data, duration)),
-                          ("dual resonance", lambda: dual_resonance(args.seed, data, duration)),
-                          ("gradiometer", lambda: gradiometer(data, duration)),
-                          ("evoked", lambda: evoked(args.seed, data))):
+        jobs = (("laser noise", lambda: laser_noise(args.seed, data, duration)),
+                ("dual resonance", lambda: dual_resonance(args.seed, data, duration)),
+                ("gradiometer", lambda: gradiometer(data, duration)),
+                ("evoked", lambda: evoked(args.seed, data)))
+        for k, (name, job) in enumerate(jobs, 1):
+            if args.only is not None and k != args.only:
+                continue
             t0 = time.perf_counter()
             job()
             print(f"   ({name}: {time.perf_counter() - t0:.0f} s)")
