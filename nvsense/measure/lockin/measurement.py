@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from ...instruments.errors import CapabilityError
 from ...physics import GAMMA_NV_HZ_PER_T, hyperfine_offsets
+from ...physics.lockin_sensitivity import ELEMENTARY_CHARGE_C
 from ..lifecycle import Conclusion, Measurement, Run, RunAborted
 from ..settings import SettingsError
 from .calibration import (
@@ -385,6 +386,16 @@ class LockinTracking(Measurement):
             out["dual_resonance_gain"] = cal.dual_resonance_gain
         if self.gain_match is not None:
             out["gradiometer_gain_match"] = self.gain_match
+        last = self.probe.last if self.probe is not None else None
+        tia = self.transimpedance[0] if self.transimpedance else None
+        if last is not None and tia is not None and lock.slope[0] != 0:
+            # the limit from the calibration's last block (the run's end reports the mean)
+            g = float(last.gain[0]) if self.settings.reference_subtraction else 0.0
+            volts = max(float(last.dc_signal[0]), 0.0) + g * g * max(
+                float(last.dc_reference[0]), 0.0)
+            out["shot_noise_limit_estimate_t_per_rthz"] = math.sqrt(
+                4 * ELEMENTARY_CHARGE_C * tia * volts) * abs(cal.field_per_control) / abs(
+                lock.slope[0])
         return out
 
     def _track(self, run: Run, probe: Probe, cal: LockinCalibration) -> None:

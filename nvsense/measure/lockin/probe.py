@@ -113,6 +113,7 @@ class Probe:
         self.pipeline: DemodPipeline | None = None
         self.modulation_frequency: float | None = None
         self.blocks = 0
+        self.last: DemodBlock | None = None
 
     def start(self, deviation: float) -> None:
         """Start the FM on the acquisition's clock, then the acquisition (phase 0 at sample
@@ -140,7 +141,8 @@ class Probe:
         assert self.pipeline is not None, "Probe.start first"
         block = self.ai.read()
         self.blocks += 1
-        return self.pipeline.process(block.data, block.channels)
+        self.last = self.pipeline.process(block.data, block.channels)
+        return self.last
 
     def settle_and_average(self, blocks: int = 1) -> NDArray[np.complex128]:
         """Discard one block (the filter settles), then the mean cleaned ``X + iY`` of each
