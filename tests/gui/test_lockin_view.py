@@ -9,10 +9,10 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from nvsense.gui.lockin_view import LockinLiveView  # noqa: E402
-from nvsense.instruments import load_bench  # noqa: E402
-from nvsense.measure.documents import RunStarted  # noqa: E402
-from nvsense.measure.lockin import LockinTrackSettings, run_lockin_track  # noqa: E402
+from nvsense.gui.lockin_view import LockinLiveView
+from nvsense.instruments import load_bench
+from nvsense.measure.documents import RunStarted
+from nvsense.measure.lockin import LockinTrackSettings, run_lockin_track
 
 GRADIOMETER = Path(__file__).resolve().parents[2] / "examples" / "benches" / "gradiometer.yaml"
 
