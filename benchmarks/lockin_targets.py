@@ -158,11 +158,37 @@ def evoked(seed: int, data: Path) -> None:
           "(target within 10 %)")
 
 
+def loop_cost(sensors: int = 2, blocks: int = 2000) -> None:
+    """CPU per acquisition block of what the loop does besides reading: subtraction,
+    demodulation, the filtered control (the simulator excluded)."""
+    from nvsense.measure.lockin.loop import ControlFilter
+    from nvsense.measure.lockin.pipeline import DemodPipeline
+
+    s = LockinTrackSettings()
+    fs, n = 200e3, round(s.block_time * 200e3)
+    names = [f"s{k}" for k in range(sensors)]
+    channels = [c for name in names for c in (f"{name}.signal", f"{name}.reference")]
+    pipe = DemodPipeline(fs, s.modulation_frequency, 0.0, names, time_constant=s.tau,
+                         order=s.filter_order, output_rate=s.rate)
+    control = ControlFilter(s.filter_order, s.tau, fs, round(fs / s.rate))
+    data = 0.7 + 1e-4 * np.random.default_rng(0).standard_normal((len(channels), n * 50))
+    t0 = time.process_time()
+    for k in range(blocks):
+        j = k % 50
+        pipe.process(data[:, j * n:(j + 1) * n], channels)
+        control(float(k % 7), n)
+    per_block = (time.process_time() - t0) / blocks
+    print(f"5. loop processing ({sensors} sensors = {len(channels)} channels at 200 kS/s, "
+          f"blocks of {s.block_time * 1e3:g} ms)")
+    print(f"   {per_block * 1e3:.3f} ms CPU per block = {100 * per_block / s.block_time:.0f} % "
+          "of one core (must stay below 100 % to keep up)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--quick", action="store_true", help="shorter runs")
-    parser.add_argument("--only", type=int, choices=(1, 2, 3, 4), help="one target")
+    parser.add_argument("--only", type=int, choices=(1, 2, 3, 4, 5), help="one target")
     args = parser.parse_args()
     duration = 1.5 if args.quick else 3.0
     with tempfile.TemporaryDirectory() as tmp:
@@ -170,7 +196,8 @@ def main() -> None:
         jobs = (("laser noise", lambda: laser_noise(args.seed, data, duration)),
                 ("dual resonance", lambda: dual_resonance(args.seed, data, duration)),
                 ("gradiometer", lambda: gradiometer(data, duration)),
-                ("evoked", lambda: evoked(args.seed, data)))
+                ("evoked", lambda: evoked(args.seed, data)),
+                ("loop cost", loop_cost))
         for k, (name, job) in enumerate(jobs, 1):
             if args.only is not None and k != args.only:
                 continue
