@@ -1,21 +1,21 @@
 """The closed loop of a lock-in run: integral control once per block, and its bandwidth.
 
-Each block n the lock measures the line's offset from the control value, ``e_n = −X̄_n/k``
-(X̄ the block's mean error signal, k the calibrated slope), and moves the control by
-``ki·e_n``.  With the lock-in's filter ``H(f) = (1 + i2πfτ)^−N``, the block mean (a boxcar of
-one block, T) and one block of delay, the control follows the line with the closed-loop
-response
+Each block n the lock reads the line's position at the block's m output samples,
+``LPF(ν)(t_i)`` (the lock-in's filter ``H(f) = (1 + i2πfτ)^−N`` on the line's motion: the
+estimate ``LPF(p) − X/k`` of :class:`ControlFilter`), and moves the control by ki times the mean
+offset: ``p_{n+1} = p_n + ki·(mean_i LPF(ν)(t_i) − p_n)``.  For a line moving as e^{i2πft},
+with the outputs at ``t_n + (i + 1)·T/m`` (T the block), the control follows with
 
-    P(f) = ki·G(z)·z⁻¹ / (1 − z⁻¹ + ki·G(z)·z⁻¹),   z = e^{i2πfT},  G = H·sinc(fT)·e^{−iπfT},
+    P(f) = ki·H(f)·A(f)·z⁻¹ / (1 − (1 − ki)·z⁻¹),   z = e^{i2πfT},
+    A(f) = (1/m)·Σ_{i<m} e^{i2πf(i+1)T/m},
 
 whose −3 dB frequency is the lock's bandwidth.  :func:`gain_for_bandwidth` finds the ki that
-gives the bandwidth asked for (stable loops only: every pole inside the unit circle, checked
-on the response's peaking, which stays below 3 dB).
+gives the bandwidth asked for (well-damped loops only: the response peaks by at most 3 dB).
+The tests check P against a time-domain simulation of the loop.
 
 The field itself does not wait for the loop: its estimate is the line position
-``LPF(p) − X/k`` at every output sample (``LPF`` the lock-in's own filter applied to the
-control's steps, so that a step of the control is not mistaken for a step of the line), valid
-while the line stays within the linear part of the error signal.
+``LPF(p) − X/k`` at every output sample, valid while the line stays within the linear part of
+the error signal.
 """
 
 from __future__ import annotations
@@ -34,23 +34,26 @@ MAX_GAIN = 1.0
 
 
 def closed_loop_response(f: NDArray[np.float64], ki: float, block_time: float,
-                         time_constant: float, order: int) -> NDArray[np.complex128]:
-    """P(f) of the module docstring: how the control follows a line moving at f (Hz)."""
+                         time_constant: float, order: int, outputs: int = 1
+                         ) -> NDArray[np.complex128]:
+    """P(f) of the module docstring: how the control follows a line moving at f (Hz), with
+    ``outputs`` lock-in samples per block."""
     f = np.asarray(f, dtype=float)
     T = block_time
     z1 = np.exp(-2j * np.pi * f * T)
     h = (1 + 2j * np.pi * f * time_constant) ** (-order)
-    g = h * np.sinc(f * T) * np.exp(-1j * np.pi * f * T)
-    return ki * g * z1 / (1 - z1 + ki * g * z1)
+    m = max(1, int(outputs))
+    a = np.mean([np.exp(2j * np.pi * f * (i + 1) * T / m) for i in range(m)], axis=0)
+    return ki * h * a * z1 / (1 - (1 - ki) * z1)
 
 
 def closed_loop_bandwidth(ki: float, block_time: float, time_constant: float,
-                          order: int) -> float:
+                          order: int, outputs: int = 1) -> float:
     """−3 dB frequency of :func:`closed_loop_response`, Hz (the update rate's Nyquist
     frequency when it does not fall that far)."""
     nyquist = 0.5 / block_time
     f = np.geomspace(1e-3 * nyquist, nyquist, 4000)
-    mag = np.abs(closed_loop_response(f, ki, block_time, time_constant, order))
+    mag = np.abs(closed_loop_response(f, ki, block_time, time_constant, order, outputs))
     below = np.flatnonzero(mag < 1 / math.sqrt(2))
     if below.size == 0:
         return nyquist
@@ -63,14 +66,15 @@ def closed_loop_bandwidth(ki: float, block_time: float, time_constant: float,
     return float(np.exp(np.log(f[k - 1]) + frac * (np.log(f[k]) - np.log(f[k - 1]))))
 
 
-def _peaking_db(ki: float, block_time: float, time_constant: float, order: int) -> float:
+def _peaking_db(ki: float, block_time: float, time_constant: float, order: int,
+                outputs: int) -> float:
     f = np.geomspace(1e-4 / block_time, 0.5 / block_time, 2000)
-    mag = np.abs(closed_loop_response(f, ki, block_time, time_constant, order))
+    mag = np.abs(closed_loop_response(f, ki, block_time, time_constant, order, outputs))
     return float(20 * np.log10(mag.max()))
 
 
 def gain_for_bandwidth(bandwidth: float, block_time: float, time_constant: float,
-                       order: int) -> float:
+                       order: int, outputs: int = 1) -> float:
     """The integral gain whose closed loop has ``bandwidth`` (Hz).
 
     Raises
@@ -80,12 +84,12 @@ def gain_for_bandwidth(bandwidth: float, block_time: float, time_constant: float
         shorten the block or the time constant.
     """
     lo, hi = 1e-6, MAX_GAIN
-    top = closed_loop_bandwidth(hi, block_time, time_constant, order)
-    if top < bandwidth or _peaking_db(hi, block_time, time_constant, order) > 3.0:
+    top = closed_loop_bandwidth(hi, block_time, time_constant, order, outputs)
+    if top < bandwidth or _peaking_db(hi, block_time, time_constant, order, outputs) > 3.0:
         # the largest well-damped gain
         for ki in np.linspace(MAX_GAIN, 0.05, 20):
-            if _peaking_db(ki, block_time, time_constant, order) <= 3.0:
-                top = closed_loop_bandwidth(ki, block_time, time_constant, order)
+            if _peaking_db(ki, block_time, time_constant, order, outputs) <= 3.0:
+                top = closed_loop_bandwidth(ki, block_time, time_constant, order, outputs)
                 hi = float(ki)
                 break
         if top < bandwidth:
@@ -95,7 +99,7 @@ def gain_for_bandwidth(bandwidth: float, block_time: float, time_constant: float
                 f"{top:.3g} Hz): shorten block_time or the time constant (raise the rate)")
     for _ in range(60):
         mid = math.sqrt(lo * hi)
-        if closed_loop_bandwidth(mid, block_time, time_constant, order) < bandwidth:
+        if closed_loop_bandwidth(mid, block_time, time_constant, order, outputs) < bandwidth:
             lo = mid
         else:
             hi = mid

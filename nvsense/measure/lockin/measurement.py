@@ -163,11 +163,14 @@ class LockinTracking(Measurement):
         if 2 * s.modulation_frequency >= fs / 2:
             raise SettingsError(f"modulation_frequency: {s.modulation_frequency:g} Hz is too "
                                 f"high for {fs:g} S/s (2f must stay below {fs / 2:g} Hz)")
+        outputs = self.block_size // self.decimation
         try:
-            self.ki = gain_for_bandwidth(s.bandwidth, s.block_time, s.tau, s.filter_order)
+            self.ki = gain_for_bandwidth(s.bandwidth, s.block_time, s.tau, s.filter_order,
+                                         outputs)
         except ValueError as exc:
             raise SettingsError(f"bandwidth: {exc}") from None
-        self.bandwidth = closed_loop_bandwidth(self.ki, s.block_time, s.tau, s.filter_order)
+        self.bandwidth = closed_loop_bandwidth(self.ki, s.block_time, s.tau, s.filter_order,
+                                               outputs)
         if s.dual_resonance or s.hyperfine_drive:
             try:
                 has_tones = callable(getattr(bench.mw, "set_tones", None))
