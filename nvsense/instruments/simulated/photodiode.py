@@ -21,7 +21,8 @@ detected rate), and the microwave state (CW frequency, power, output, FM).  Per 
 - the instantaneous microwave frequency ``f(t) = f_c + δ·m(t) + δf_φ(t)``: sine FM at the
   internal rate, or an external drive (:class:`SineDrive`, e.g. an analog output on the
   acquisition's clock) scaled by δ at ±1 V, plus the frequency noise of the source's phase
-  noise;
+  noise; with several tones (``SimulatedMicrowave.set_tones``: dual resonance, hyperfine
+  drive) each tone at ``f_c + offset ± δ·m(t)`` (its FM sign), the power shared equally;
 - lines ``ν_k(t) = ν_k(0) + J_k·B(t) + (∂ν_k/∂D)·δD(t)``: linearised around the static field
   (the fields here are fT–µT, where the linearisation error is far below the noise), with
   ``B(t)`` the environment (common to all sensors) and the test source (near one sensor), each
