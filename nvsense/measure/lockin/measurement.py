@@ -94,8 +94,11 @@ class LockinTracking(Measurement):
         self.transimpedance: list[float | None] = []
         self.chunks: dict[str, list[NDArray[np.float64]]] = {}
         self.kept = 0
-        self.dc: list[NDArray[np.float64]] = []
-        self.gains: list[NDArray[np.float64]] = []
+        # running sums over the tracking blocks: photodiode levels (signal, reference ×
+        # sensor), the subtraction gain of each sensor, and the block count
+        self.dc_sum: NDArray[np.float64] | None = None
+        self.gain_sum: NDArray[np.float64] | None = None
+        self.tracked_blocks = 0
         self.lock_losses = 0
         self.suppression: dict[str, float] | None = None
         self.samples = 0
@@ -469,8 +472,10 @@ class LockinTracking(Measurement):
         for key in ("time", "field", "gradient", "locked", "trigger"):
             if key in values:
                 self.chunks.setdefault(key, []).append(np.asarray(values[key]))
-        self.dc.append(np.vstack([out.dc_signal, out.dc_reference]))
-        self.gains.append(out.gain)
+        dc = np.vstack([out.dc_signal, out.dc_reference])
+        self.dc_sum = dc if self.dc_sum is None else self.dc_sum + dc
+        self.gain_sum = out.gain.copy() if self.gain_sum is None else self.gain_sum + out.gain
+        self.tracked_blocks += 1
         self.kept += values["time"].size
         self.samples += values["time"].size
         while self.kept - self.chunks["time"][0].size >= KEEP_SAMPLES:

@@ -96,9 +96,9 @@ def summarise(m: Any, run: Any) -> dict[str, Any]:
         out["rin_suppression_db"] = m.suppression["in_band_db"]
         out["rin_suppression_at_modulation_db"] = m.suppression["at_modulation_db"]
         out["rin_suppression_band_hz"] = m.suppression["band_hz"]
-    if cal is not None and m.dc:
-        dc = np.mean(np.stack(m.dc), axis=0)  # (signal/reference, sensors)
-        g = float(np.mean([gg[0] for gg in m.gains])) if s.reference_subtraction else 0.0
+    if cal is not None and m.tracked_blocks:
+        dc = m.dc_sum / m.tracked_blocks  # (signal/reference, sensors)
+        g = float(m.gain_sum[0] / m.tracked_blocks) if s.reference_subtraction else 0.0
         tia = m.transimpedance[0] if m.transimpedance else None
         k = abs(float(cal.lock.slope[0]))
         if tia is not None and k > 0 and dc[0, 0] > 0:
