@@ -19,7 +19,6 @@ The response is large (20 nT at the source) so that the notebook runs in seconds
 count it needs follows from the noise floor, as it would for a 100 fT response at a pT/√Hz
 floor."""),
     ("code", """%matplotlib inline
-import copy
 import tempfile
 from pathlib import Path
 
