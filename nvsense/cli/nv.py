@@ -394,17 +394,20 @@ def run_field(args: argparse.Namespace) -> int:
 
 
 # -- nv temperature / zfs / sensitivity -----------------------------------------------------------
+def _emit(args: argparse.Namespace, doc: dict[str, Any], text: str) -> int:
+    """Print ``doc`` as JSON with ``--json``, else ``text``."""
+    print(json.dumps(doc) if args.json else text)
+    return EXIT_OK
+
+
 @_run
 def run_temperature(args: argparse.Namespace) -> int:
     """``nvsense nv temperature D``: temperature from a zero-field splitting."""
     d = parse_quantity(args.zfs, "Hz", name="D")
     model = _model_for_zfs(d) if args.model == "auto" else args.model
     t = temperature_from_zfs(d, model=model)
-    if args.json:
-        print(json.dumps({"D_Hz": d, "temperature_K": t, "model": model}))
-    else:
-        print(f"T = {t:.2f} K for D = {d / 1e6:.4f} MHz ({ZFS_MODELS[model].source})")
-    return EXIT_OK
+    return _emit(args, {"D_Hz": d, "temperature_K": t, "model": model},
+                 f"T = {t:.2f} K for D = {d / 1e6:.4f} MHz ({ZFS_MODELS[model].source})")
 
 
 @_run
@@ -413,11 +416,8 @@ def run_zfs(args: argparse.Namespace) -> int:
     t = parse_quantity(args.temperature_value, "K", name="temperature")
     model = _model_for_temperature(t) if args.model == "auto" else args.model
     d = zfs_at(t, model=model)
-    if args.json:
-        print(json.dumps({"temperature_K": t, "D_Hz": d, "model": model}))
-    else:
-        print(f"D = {d / 1e6:.4f} MHz at {t:g} K ({ZFS_MODELS[model].source})")
-    return EXIT_OK
+    return _emit(args, {"temperature_K": t, "D_Hz": d, "model": model},
+                 f"D = {d / 1e6:.4f} MHz at {t:g} K ({ZFS_MODELS[model].source})")
 
 
 @_run
@@ -427,13 +427,10 @@ def run_sensitivity(args: argparse.Namespace) -> int:
     contrast = parse_quantity(args.contrast, "1", name="--contrast")
     rate = parse_quantity(args.rate, "1/s", name="--rate")
     eta = shot_noise_sensitivity(width, contrast, rate)
-    if args.json:
-        print(json.dumps({"linewidth_Hz": width, "contrast": contrast, "count_rate_per_s": rate,
-                          "sensitivity_T_per_rtHz": eta}))
-    else:
-        print(f"η = {eta * 1e9:.4g} nT/√Hz (shot-noise limit, CW-ODMR, linewidth "
-              f"{width / 1e6:g} MHz, contrast {contrast * 100:g} %, {rate:.3g} counts/s)")
-    return EXIT_OK
+    return _emit(args, {"linewidth_Hz": width, "contrast": contrast, "count_rate_per_s": rate,
+                        "sensitivity_T_per_rtHz": eta},
+                 f"η = {eta * 1e9:.4g} nT/√Hz (shot-noise limit, CW-ODMR, linewidth "
+                 f"{width / 1e6:g} MHz, contrast {contrast * 100:g} %, {rate:.3g} counts/s)")
 
 
 # -- registration --------------------------------------------------------------------------------

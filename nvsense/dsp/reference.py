@@ -54,6 +54,19 @@ def _positive(name: str, value: object, unit: str) -> float:
     return number
 
 
+def _block_sync(sync: NDArray[np.float64] | None, n: int, kind: str) -> NDArray[np.float64]:
+    """The recorded sync samples of an ``n``-sample block, or ValueError saying what a
+    sync-driven reference needs."""
+    if sync is None:
+        raise ValueError(f"a {kind} needs the recorded sync samples of the block "
+                         f"(pass sync=...)")
+    sync = np.asarray(sync, dtype=float)
+    if sync.shape != (n,):
+        raise ValueError(f"sync must hold the {n} samples of the block, got shape "
+                         f"{sync.shape}")
+    return sync
+
+
 @runtime_checkable
 class Reference(Protocol):
     """What a lock-in asks of its reference."""
@@ -210,13 +223,7 @@ class ZeroCrossingReference:
     def phases(self, start: int, n: int, sync: NDArray[np.float64] | None = None
                ) -> NDArray[np.float64]:
         """θ of samples ``start .. start + n − 1`` from the sync samples of the same block."""
-        if sync is None:
-            raise ValueError("a ZeroCrossingReference needs the recorded sync samples of the "
-                             "block (pass sync=...)")
-        sync = np.asarray(sync, dtype=float)
-        if sync.shape != (n,):
-            raise ValueError(f"sync must hold the {n} samples of the block, got shape "
-                             f"{sync.shape}")
+        sync = _block_sync(sync, n, "ZeroCrossingReference")
         new = self._find_crossings(start, sync)
         self._last = float(sync[-1]) if n else self._last
         m = self.average_periods
@@ -326,13 +333,7 @@ class PLLReference:
     def phases(self, start: int, n: int, sync: NDArray[np.float64] | None = None
                ) -> NDArray[np.float64]:
         """θ of the block's samples, updating the loop at every ``update_interval`` boundary."""
-        if sync is None:
-            raise ValueError("a PLLReference needs the recorded sync samples of the block "
-                             "(pass sync=...)")
-        sync = np.asarray(sync, dtype=float)
-        if sync.shape != (n,):
-            raise ValueError(f"sync must hold the {n} samples of the block, got shape "
-                             f"{sync.shape}")
+        sync = _block_sync(sync, n, "PLLReference")
         out = np.empty(n)
         pos = 0
         length = self.update_interval

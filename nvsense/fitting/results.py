@@ -11,11 +11,49 @@ from numpy.typing import NDArray
 from .models import ModelSpec, dip_spectrum
 from .status import FitStatus, describe_status
 
-__all__ = ["BatchFitResult", "LineFit"]
+__all__ = ["BatchFitResult", "LineFit", "SingleFitMixin"]
+
+
+def _seeds(result: Any, *, hamiltonian: bool, width: Any = None) -> dict[str, Any]:
+    """The seeds a fit result gives the next fit (``guess=``): the field, D, E, one ``width``
+    and the axis contrasts for the Hamiltonian model, else the lines; with the baseline."""
+    if hamiltonian:
+        g = {"field": result.field, "D": result.D, "E": result.E, "width": width,
+             "contrasts": result.axis_contrasts, "offset": result.baseline,
+             "slope": result.baseline_slope}
+    else:
+        g = {"centers": result.centers, "widths": result.widths, "contrasts": result.contrasts,
+             "offset": result.baseline, "slope": result.baseline_slope}
+    if result.model.n_base == 3 and result.baseline_curvature is not None:
+        g["curvature"] = result.baseline_curvature
+    return g
+
+
+class SingleFitMixin:
+    """What the result of one spectrum says the same way in :class:`LineFit` and
+    :class:`~nvsense.fitting.SpectrumFit`: success, message, seeds for the next fit."""
+
+    status: FitStatus
+    field: NDArray[np.float64] | None
+    widths: NDArray[np.float64]
+
+    @property
+    def success(self) -> bool:
+        return self.status == FitStatus.OK
+
+    @property
+    def message(self) -> str:
+        return self.status.message
+
+    def as_guess(self) -> dict[str, Any]:
+        """Seed values for the next fit (``fit_batch(..., guess=this)``)."""
+        if self.field is not None:
+            return _seeds(self, hamiltonian=True, width=float(np.median(self.widths)))
+        return _seeds(self, hamiltonian=False)
 
 
 @dataclass(frozen=True)
-class LineFit:
+class LineFit(SingleFitMixin):
     """The fit of one spectrum from :func:`fit_batch` (``result[i]``), all SI.
 
     Use it as the ``guess=`` of the next fit to track drifting lines.
@@ -42,26 +80,22 @@ class LineFit:
     axis_contrasts: NDArray[np.float64] | None = None
     baseline_curvature: float = 0.0
 
-    @property
-    def success(self) -> bool:
-        return self.status == FitStatus.OK
 
-    @property
-    def message(self) -> str:
-        return self.status.message
 
-    def as_guess(self) -> dict[str, Any]:
-        """Seed values for the next fit (``fit_batch(..., guess=this)``)."""
-        g: dict[str, Any] = {"centers": self.centers, "widths": self.widths,
-                             "contrasts": self.contrasts, "offset": self.baseline,
-                             "slope": self.baseline_slope}
-        if self.field is not None:
-            g = {"field": self.field, "D": self.D, "E": self.E,
-                 "width": float(np.median(self.widths)), "contrasts": self.axis_contrasts,
-                 "offset": self.baseline, "slope": self.baseline_slope}
-        if self.model.n_base == 3:
-            g["curvature"] = self.baseline_curvature
-        return g
+class _HamiltonianArray:
+    """A per-spectrum array of the Hamiltonian model, read from ``BatchFitResult.extra``
+    under the attribute's name (AttributeError for another model)."""
+
+    def __init__(self, doc: str | None = None) -> None:
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    def __get__(self, result: BatchFitResult | None, owner: type) -> Any:
+        if result is None:
+            return self
+        return result._extra(self.key)
 
 
 @dataclass(frozen=True)
@@ -110,36 +144,14 @@ class BatchFitResult:
         return describe_status(self.status)
 
     # Hamiltonian model
-    @property
-    def field(self) -> NDArray[np.float64]:
-        """(N, 3) fitted field vectors, T (Hamiltonian model)."""
-        return self._extra("field")
-
-    @property
-    def field_errors(self) -> NDArray[np.float64]:
-        return self._extra("field_errors")
-
-    @property
-    def D(self) -> NDArray[np.float64]:
-        return self._extra("D")
-
-    @property
-    def D_error(self) -> NDArray[np.float64]:
-        return self._extra("D_error")
-
-    @property
-    def E(self) -> NDArray[np.float64]:
-        return self._extra("E")
-
-    @property
-    def axis_contrasts(self) -> NDArray[np.float64]:
-        """(N, n_axes) contrast of each axis (Hamiltonian model)."""
-        return self._extra("axis_contrasts")
-
-    @property
-    def transitions(self) -> NDArray[np.float64]:
-        """(N, n_axes, 2) the two lines of each axis, Hz (Hamiltonian model)."""
-        return self._extra("transitions")
+    field = _HamiltonianArray("(N, 3) fitted field vectors, T (Hamiltonian model).")
+    field_errors = _HamiltonianArray()
+    D = _HamiltonianArray()
+    D_error = _HamiltonianArray()
+    E = _HamiltonianArray()
+    axis_contrasts = _HamiltonianArray("(N, n_axes) contrast of each axis (Hamiltonian model).")
+    transitions = _HamiltonianArray(
+        "(N, n_axes, 2) the two lines of each axis, Hz (Hamiltonian model).")
 
     def _extra(self, key: str) -> NDArray[np.float64]:
         if key not in self.extra:
@@ -176,15 +188,8 @@ class BatchFitResult:
     def as_guess(self) -> dict[str, Any]:
         """Per-spectrum seeds for another :func:`fit_batch` of the same spectra."""
         if self.model.is_hamiltonian:
-            g = {"field": self.field, "D": self.D, "E": self.E,
-                 "width": self.widths[:, 0], "contrasts": self.axis_contrasts,
-                 "offset": self.baseline, "slope": self.baseline_slope}
-        else:
-            g = {"centers": self.centers, "widths": self.widths, "contrasts": self.contrasts,
-                 "offset": self.baseline, "slope": self.baseline_slope}
-        if self.model.n_base == 3 and self.baseline_curvature is not None:
-            g["curvature"] = self.baseline_curvature
-        return g
+            return _seeds(self, hamiltonian=True, width=self.widths[:, 0])
+        return _seeds(self, hamiltonian=False)
 
     def as_dict(self) -> dict[str, NDArray[Any]]:
         """Every per-spectrum array by name (for xarray/Dask/NetCDF)."""

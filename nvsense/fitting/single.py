@@ -26,6 +26,7 @@ from .inputs import Sweep, check_counts, check_sweep, counts_scale, is_poisson, 
 from .models import ModelSpec
 from .parameters import Layout, SeedArrays, resolve_bounds, resolve_fixed, resolve_seed
 from .plausibility import implausible
+from .results import SingleFitMixin
 from .starts import hamiltonian_field_guess, start_values
 from .status import FitStatus
 
@@ -40,7 +41,7 @@ BEATEN_BY = 1.0
 
 
 @dataclass(frozen=True)
-class SpectrumFit:
+class SpectrumFit(SingleFitMixin):
     """Result of :func:`fit_spectrum` (SI units; lines sorted by center).
 
     ``params`` is the lmfit ``Parameters`` (names: offset, slope, center0, width0,
@@ -80,14 +81,6 @@ class SpectrumFit:
     signal: str = "dips"
 
     @property
-    def success(self) -> bool:
-        return self.status == FitStatus.OK
-
-    @property
-    def message(self) -> str:
-        return self.status.message
-
-    @property
     def n_lines(self) -> int:
         return int(self.centers.size)
 
@@ -111,19 +104,6 @@ class SpectrumFit:
 
         lines.append(lmfit.fit_report(self.lmfit_result))
         return "\n".join(lines)
-
-    def as_guess(self) -> dict[str, Any]:
-        """Seed values for the next fit (``guess=this``)."""
-        if self.field is not None:
-            g = {"field": self.field, "D": self.D, "E": self.E,
-                 "width": float(np.median(self.widths)), "contrasts": self.axis_contrasts,
-                 "offset": self.baseline, "slope": self.baseline_slope}
-        else:
-            g = {"centers": self.centers, "widths": self.widths, "contrasts": self.contrasts,
-                 "offset": self.baseline, "slope": self.baseline_slope}
-        if self.model.n_base == 3:
-            g["curvature"] = self.baseline_curvature
-        return g
 
 
 def fit_spectrum(

@@ -21,6 +21,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from .protocols import Instrument
+
 __all__ = ["AnalogBlock", "AnalogInputStream"]
 
 
@@ -61,17 +63,8 @@ class AnalogBlock:
 
 
 @runtime_checkable
-class AnalogInputStream(Protocol):
+class AnalogInputStream(Instrument, Protocol):
     """Continuous multi-channel analog input on one sample clock."""
-
-    name: str
-
-    def connect(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    @property
-    def identity(self) -> str: ...
 
     @property
     def available_channels(self) -> tuple[str, ...]:

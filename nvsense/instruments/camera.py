@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 
 from ..units import format_quantity
 from .errors import LimitError
+from .protocols import Instrument
 
 __all__ = [
     "Camera",
@@ -269,7 +270,7 @@ class FrameBlock:
 
 
 @runtime_checkable
-class Camera(Protocol):
+class Camera(Instrument, Protocol):
     """A scientific camera imaging the NV layer.
 
     The usual sequence::
@@ -287,7 +288,6 @@ class Camera(Protocol):
     otherwise).
     """
 
-    name: str
     #: Who numbers the frames: "camera" (a hardware counter: a gap is a frame lost on the way
     #: to the computer) or "host" (the driver counts arrivals: a frame the camera could not
     #: deliver shows only in the timestamps).

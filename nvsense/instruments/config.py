@@ -361,44 +361,24 @@ class InstrumentEntry(BaseModel):
         return self._settings
 
 
-class MicrowaveEntry(InstrumentEntry):
-    kind: ClassVar[str] = "mw"
+def _slot_entry(name: str, kind: str) -> type[InstrumentEntry]:
+    """The entry class of the ``kind`` slot: an :class:`InstrumentEntry` whose driver is
+    looked up among that kind's drivers."""
+    return type(name, (InstrumentEntry,), {
+        "__module__": __name__, "__qualname__": name, "kind": kind,
+        "__doc__": f"The ``instruments.{kind}`` entry of a bench file."})
 
 
-class LaserEntry(InstrumentEntry):
-    kind: ClassVar[str] = "laser"
-
-
-class CounterEntry(InstrumentEntry):
-    kind: ClassVar[str] = "counter"
-
-
-class CoilEntry(InstrumentEntry):
-    kind: ClassVar[str] = "coil"
-
-
-class LockInEntry(InstrumentEntry):
-    kind: ClassVar[str] = "lockin"
-
-
-class AnalogInputEntry(InstrumentEntry):
-    kind: ClassVar[str] = "analog_input"
-
-
-class FMDriveEntry(InstrumentEntry):
-    kind: ClassVar[str] = "fm_drive"
-
-
-class PulserEntry(InstrumentEntry):
-    kind: ClassVar[str] = "pulser"
-
-
-class GatedCounterEntry(InstrumentEntry):
-    kind: ClassVar[str] = "gated_counter"
-
-
-class CameraEntry(InstrumentEntry):
-    kind: ClassVar[str] = "camera"
+MicrowaveEntry = _slot_entry("MicrowaveEntry", "mw")
+LaserEntry = _slot_entry("LaserEntry", "laser")
+CounterEntry = _slot_entry("CounterEntry", "counter")
+CoilEntry = _slot_entry("CoilEntry", "coil")
+LockInEntry = _slot_entry("LockInEntry", "lockin")
+AnalogInputEntry = _slot_entry("AnalogInputEntry", "analog_input")
+FMDriveEntry = _slot_entry("FMDriveEntry", "fm_drive")
+PulserEntry = _slot_entry("PulserEntry", "pulser")
+GatedCounterEntry = _slot_entry("GatedCounterEntry", "gated_counter")
+CameraEntry = _slot_entry("CameraEntry", "camera")
 
 
 class InstrumentsConfig(_Model):

@@ -40,7 +40,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from .errors import CapabilityError, InstrumentError, LimitError
 from .limits import out_of_range
-from .protocols import FrequencyModulation
+from .protocols import FrequencyModulation, Instrument
 from .snapshot import quantity_value
 
 __all__ = ["FMDrive", "FMDriveBase", "FMDriveLimits", "SourceFMDrive", "whole_period_buffer"]
@@ -90,20 +90,12 @@ def whole_period_buffer(frequency: float, sample_rate: float, *, max_samples: in
 
 
 @runtime_checkable
-class FMDrive(Protocol):
+class FMDrive(Instrument, Protocol):
     """Frequency modulation of the microwave source for lock-in detection."""
 
-    name: str
     #: Whether the modulation is generated on the analog input's sample clock (its phase at
     #: every sample is known) or not (the lock-in needs a recorded sync).
     shares_sample_clock: bool
-
-    def connect(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    @property
-    def identity(self) -> str: ...
 
     @property
     def limits(self) -> FMDriveLimits: ...

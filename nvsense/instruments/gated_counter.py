@@ -26,22 +26,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import LimitError
+from .protocols import Instrument
 
 __all__ = ["GatedCounter", "check_gated_configuration"]
 
 
 @runtime_checkable
-class GatedCounter(Protocol):
+class GatedCounter(Instrument, Protocol):
     """Counts per readout window, several windows per pass, summed over passes."""
-
-    name: str
-
-    def connect(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    @property
-    def identity(self) -> str: ...
 
     def configure(self, windows_per_pass: int, passes: int) -> None:
         """Prepare counting ``windows_per_pass`` gate windows per pass, ``passes`` passes."""

@@ -163,60 +163,58 @@ def check_frequencies(values: Iterable[float] | float, *, instrument: MicrowaveL
                      quantity="frequency", who=who)
 
 
+def _check_instrument_and_bench(value: float, instrument: tuple[float, float] | None,
+                                bench: BenchLimits | None, *, key: str, quantity: str,
+                                unit: str, what: str, who: str,
+                                low: float | None = None, symmetric: bool = False) -> None:
+    """Check ``value`` against the instrument's [min, max] (if given), then against the
+    bench's maximum ``key`` (with ``low`` below it, or ``-max`` if ``symmetric``)."""
+    if instrument is not None:
+        _check_range(value, *instrument, what=what, unit=unit, source=f"the {who} instrument",
+                     quantity=quantity, origin="instrument", who=who)
+    high = getattr(bench, key) if bench is not None else None
+    origin = bench.origin if bench is not None else ""
+    if symmetric:
+        low = -high if high is not None else None
+    _check_range(value, low, high, what=what, unit=unit,
+                 source=f"the bench ({origin}, {key})", quantity=quantity, origin="bench",
+                 who=who)
+
+
 def check_mw_power(value: float, *, instrument: MicrowaveLimits | None,
                    bench: BenchLimits | None, who: str = "mw") -> None:
     """Check an RF power (dBm) against the instrument's range and the bench's maximum."""
-    what = f"{who} power"
-    if instrument is not None:
-        _check_range(value, instrument.power_min, instrument.power_max, what=what,
-                     unit="dBm", source=f"the {who} instrument", quantity="mw_power",
-                     origin="instrument", who=who)
-    high = bench.max_mw_power if bench is not None else None
-    origin = bench.origin if bench is not None else ""
-    _check_range(value, None, high, what=what, unit="dBm",
-                 source=f"the bench ({origin}, max_mw_power)",
-                 quantity="mw_power", origin="bench", who=who)
+    span = None if instrument is None else (instrument.power_min, instrument.power_max)
+    _check_instrument_and_bench(
+        value, span, bench, key="max_mw_power", quantity="mw_power", unit="dBm",
+        what=f"{who} power", who=who)
 
 
 def check_laser_power(value: float, *, instrument: LaserLimits | None,
                       bench: BenchLimits | None, who: str = "laser") -> None:
     """Check a laser power (W) against the instrument's range and the bench's maximum."""
-    what = f"{who} power"
-    if instrument is not None:
-        _check_range(value, instrument.power_min, instrument.power_max, what=what, unit="W",
-                     source=f"the {who} instrument", quantity="laser_power",
-                     origin="instrument", who=who)
-    high = bench.max_laser_power if bench is not None else None
-    origin = bench.origin if bench is not None else ""
-    _check_range(value, 0.0, high, what=what, unit="W",
-                 source=f"the bench ({origin}, max_laser_power)",
-                 quantity="laser_power", origin="bench", who=who)
+    span = None if instrument is None else (instrument.power_min, instrument.power_max)
+    _check_instrument_and_bench(
+        value, span, bench, key="max_laser_power", quantity="laser_power", unit="W",
+        what=f"{who} power", who=who, low=0.0)
 
 
 def check_coil_current(value: float, *, instrument: CoilLimits | None,
                        bench: BenchLimits | None, who: str = "coil") -> None:
     """Check a coil current (A) against the supply's range and the bench's maximum |I|."""
-    what = f"{who} current"
-    if instrument is not None:
-        _check_range(value, instrument.current_min, instrument.current_max, what=what,
-                     unit="A", source=f"the {who} instrument", quantity="coil_current",
-                     origin="instrument", who=who)
-    high = bench.max_coil_current if bench is not None else None
-    origin = bench.origin if bench is not None else ""
-    _check_range(value, -high if high is not None else None, high, what=what, unit="A",
-                 source=f"the bench ({origin}, max_coil_current)",
-                 quantity="coil_current", origin="bench", who=who)
+    span = None if instrument is None else (instrument.current_min, instrument.current_max)
+    _check_instrument_and_bench(
+        value, span, bench, key="max_coil_current", quantity="coil_current", unit="A",
+        what=f"{who} current", who=who, symmetric=True)
 
 
 def check_modulation_voltage(value: float, *, bench: BenchLimits | None,
                              who: str = "lockin") -> None:
     """Check a peak voltage driving the source's modulation input against the bench's
     ``max_modulation_voltage``."""
-    high = bench.max_modulation_voltage if bench is not None else None
-    origin = bench.origin if bench is not None else ""
-    _check_range(value, 0.0, high, what=f"{who} modulation drive", unit="V",
-                 source=f"the bench ({origin}, max_modulation_voltage)",
-                 quantity="modulation_voltage", origin="bench", who=who)
+    _check_instrument_and_bench(
+        value, None, bench, key="max_modulation_voltage", quantity="modulation_voltage",
+        unit="V", what=f"{who} modulation drive", who=who, low=0.0)
 
 
 def check_mw_duty_cycle(duty: float, *, bench: BenchLimits | None, who: str = "pulser",

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 
 from ..units import format_quantity
 from .errors import LimitError
+from .protocols import Instrument
 
 __all__ = [
     "LockIn",
@@ -48,7 +49,9 @@ __all__ = [
     "check_choice",
     "check_filter_order",
     "check_harmonic",
+    "check_phase",
     "check_range",
+    "check_reference_frequency",
 ]
 
 ReferenceSource = Literal["internal", "external"]
@@ -139,19 +142,11 @@ class LockInCapture:
 
 
 @runtime_checkable
-class LockIn(Protocol):
+class LockIn(Instrument, Protocol):
     """A lock-in amplifier demodulating the photodiode signal."""
-
-    name: str
 
     def connect(self) -> None:
         """Open the connection and put the instrument in a known state (no capture running)."""
-
-    def close(self) -> None:
-        """Release the connection (idempotent)."""
-
-    @property
-    def identity(self) -> str: ...
 
     @property
     def limits(self) -> LockInLimits: ...
@@ -255,6 +250,35 @@ def check_range(value: object, low: float, high: float, *, what: str, unit: str,
         raise LimitError(f"{who}: {what} {_show(number, unit)} is outside "
                          f"{_show(low, unit)} to {_show(high, unit)}; nothing was sent")
     return number
+
+
+def check_reference_frequency(value: object, limits: LockInLimits,
+                              harmonic: Callable[[], int], *, who: str) -> float:
+    """A reference frequency inside the instrument's range whose harmonic is too, or
+    :class:`LimitError` (nothing sent).
+
+    ``harmonic`` reads the detection harmonic; it is called only once the frequency is in
+    range (on an instrument, reading it is a query).
+    """
+    f = check_range(value, limits.frequency_min, limits.frequency_max,
+                    what="reference_frequency", unit="Hz", who=who)
+    h = harmonic()
+    if h * f > limits.frequency_max:
+        raise LimitError(f"{who}: reference_frequency {f:g} Hz at harmonic "
+                         f"{h} detects at {h * f:g} Hz, above "
+                         f"{limits.frequency_max:g} Hz; lower the harmonic first; "
+                         f"nothing was sent")
+    return f
+
+
+#: Largest phase shift a lock-in takes, degrees (±1000 turns; the instruments wrap it).
+MAX_PHASE_DEG = 360000.0
+
+
+def check_phase(value: object, *, who: str) -> float:
+    """A reference phase shift within ±:data:`MAX_PHASE_DEG` degrees, or LimitError."""
+    return check_range(value, -MAX_PHASE_DEG, MAX_PHASE_DEG, what="reference_phase",
+                       unit="deg", who=who)
 
 
 def check_choice(value: object, allowed: Sequence[float], *, what: str, unit: str,

@@ -58,6 +58,7 @@ __all__ = [
     "Counter",
     "ExternalGate",
     "FrequencyModulation",
+    "Instrument",
     "Laser",
     "LaserLimits",
     "LimitedCoilSupply",
@@ -100,17 +101,15 @@ class CoilLimits:
 
 
 @runtime_checkable
-class MicrowaveSource(Protocol):
-    """A microwave source driving the NV spin transitions (CW: frequency, power, output).
-
-    Hardware-timed lists and FM are capabilities: :class:`ListSweep`,
-    :class:`FrequencyModulation`.
-    """
+class Instrument(Protocol):
+    """What every instrument has, whatever its kind: its bench name, a connection and the
+    identity it reports.  The protocol of each kind (:class:`MicrowaveSource`,
+    :class:`Laser`, ...) adds to it."""
 
     name: str
 
     def connect(self) -> None:
-        """Open the connection and put the instrument in a known state (RF off)."""
+        """Open the connection and put the instrument in a known state."""
 
     def close(self) -> None:
         """Release the connection (idempotent)."""
@@ -118,6 +117,18 @@ class MicrowaveSource(Protocol):
     @property
     def identity(self) -> str:
         """Manufacturer, model, serial and firmware as the instrument reports them."""
+
+
+@runtime_checkable
+class MicrowaveSource(Instrument, Protocol):
+    """A microwave source driving the NV spin transitions (CW: frequency, power, output).
+
+    Hardware-timed lists and FM are capabilities: :class:`ListSweep`,
+    :class:`FrequencyModulation`.
+    """
+
+    def connect(self) -> None:
+        """Open the connection and put the instrument in a known state (RF off)."""
 
     @property
     def limits(self) -> MicrowaveLimits:
@@ -149,17 +160,8 @@ class MicrowaveSource(Protocol):
 
 
 @runtime_checkable
-class Laser(Protocol):
+class Laser(Instrument, Protocol):
     """The excitation laser (or its AOM)."""
-
-    name: str
-
-    def connect(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    @property
-    def identity(self) -> str: ...
 
     @property
     def limits(self) -> LaserLimits: ...
@@ -187,7 +189,7 @@ class Laser(Protocol):
 
 
 @runtime_checkable
-class Counter(Protocol):
+class Counter(Instrument, Protocol):
     """A photon counter or photodiode digitiser reading N bins of a given length.
 
     ``kind`` is ``"counts"`` (APD edge counting: photon counts per bin) or ``"volts"`` (mean
@@ -197,15 +199,7 @@ class Counter(Protocol):
     point.
     """
 
-    name: str
     kind: Literal["counts", "volts"]
-
-    def connect(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    @property
-    def identity(self) -> str: ...
 
     def configure(self, n_bins: int, bin_time: float, *, trigger_mw: bool = False) -> None:
         """Prepare an acquisition of ``n_bins`` bins of ``bin_time`` seconds each."""
@@ -222,17 +216,8 @@ class Counter(Protocol):
 
 
 @runtime_checkable
-class CoilSupply(Protocol):
+class CoilSupply(Instrument, Protocol):
     """An optional current source for bias-field coils."""
-
-    name: str
-
-    def connect(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    @property
-    def identity(self) -> str: ...
 
     @property
     def current(self) -> float:

@@ -29,6 +29,7 @@ from ..pulses import ProgramLimitError, PulseProgram, PulserLimits, check_progra
 from ..pulses.limits import estimate_steps
 from ..pulses.program import ResolvedBlock, ResolvedRepeat, is_digital_channel
 from .errors import InstrumentError, LimitError
+from .protocols import Instrument
 from .snapshot import kind_state
 
 __all__ = [
@@ -154,18 +155,11 @@ class CompiledProgram:
 
 
 @runtime_checkable
-class Pulser(Protocol):
+class Pulser(Instrument, Protocol):
     """A pulse generator playing pulse programs."""
-
-    name: str
 
     def connect(self) -> None:
         """Open the connection; outputs low, nothing playing."""
-
-    def close(self) -> None: ...
-
-    @property
-    def identity(self) -> str: ...
 
     @property
     def limits(self) -> PulserLimits:

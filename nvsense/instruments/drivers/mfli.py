@@ -45,7 +45,9 @@ from ..lockin import (
     check_capture,
     check_filter_order,
     check_harmonic,
+    check_phase,
     check_range,
+    check_reference_frequency,
 )
 from ..snapshot import kind_state
 from .visa_base import DriverDescription
@@ -148,7 +150,6 @@ class MFLI:
         self._received = 0
         self._first_tick: int | None = None
         self._last_tick: int | None = None
-        self._started_at = 0.0
 
     # --- connection -------------------------------------------------------------------------
 
@@ -336,15 +337,7 @@ class MFLI:
 
     @reference_frequency.setter
     def reference_frequency(self, value: float) -> None:
-        limits = self.limits
-        f = check_range(value, limits.frequency_min, limits.frequency_max,
-                        what="reference_frequency", unit="Hz", who=self.name)
-        harmonic = self.harmonic
-        if harmonic * f > limits.frequency_max:
-            raise LimitError(f"{self.name}: reference_frequency {f:g} Hz at harmonic "
-                             f"{harmonic} detects at {harmonic * f:g} Hz, above "
-                             f"{limits.frequency_max:g} Hz; lower the harmonic first; "
-                             f"nothing was sent")
+        f = check_reference_frequency(value, self.limits, lambda: self.harmonic, who=self.name)
         if self.reference_source == "external":
             raise InstrumentError(self.name, f"set oscs/.../freq = {f:g}",
                                   "the reference is external: the oscillator follows it; set "
@@ -361,8 +354,7 @@ class MFLI:
 
     @reference_phase.setter
     def reference_phase(self, value: float) -> None:
-        phase = check_range(value, -360000.0, 360000.0, what="reference_phase", unit="deg",
-                            who=self.name)
+        phase = check_phase(value, who=self.name)
         got = float(self._set(self._demod_path("phaseshift"), phase))
         if abs((got - phase + 180.0) % 360.0 - 180.0) > 1e-4:
             raise InstrumentError(self.name, f"set {self._demod_path('phaseshift')}",
@@ -437,7 +429,6 @@ class MFLI:
             self._running = True
             self._received = 0
             self._first_tick = self._last_tick = None
-            self._started_at = self._clock()
 
     def stop_capture(self) -> None:
         """Unsubscribe (the data server stops buffering samples for this client)."""

@@ -172,6 +172,13 @@ class MicrowaveDriver(VisaInstrument):
         """Whether hardware-timed lists are available: ``isinstance(self, ListSweep)``."""
         return isinstance(self, ListSweep)
 
+    def _list_loaded(self, frequencies: NDArray[np.float64], power: float) -> None:
+        """After writing a list: park the CW set-points at its first point and its power
+        (read back), and remember it for :meth:`start_list` and the snapshot."""
+        self.frequency = float(frequencies[0])  # type: ignore[attr-defined]
+        self.power = float(power)  # type: ignore[attr-defined]
+        self._list = (frequencies, float(power))
+
     def _require_list(self, command: str) -> tuple[NDArray[np.float64], float]:
         if self._list is None:
             raise RuntimeError(f"{self.name}: {command}: no list loaded; call load_list() first")

@@ -27,17 +27,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import numpy as np
-from numpy.typing import NDArray
-
 from ..driver_options import N5181B_MODELS
-from ..errors import InstrumentError
 from ..protocols import MicrowaveLimits
-from ..snapshot import quantity_value
-from .scpi_source import ScpiMicrowaveSource
+from .scpi_source import ScpiSubsystemSource, format_csv
 from .visa_base import (
     DriverDescription,
-    ScpiErrorQueue,
     parse_bool,
 )
 
@@ -52,13 +46,7 @@ _FREQUENCY_OPTIONS = {
 }
 _MODEL_DEFAULT = {"N5181B": (9e3, 6e9), "N5182B": (9e3, 6e9), "N5183B": (100e3, 40e9)}
 _POWER_RANGE = {"N5181B": (-144.0, 30.0), "N5182B": (-144.0, 30.0), "N5183B": (-130.0, 30.0)}
-_FM_MAX_DEVIATION = 80e6
-_FM_MAX_RATE = 10e6
 _TRIGGER_INPUTS = ("TRIG1", "TRIG2", "PULS")
-
-
-def _parse_csv(reply: str) -> NDArray[np.float64]:
-    return np.array([float(v) for v in reply.split(",")], dtype=np.float64)
 
 
 def _mode(reply: str) -> str:
@@ -66,7 +54,7 @@ def _mode(reply: str) -> str:
     return "CW" if text in ("CW", "FIX", "FIXED") else text
 
 
-class N5181B(ScpiErrorQueue, ScpiMicrowaveSource):
+class N5181B(ScpiSubsystemSource):
     """Keysight MXG X-Series signal generator.
 
     Parameters
@@ -95,6 +83,9 @@ class N5181B(ScpiErrorQueue, ScpiMicrowaveSource):
     default_model = "N5181B"
     max_list_points = 3201
 
+    modulation_switch = "OUTP:MOD"
+    fm_max_deviation = 80e6
+    fm_max_rate = 10e6
     manufacturers = ("keysight", "agilent")
     instrument_kind = "a Keysight MXG (N5181B, N5182B, N5183B)"
     # SourceCommands() defaults: FREQ (Hz, 0.001 Hz), POW (dBm, 0.01 dB), OUTP ON|OFF.
@@ -136,39 +127,23 @@ class N5181B(ScpiErrorQueue, ScpiMicrowaveSource):
         self._set_hardware_limits(self._model_limits(model))
         return idn
 
-    def _initialize(self) -> None:
-        self.output = False
-        self.stop_list()
-        self.set_checked("OUTP:MOD OFF", "OUTP:MOD?", False, parse=parse_bool)
-
     # --- list mode --------------------------------------------------------------------------
 
     def load_list(self, frequencies: Sequence[float], power: float) -> None:
         """Write an arbitrary-point list stepped by the external point trigger."""
         freqs = self.check_list(frequencies, power)
-        slope = "POS" if self.trigger_slope == "positive" else "NEG"
         with self._lock:
             self.stop_list()
             self.set_checked("LIST:TYPE LIST", "LIST:TYPE?", "LIST", parse=str.upper)
-            self.write("LIST:FREQ " + ",".join(f"{f:.3f}" for f in freqs))
-            got = self.query_value("LIST:FREQ?", _parse_csv)
-            if got.shape != freqs.shape or np.any(np.abs(got - freqs) > 0.0005):
-                raise InstrumentError(self.name, "LIST:FREQ?",
-                                      f"the list reads back with {got.size} points that "
-                                      f"differ from the {freqs.size} written")
+            self.write("LIST:FREQ " + format_csv(freqs, "{:.3f}"))
+            self._check_list_column("LIST:FREQ?", freqs, 0.0005)
             self.set_checked("LIST:DWEL:TYPE STEP", "LIST:DWEL:TYPE?", "STEP",
                              parse=str.upper)
             self.set_checked("POW:MODE FIX", "POW:MODE?", "FIX", parse=lambda r: r.upper()[:3])
             self.set_checked("TRIG:SOUR IMM", "TRIG:SOUR?", "IMM", parse=lambda r: r.upper()[:3])
-            self.set_checked("LIST:TRIG:SOUR EXT", "LIST:TRIG:SOUR?", "EXT",
-                             parse=lambda r: r.upper()[:3])
-            self.set_checked(f"LIST:TRIG:EXT:SOUR {self.trigger_input}", "LIST:TRIG:EXT:SOUR?",
-                             self.trigger_input, parse=_trigger_input)
-            self.set_checked(f"LIST:TRIG:SLOP {slope}", "LIST:TRIG:SLOP?", slope,
-                             parse=lambda r: r.upper()[:3])
-            self.frequency = float(freqs[0])
-            self.power = float(power)
-            self._list = (freqs, float(power))
+            self._set_list_trigger("LIST:TRIG:SLOP", input_header="LIST:TRIG:EXT:SOUR",
+                                   input_name=self.trigger_input, parse_input=_trigger_input)
+            self._list_loaded(freqs, power)
 
     def start_list(self) -> None:
         """Run the list continuously from its first point; each point trigger steps once."""
@@ -190,38 +165,20 @@ class N5181B(ScpiErrorQueue, ScpiMicrowaveSource):
     def _list_running(self) -> bool:
         return self.query_value("FREQ:MODE?", _mode) == "LIST"
 
-    def _fm_state(self) -> dict[str, Any]:
-        """``FM:STAT?`` and ``FM:DEV?`` (Hz)."""
-        return {"enabled": self.query_value("FM:STAT?", parse_bool),
-                "deviation": quantity_value(self.query_value("FM:DEV?"), "Hz")}
-
     # --- modulation -------------------------------------------------------------------------
 
-    def set_fm(self, deviation: float, *, rate: float | None = None,
-               source: Literal["internal", "external"] = "internal",
-               enabled: bool = True) -> None:
-        """FM (option UNT): internal sine at ``rate`` or the EXT1 input, DC coupled
-        (``deviation`` at 1 V peak)."""
-        if not enabled:
-            self.set_checked("FM:STAT OFF", "FM:STAT?", False, parse=parse_bool)
-            return
-        self._check_fm_arguments(self.name, deviation, rate, source, _FM_MAX_DEVIATION,
-                                 _FM_MAX_RATE)
-        with self._lock:
-            if source == "internal":
-                assert rate is not None
-                self.set_checked("FM:SOUR INT", "FM:SOUR?", "INT",
-                                 parse=lambda r: r.upper()[:3])
-                self.set_checked(f"FM:INT:FREQ {rate:.3f}", "FM:INT:FREQ?", rate,
-                                 tolerance=0.0005 + 1e-9 * rate)
-            else:
-                self.set_checked("FM:SOUR EXT1", "FM:SOUR?", "EXT1",
-                                 parse=lambda r: r.upper().replace("EXTERNAL", "EXT"))
-                self.set_checked("FM:EXT1:COUP DC", "FM:EXT1:COUP?", "DC", parse=str.upper)
-            self.set_checked(f"FM:DEV {deviation:.3f}", "FM:DEV?", deviation,
-                             tolerance=0.0005 + 1e-9 * deviation)
-            self.set_checked("FM:STAT ON", "FM:STAT?", True, parse=parse_bool)
-            self.set_checked("OUTP:MOD ON", "OUTP:MOD?", True, parse=parse_bool)
+    def _select_fm_source(self, source: str, rate: float | None) -> None:
+        """FM (option UNT): internal sine at ``rate`` (``FM:INT:FREQ``) or the EXT1 input,
+        DC coupled (``deviation`` at 1 V peak)."""
+        if source == "internal":
+            assert rate is not None
+            self.set_checked("FM:SOUR INT", "FM:SOUR?", "INT", parse=lambda r: r.upper()[:3])
+            self.set_checked(f"FM:INT:FREQ {rate:.3f}", "FM:INT:FREQ?", rate,
+                             tolerance=0.0005 + 1e-9 * rate)
+        else:
+            self.set_checked("FM:SOUR EXT1", "FM:SOUR?", "EXT1",
+                             parse=lambda r: r.upper().replace("EXTERNAL", "EXT"))
+            self.set_checked("FM:EXT1:COUP DC", "FM:EXT1:COUP?", "DC", parse=str.upper)
 
 
 def _trigger_input(reply: str) -> str:

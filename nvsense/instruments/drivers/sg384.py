@@ -166,9 +166,7 @@ class SG384(ScpiMicrowaveSource):
             if size != freqs.size:
                 raise InstrumentError(self.name, "LSTS?",
                                       f"list holds {size} states, {freqs.size} were written")
-            self.frequency = float(freqs[0])
-            self.power = float(power)
-            self._list = (freqs, float(power))
+            self._list_loaded(freqs, power)
 
     def start_list(self) -> None:
         """Enable the list at its first state; each trigger edge then steps to the next."""

@@ -34,14 +34,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..driver_options import SMB100A_MODELS
-from ..errors import InstrumentError, LimitError
+from ..errors import LimitError
 from ..protocols import MicrowaveLimits
-from ..snapshot import quantity_value
-from .scpi_source import ScpiMicrowaveSource
+from .scpi_source import ScpiSubsystemSource, format_csv
 from .visa_base import (
     DriverDescription,
-    ScpiErrorQueue,
-    parse_bool,
 )
 
 __all__ = ["SMB100A"]
@@ -56,19 +53,9 @@ _FREQUENCY_OPTIONS = {
 _WIDEST = (9e3, 40e9)
 _POWER_RANGE = (-145.0, 30.0)
 _LIST_FREQUENCY_MIN = 300e3  # §6.13.7 LIST:FREQ "Range: 300 kHz to RFmax"
-_FM_MAX_DEVIATION = 40e6
-_FM_MAX_RATE = 1e6  # LF generator range
 
 
-def _csv(values: NDArray[np.float64], fmt: str) -> str:
-    return ",".join(fmt.format(v) for v in values)
-
-
-def _parse_csv(reply: str) -> NDArray[np.float64]:
-    return np.array([float(v) for v in reply.split(",")], dtype=np.float64)
-
-
-class SMB100A(ScpiErrorQueue, ScpiMicrowaveSource):
+class SMB100A(ScpiSubsystemSource):
     """R&S SMB100A.
 
     Parameters
@@ -99,6 +86,9 @@ class SMB100A(ScpiErrorQueue, ScpiMicrowaveSource):
 
     manufacturers = ("rohde",)
     instrument_kind = "an R&S SMB100A"
+    modulation_switch = "MOD:STAT"  # §6.13.8
+    fm_max_deviation = 40e6
+    fm_max_rate = 1e6  # LF generator range
     # SourceCommands() defaults: FREQ (Hz, 0.001 Hz), POW (dBm, 0.01 dB), OUTP ON|OFF.
 
     def __init__(self, name: str, address: str, visa_library: str = "@py", timeout: float = 2.0,
@@ -137,11 +127,6 @@ class SMB100A(ScpiErrorQueue, ScpiMicrowaveSource):
         self._set_hardware_limits(self._model_limits(model))
         return idn
 
-    def _initialize(self) -> None:
-        self.output = False
-        self.stop_list()
-        self.set_checked("MOD:STAT OFF", "MOD:STAT?", False, parse=parse_bool)
-
     # --- list mode --------------------------------------------------------------------------
 
     def check_list(self, frequencies: Sequence[float], power: float) -> NDArray[np.float64]:
@@ -156,30 +141,16 @@ class SMB100A(ScpiErrorQueue, ScpiMicrowaveSource):
     def load_list(self, frequencies: Sequence[float], power: float) -> None:
         """Write the list file, step mode on external trigger; check it by reading it back."""
         freqs = self.check_list(frequencies, power)
-        slope = "POS" if self.trigger_slope == "positive" else "NEG"
         with self._lock:
             self.stop_list()
             self.write(f"LIST:SEL '{self.list_name}'")
-            self.write("LIST:FREQ " + _csv(freqs, "{:.3f}"))
-            self.write("LIST:POW " + _csv(np.full(freqs.size, power), "{:.2f}"))
+            self.write("LIST:FREQ " + format_csv(freqs, "{:.3f}"))
+            self.write("LIST:POW " + format_csv(np.full(freqs.size, power), "{:.2f}"))
             self._check_list_column("LIST:FREQ?", freqs, 0.0005)
             self._check_list_column("LIST:POW?", np.full(freqs.size, power), 0.005)
             self.set_checked("LIST:MODE STEP", "LIST:MODE?", "STEP", parse=str.upper)
-            self.set_checked("LIST:TRIG:SOUR EXT", "LIST:TRIG:SOUR?", "EXT",
-                             parse=lambda r: r.upper()[:3])
-            self.set_checked(f"INP:TRIG:SLOP {slope}", "INP:TRIG:SLOP?", slope,
-                             parse=lambda r: r.upper()[:3])
-            self.frequency = float(freqs[0])
-            self.power = float(power)
-            self._list = (freqs, float(power))
-
-    def _check_list_column(self, query: str, expected: NDArray[np.float64],
-                           tolerance: float) -> None:
-        got = self.query_value(query, _parse_csv)
-        if got.shape != expected.shape or np.any(np.abs(got - expected) > tolerance):
-            raise InstrumentError(self.name, query,
-                                  f"the list reads back with {got.size} points that differ "
-                                  f"from the {expected.size} written")
+            self._set_list_trigger("INP:TRIG:SLOP")
+            self._list_loaded(freqs, power)
 
     def start_list(self) -> None:
         """Switch to list mode at the first point; each [INST TRIG] edge steps once."""
@@ -198,35 +169,17 @@ class SMB100A(ScpiErrorQueue, ScpiMicrowaveSource):
     def _list_running(self) -> bool:
         return self.query_value("FREQ:MODE?", str.upper) == "LIST"
 
-    def _fm_state(self) -> dict[str, Any]:
-        """``FM:STAT?`` and ``FM:DEV?`` (Hz)."""
-        return {"enabled": self.query_value("FM:STAT?", parse_bool),
-                "deviation": quantity_value(self.query_value("FM:DEV?"), "Hz")}
-
     # --- modulation -------------------------------------------------------------------------
 
-    def set_fm(self, deviation: float, *, rate: float | None = None,
-               source: Literal["internal", "external"] = "internal",
-               enabled: bool = True) -> None:
-        """FM (option SMB-B20): internal LF generator at ``rate``, or the [MOD EXT] input
-        DC-coupled (``deviation`` at 1 V)."""
-        if not enabled:
-            self.set_checked("FM:STAT OFF", "FM:STAT?", False, parse=parse_bool)
-            return
-        self._check_fm_arguments(self.name, deviation, rate, source, _FM_MAX_DEVIATION,
-                                 _FM_MAX_RATE)
-        with self._lock:
-            self.set_checked(f"FM:SOUR {'INT' if source == 'internal' else 'EXT'}",
-                             "FM:SOUR?", "INT" if source == "internal" else "EXT",
-                             parse=lambda r: r.upper()[:3])
-            if source == "internal":
-                assert rate is not None
-                self.set_checked(f"LFO:FREQ {rate:.3f}", "LFO:FREQ?", rate,
-                                 tolerance=0.0005 + 1e-9 * rate)
-            else:
-                self.set_checked("FM:EXT:COUP DC", "FM:EXT:COUP?", "DC", parse=str.upper)
-            self.set_checked(f"FM:DEV {deviation:.3f}", "FM:DEV?", deviation,
-                             tolerance=0.0005 + 1e-9 * deviation)
-            self.set_checked("FM:STAT ON", "FM:STAT?", True, parse=parse_bool)
-            self.set_checked("MOD:STAT ON", "MOD:STAT?", True, parse=parse_bool)
-
+    def _select_fm_source(self, source: str, rate: float | None) -> None:
+        """FM (option SMB-B20): internal LF generator at ``rate`` (``LFO:FREQ``), or the
+        [MOD EXT] input DC-coupled (``deviation`` at 1 V)."""
+        self.set_checked(f"FM:SOUR {'INT' if source == 'internal' else 'EXT'}",
+                         "FM:SOUR?", "INT" if source == "internal" else "EXT",
+                         parse=lambda r: r.upper()[:3])
+        if source == "internal":
+            assert rate is not None
+            self.set_checked(f"LFO:FREQ {rate:.3f}", "LFO:FREQ?", rate,
+                             tolerance=0.0005 + 1e-9 * rate)
+        else:
+            self.set_checked("FM:EXT:COUP DC", "FM:EXT:COUP?", "DC", parse=str.upper)

@@ -48,7 +48,9 @@ from ..lockin import (
     check_choice,
     check_filter_order,
     check_harmonic,
+    check_phase,
     check_range,
+    check_reference_frequency,
 )
 from ..snapshot import kind_state
 from .visa_base import DriverDescription, VisaInstrument, parse_float
@@ -244,15 +246,7 @@ class SR860(VisaInstrument):
 
     @reference_frequency.setter
     def reference_frequency(self, value: float) -> None:
-        limits = self.limits
-        f = check_range(value, limits.frequency_min, limits.frequency_max,
-                        what="reference_frequency", unit="Hz", who=self.name)
-        harmonic = self.harmonic
-        if harmonic * f > limits.frequency_max:
-            raise LimitError(f"{self.name}: reference_frequency {f:g} Hz at harmonic "
-                             f"{harmonic} detects at {harmonic * f:g} Hz, above "
-                             f"{limits.frequency_max:g} Hz; lower the harmonic first; "
-                             f"nothing was sent")
+        f = check_reference_frequency(value, self.limits, lambda: self.harmonic, who=self.name)
         if self.reference_source != "internal":
             raise InstrumentError(self.name, f"FREQ {f:.6f}",
                                   "the reference is external: its frequency is measured, not "
@@ -266,8 +260,7 @@ class SR860(VisaInstrument):
 
     @reference_phase.setter
     def reference_phase(self, value: float) -> None:
-        phase = check_range(value, -360000.0, 360000.0, what="reference_phase", unit="deg",
-                            who=self.name)
+        phase = check_phase(value, who=self.name)
         command = f"PHAS {phase:.7f}"
         self.write(command)
         got = self.query_value("PHAS?", parse_float)

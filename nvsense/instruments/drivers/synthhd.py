@@ -208,9 +208,7 @@ class SynthHD(MicrowaveDriver):
             self._set("s", step / 1e6, "s{:.7f}", tolerance=1e-6)
             self._set("[", power, "[{:.2f}", tolerance=0.005 + 1e-9)
             self._set("]", power, "]{:.2f}", tolerance=0.005 + 1e-9)
-            self.frequency = float(freqs[0])
-            self.power = float(power)
-            self._list = (freqs, float(power))
+            self._list_loaded(freqs, power)
 
     def start_list(self) -> None:
         """Run the sweep continuously (``c1``), stepping on each trigger edge (``w2``)."""

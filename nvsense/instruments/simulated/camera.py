@@ -268,7 +268,6 @@ class SimulatedCamera(SimulatedInstrument):
         self.drift_walk = float(drift_walk)
         self.faults = faults or CameraFaults()
         seed = self.sample.config.seed if seed is None else seed
-        self._seed = seed
         self.rng = np.random.default_rng(seed)
         self._sleep = sleep
         extent = self.pixel_size * max(width, height)

@@ -32,6 +32,7 @@ from ..lockin import (
     check_capture,
     check_filter_order,
     check_harmonic,
+    check_phase,
     check_range,
 )
 from .base import SimulatedInstrument
@@ -92,7 +93,6 @@ class SimulatedLockIn(SimulatedInstrument):
         self._capture: tuple[int, float] | None = None
         self._captured = 0
         self._capture_running = False
-        self._leftover: list[tuple[np.ndarray, np.ndarray]] = []
 
     # --- connection -------------------------------------------------------------------------
 
@@ -211,8 +211,7 @@ class SimulatedLockIn(SimulatedInstrument):
 
     @reference_phase.setter
     def reference_phase(self, value: float) -> None:
-        self._phase = check_range(value, -360000.0, 360000.0, what="reference_phase",
-                                  unit="deg", who=self.name)
+        self._phase = check_phase(value, who=self.name)
         self._require("PHAS")
         self._changed()
 

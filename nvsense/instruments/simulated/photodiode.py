@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from ...physics import DZFS_DT_HZ_PER_K, NV_AXES, hyperfine_offsets, transition_frequencies
 from ...physics.lockin_sensitivity import ELEMENTARY_CHARGE_C
@@ -557,17 +557,3 @@ class SimulatedPhotodiodeBench:
         """Start a new acquisition at the samples' current time (noise streams continue)."""
         self._index = 0
         self._start_time = None
-
-    def ideal_signal_gain(self, sensor: int = 0, direction: ArrayLike | None = None
-                          ) -> NDArray[np.float64]:
-        """dν/dB of every line of one sensor along ``direction`` (default the environment's,
-        else the test source's, else the first NV axis), Hz/T, flux concentrator included."""
-        s = self.sensors[sensor]
-        lin = self._linearisation(s.sample)
-        if direction is None:
-            direction = (self.environment.direction if self.environment is not None else
-                         self.test_source.direction if self.test_source is not None else
-                         NV_AXES[s.sample.config.axes[0]])
-        u = np.asarray(direction, dtype=float)
-        u = u / np.linalg.norm(u)
-        return s.config.flux_concentrator_gain * (lin.d_line_d_field @ u)

@@ -53,6 +53,7 @@ from ...errors import BenchConfigError, InstrumentError, LimitError
 from ...limits import out_of_range
 from ...snapshot import quantity_value
 from .common import (
+    NIDAQDriver,
     TaskFactory,
     _choice,
     _daq_cause,
@@ -60,7 +61,6 @@ from .common import (
     _name,
     _option,
     _physical_channel,
-    daq_errors,
 )
 
 __all__ = ["DEFAULT_AI_CHANNELS", "NIDAQAnalogInput"]
@@ -99,7 +99,7 @@ def _reader(in_stream: Any) -> Any:
     return AnalogMultiChannelReader(in_stream)
 
 
-class NIDAQAnalogInput:
+class NIDAQAnalogInput(NIDAQDriver):
     """Continuous, hardware-timed, multi-channel analog input on an NI X-series card (bench
     driver ``nidaq`` in ``analog_input``; an
     :class:`~nvsense.instruments.analog_input.AnalogInputStream`).
@@ -179,10 +179,8 @@ class NIDAQAnalogInput:
                 raise BenchConfigError(f"nidaq.{key} must be positive")
         self._task_factory = task_factory
         self._reader_factory = reader_factory or _reader
-        self._label = f"{self.name} ({self.device})"
         self._task: Any = None
         self._reader: Any = None
-        self._identity = f"NI-DAQmx device {self.device} (not connected)"
         self._configured: tuple[tuple[_Channel, ...], float, int] | None = None
         self._ranges: list[tuple[float, float]] = []
         self._running = False
@@ -210,15 +208,6 @@ class NIDAQAnalogInput:
         return parsed
 
     # --- description ------------------------------------------------------------------------
-
-    @property
-    def identity(self) -> str:
-        """Card model, serial number and NI-DAQmx version (read at :meth:`connect`)."""
-        return self._identity
-
-    @property
-    def connected(self) -> bool:
-        return self._task is not None
 
     @property
     def available_channels(self) -> tuple[str, ...]:
@@ -250,9 +239,6 @@ class NIDAQAnalogInput:
     def samples_read(self) -> int:
         """Samples per channel read since the acquisition started."""
         return self._samples_read
-
-    def _daq(self, operation: str) -> Any:
-        return daq_errors(self._label, operation)
 
     # --- connection -------------------------------------------------------------------------
 
@@ -308,10 +294,6 @@ class NIDAQAnalogInput:
             _log.warning("%s", exc)
             if raise_errors:
                 raise
-
-    def _require(self, operation: str) -> None:
-        if not self.connected:
-            raise InstrumentError(self._label, operation, "not connected; call connect() first")
 
     # --- acquisition ------------------------------------------------------------------------
 

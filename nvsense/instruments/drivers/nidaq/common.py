@@ -30,6 +30,7 @@ __all__ = [
     "NIDAQ_NOT_INSTALLED",
     "READS_PER_SECOND",
     "TIMEBASE_HZ",
+    "NIDAQDriver",
     "ReaderFactory",
     "TaskFactory",
     "daq_errors",
@@ -168,8 +169,6 @@ def _device_identity(task: Any, device: str) -> str:
     return f"{identity}, device {device}"
 
 
-
-
 @contextlib.contextmanager
 def daq_errors(label: str, operation: str) -> Iterator[None]:
     """Turn nidaqmx errors raised inside the block into :class:`InstrumentError`.
@@ -183,3 +182,48 @@ def daq_errors(label: str, operation: str) -> Iterator[None]:
         raise BackendUnavailableError(label, operation, NIDAQ_NOT_INSTALLED) from exc
     except nidaqmx.errors.Error as exc:
         raise InstrumentError(label, operation, _daq_cause(exc)) from exc
+
+
+class NIDAQDriver:
+    """What every NI-DAQmx driver of this package shares: the error context naming it, the
+    card's identity, whether its task exists, and dropping a half-made task.
+
+    A subclass sets ``name``, ``device`` and ``_task`` in its constructor and
+    :attr:`_identity` at :meth:`connect`.
+    """
+
+    name: str
+    device: str
+    _task: Any
+    _identity: str | None = None
+
+    @property
+    def _label(self) -> str:
+        """``"<slot> (<device>)"``: who an error message is about."""
+        return f"{self.name} ({self.device})"
+
+    @property
+    def identity(self) -> str:
+        """Card model, serial number and NI-DAQmx version (read at :meth:`connect`)."""
+        return self._identity or f"NI-DAQmx device {self.device} (not connected)"
+
+    @property
+    def connected(self) -> bool:
+        return self._task is not None
+
+    def _daq(self, operation: str) -> Any:
+        """Turn nidaqmx errors raised inside the block into InstrumentError
+        (:func:`daq_errors`)."""
+        return daq_errors(self._label, operation)
+
+    def _require(self, operation: str) -> None:
+        if not self.connected:
+            raise InstrumentError(self._label, operation, "not connected; call connect() first")
+
+    def _discard_task(self) -> None:
+        """Forget the task after a failed :meth:`connect`, clearing it quietly (the error that
+        made the connection fail is the one to report)."""
+        task, self._task = self._task, None
+        if task is not None:
+            with contextlib.suppress(Exception):
+                task.close()

@@ -75,6 +75,7 @@ from .common import (
     MIN_BIN_TIME,
     READS_PER_SECOND,
     TIMEBASE_HZ,
+    NIDAQDriver,
     ReaderFactory,
     TaskFactory,
     _choice,
@@ -86,7 +87,6 @@ from .common import (
     _physical_channel,
     _same_terminal,
     _terminal,
-    daq_errors,
 )
 
 __all__ = ["NIDAQCounter"]
@@ -111,7 +111,7 @@ class _Plan:
         return self.n_bins * self.bin_time
 
 
-class NIDAQCounter:
+class NIDAQCounter(NIDAQDriver):
     """APD photon counter or photodiode digitiser on an NI X-series card (driver ``nidaq``).
 
     Parameters
@@ -251,13 +251,11 @@ class NIDAQCounter:
         self._task_factory = task_factory
         self._reader_factory = reader_factory or _default_reader
 
-        self._label = f"{self.name} ({self.device})"
         self._clock_task: Any = None
         self._clock_chan: Any = None
         self._input_task: Any = None
         self._reader: Any = None
         self._plan: _Plan | None = None
-        self._identity = f"NI-DAQmx device {self.device} (not connected)"
         self._abort = threading.Event()
         self._committed = False  # tasks explicitly committed by configure()
         #: Gated counting asked for (by set_gate), and the level that lets counts through.
@@ -273,20 +271,10 @@ class NIDAQCounter:
         return f"/{self.device}/Ctr{number}InternalOutput"
 
     @property
-    def identity(self) -> str:
-        """Card model, serial number and NI-DAQmx version (read at :meth:`connect`)."""
-        return self._identity
-
-    @property
     def connected(self) -> bool:
         return self._input_task is not None
 
     # -- errors ------------------------------------------------------------------------------
-
-    def _daq(self, operation: str) -> Any:
-        """Turn nidaqmx errors raised inside the block into InstrumentError
-        (:func:`~nvsense.instruments.drivers.nidaq.common.daq_errors`)."""
-        return daq_errors(self._label, operation)
 
     # -- connection --------------------------------------------------------------------------
 
@@ -390,10 +378,6 @@ class NIDAQCounter:
         self._gate_programmed = False
         if first is not None and raise_errors:
             raise first
-
-    def _require(self, operation: str) -> None:
-        if not self.connected:
-            raise InstrumentError(self._label, operation, "not connected; call connect() first")
 
     # -- acquisition -------------------------------------------------------------------------
 

@@ -38,7 +38,14 @@ from nidaqmx.constants import AcquisitionType, Edge, RegenerationMode
 from ...errors import BenchConfigError, CapabilityError, InstrumentError
 from ...fm_drive import FMDriveBase, FMDriveLimits, whole_period_buffer
 from ...snapshot import quantity_value
-from .common import TaskFactory, _device_identity, _name, _option, _physical_channel, daq_errors
+from .common import (
+    NIDAQDriver,
+    TaskFactory,
+    _device_identity,
+    _name,
+    _option,
+    _physical_channel,
+)
 
 __all__ = ["NIDAQFMDrive"]
 
@@ -51,7 +58,7 @@ def _writer(out_stream: Any) -> Any:
     return AnalogSingleChannelWriter(out_stream, auto_start=False)
 
 
-class NIDAQFMDrive(FMDriveBase):
+class NIDAQFMDrive(NIDAQDriver, FMDriveBase):
     """A sine on an NI analog output, clocked by the analog input (bench driver ``nidaq`` in
     ``fm_drive``; an :class:`~nvsense.instruments.fm_drive.FMDrive`).
 
@@ -96,26 +103,13 @@ class NIDAQFMDrive(FMDriveBase):
         self.timeout = _option(timeout, "s", "timeout", d)
         self._task_factory = task_factory
         self._writer_factory = writer_factory or _writer
-        self._label = f"{self.name} ({self.device})"
         self._task: Any = None
         self._clocked = False
         self._buffer: tuple[int, int] | None = None  # (samples, periods)
-        self._identity = f"NI-DAQmx device {self.device} (not connected)"
 
     @property
     def physical_channel(self) -> str:
         return _physical_channel(self.device, self.ao_channel)
-
-    @property
-    def identity(self) -> str:
-        return self._identity
-
-    @property
-    def connected(self) -> bool:
-        return self._task is not None
-
-    def _daq(self, operation: str) -> Any:
-        return daq_errors(self._label, operation)
 
     @property
     def limits(self) -> FMDriveLimits:

@@ -10,7 +10,6 @@ References: nidaqmx-python API: ``Task``, ``DOChannelCollection``; NI-DAQmx C Re
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from typing import Any, Literal
@@ -22,14 +21,21 @@ from ....units import format_quantity
 from ...errors import BenchConfigError, InstrumentError, LimitError
 from ...protocols import LaserLimits
 from ...snapshot import limits_snapshot, quantity_value
-from .common import TaskFactory, _device_identity, _name, _option, _physical_channel, daq_errors
+from .common import (
+    NIDAQDriver,
+    TaskFactory,
+    _device_identity,
+    _name,
+    _option,
+    _physical_channel,
+)
 
 __all__ = ["NIDAQGate"]
 
 _log = logging.getLogger("nvsense.instruments.drivers.nidaq")
 
 
-class NIDAQGate:
+class NIDAQGate(NIDAQDriver):
     """Laser or AOM gate on one digital output line of an NI card (driver ``nidaq_gate``).
 
     The line switches emission on and off; the power is set by the optics and is only
@@ -82,15 +88,8 @@ class NIDAQGate:
             raise BenchConfigError(f"nidaq_gate.active_low: {active_low!r} must be true or false")
         self.active_low = active_low
         self._task_factory = task_factory
-        self._label = f"{self.name} ({self.device})"
         self._task: Any = None
         self._on = False
-        self._identity = f"NI-DAQmx device {self.device} (not connected)"
-
-    def _daq(self, operation: str) -> Any:
-        """Turn nidaqmx errors raised inside the block into InstrumentError
-        (:func:`~nvsense.instruments.drivers.nidaq.common.daq_errors`)."""
-        return daq_errors(self._label, operation)
 
     @property
     def physical_line(self) -> str:
@@ -110,10 +109,7 @@ class NIDAQGate:
             self._write(False)
             self._identity = _device_identity(self._task, self.device) + f", {self.line}"
         except BaseException:
-            task, self._task = self._task, None
-            if task is not None:
-                with contextlib.suppress(Exception):
-                    task.close()
+            self._discard_task()
             raise
 
     def close(self) -> None:
@@ -128,10 +124,6 @@ class NIDAQGate:
         self._task = None
         with self._daq(f"clear the gate task on {self.physical_line}"):
             task.close()  # DAQmxClearTask; the line keeps its last (off) level
-
-    @property
-    def identity(self) -> str:
-        return self._identity
 
     @property
     def limits(self) -> LaserLimits:

@@ -59,6 +59,7 @@ from ...snapshot import quantity_value
 from .analog_input import _OVERFLOW_CODES
 from .common import (
     _COUNTER_WRAP,
+    NIDAQDriver,
     ReaderFactory,
     TaskFactory,
     _choice,
@@ -70,7 +71,6 @@ from .common import (
     _physical_channel,
     _same_terminal,
     _terminal,
-    daq_errors,
 )
 
 __all__ = ["NIDAQGatedCounter"]
@@ -82,7 +82,7 @@ _CHUNK = 100_000
 _MIN_BUFFER = 1_000_000
 
 
-class NIDAQGatedCounter:
+class NIDAQGatedCounter(NIDAQDriver):
     """Photon counts per read-out window on an NI X-series counter gated by the pulser (bench
     driver ``nidaq`` in ``gated_counter``; a
     :class:`~nvsense.instruments.gated_counter.GatedCounter`).
@@ -139,22 +139,12 @@ class NIDAQGatedCounter:
         self._reader_factory = reader_factory or _default_reader
         self._sleep = sleep
         self._clock = clock
-        self._label = f"{self.name} ({self.device})"
         self._task: Any = None
         self._reader: Any = None
         self._config: tuple[int, int] | None = None
         self._committed = False
         self._armed = False
         self._abort = threading.Event()
-        self._identity = f"NI-DAQmx device {self.device} (not connected)"
-
-    @property
-    def identity(self) -> str:
-        return self._identity
-
-    @property
-    def connected(self) -> bool:
-        return self._task is not None
 
     @property
     def configuration(self) -> dict[str, int] | None:
@@ -162,13 +152,6 @@ class NIDAQGatedCounter:
         if self._config is None:
             return None
         return {"windows_per_pass": self._config[0], "passes": self._config[1]}
-
-    def _daq(self, operation: str) -> Any:
-        return daq_errors(self._label, operation)
-
-    def _require(self, operation: str) -> None:
-        if not self.connected:
-            raise InstrumentError(self._label, operation, "not connected; call connect() first")
 
     # --- connection -------------------------------------------------------------------------
 
@@ -190,10 +173,7 @@ class NIDAQGatedCounter:
                 self._reader = self._reader_factory("counts", self._task.in_stream)
             self._identity = _device_identity(self._task, self.device)
         except BaseException:
-            task, self._task = self._task, None
-            if task is not None:
-                with contextlib.suppress(Exception):
-                    task.close()
+            self._discard_task()
             raise
 
     def close(self) -> None:
