@@ -38,7 +38,13 @@ from nvsense.instruments import load_bench
 from nvsense.instruments.simulated.chain import photodiode_chain
 from nvsense.instruments.simulated.photodiode import SimulatedPhotodiodeBench
 from nvsense.measure.lockin import LockinTrackSettings, run_lockin_track
-from nvsense.physics import DZFS_DT_HZ_PER_K, GAMMA_NV_HZ_PER_T
+from nvsense.physics import (
+    DZFS_DT_HZ_PER_K,
+    GAMMA_NV_HZ_PER_T,
+    NV_AXES,
+    hyperfine_offsets,
+    transition_frequencies,
+)
 from nvsense.storage import open_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +54,23 @@ FORMULA = ("A_SNL = √(4q·R_T·(V̄_s + g²·V̄_r))·|dB/dp|/|k|: photocurren
            "demodulated with 2·sin(2πf_m t) → 4qI (El-Ella et al., Opt. Express 25, 14809 "
            "(2017); Dréau et al., PRB 84, 195204 (2011)); = nvsense.physics."
            "lockin_shot_noise_floor × √(1 + g²V̄_r/V̄_s) for the reference's shot noise")
+
+
+def line_gain(sample, centre, direction):
+    """dν/dB (Hz/T) of the sample's line nearest ``centre`` for a field along ``direction``,
+    by central differences of the Hamiltonian's transition frequencies at the static field."""
+    cfg = sample.config
+    axes = NV_AXES[list(cfg.axes)]
+    offsets = hyperfine_offsets(cfg.nucleus)
+
+    def lines(b):
+        return (transition_frequencies(b, sample.zfs, cfg.strain, axes)[..., None]
+                + offsets).ravel()
+
+    b0 = np.asarray(sample.field_at(), dtype=float)
+    u = np.asarray(direction, dtype=float) / np.linalg.norm(direction)
+    slope = (lines(b0 + 1e-8 * u) - lines(b0 - 1e-8 * u)) / 2e-8
+    return float(slope[np.argmin(np.abs(lines(b0) - centre))])
 
 
 def bench(seed: int, **photodiode: object):
@@ -130,7 +153,6 @@ def evoked(seed: int, data: Path) -> None:
             jitter=0.02, first_onset=0.1)
         source = chain.test_source
         # what the locked (lower) line reads: B∥ = −Δν/γ, Δν = (dν/dB along the source)·b
-        lines = b.sample.line_frequencies().ravel()
         # the source's field at the peak (its waveform carries the amplitude)
         expected_probe = float(np.mean(source.evoked_waveform(np.linspace(0.098, 0.102, 9))))
         target_snr = 10.0
@@ -141,8 +163,8 @@ def evoked(seed: int, data: Path) -> None:
             if gain is not None:
                 break
             r0 = run_lockin_track(b, LockinTrackSettings(duration=0.1), data_dir=data)
-            locked = int(np.argmin(np.abs(lines - r0.summary["lock_centre_hz"])))
-            gain = -chain.ideal_signal_gain(0, source.direction)[locked] / GAMMA_NV_HZ_PER_T
+            gain = -line_gain(b.sample, r0.summary["lock_centre_hz"],
+                              source.direction) / GAMMA_NV_HZ_PER_T
         duration = 0.1 + n * interval + 0.3
         r = run_lockin_track(b, LockinTrackSettings(duration=duration), data_dir=data)
     record = tracking_record(open_run(r.file))

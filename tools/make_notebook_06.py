@@ -36,8 +36,26 @@ from nvsense.instruments.config import builtin_bench_path
 from nvsense.instruments.simulated.chain import photodiode_chain
 from nvsense.instruments.simulated.photodiode import SimulatedPhotodiodeBench
 from nvsense.measure.lockin import LockinTrackSettings, run_lockin_track
-from nvsense.physics import GAMMA_NV_HZ_PER_T
+from nvsense.physics import GAMMA_NV_HZ_PER_T, NV_AXES, hyperfine_offsets, transition_frequencies
 from nvsense.storage import open_run
+
+
+def line_gain(sample, centre, direction):
+    '''dν/dB (Hz/T) of the sample's line nearest ``centre`` for a field along ``direction``,
+    by central differences of the Hamiltonian's transition frequencies at the static field.'''
+    cfg = sample.config
+    axes = NV_AXES[list(cfg.axes)]
+    offsets = hyperfine_offsets(cfg.nucleus)
+
+    def lines(b):
+        return (transition_frequencies(b, sample.zfs, cfg.strain, axes)[..., None]
+                + offsets).ravel()
+
+    b0 = np.asarray(sample.field_at(), dtype=float)
+    u = np.asarray(direction, dtype=float) / np.linalg.norm(direction)
+    slope = (lines(b0 + 1e-8 * u) - lines(b0 - 1e-8 * u)) / 2e-8
+    return float(slope[np.argmin(np.abs(lines(b0) - centre))])
+
 
 nT, pT = 1e-9, 1e-12
 work = Path(tempfile.mkdtemp(prefix="nvsense-nb06-"))
@@ -56,10 +74,9 @@ with load_bench(config) as bench:
         first_onset=0.1)
     result = run_lockin_track(bench, LockinTrackSettings(duration=2.5), data_dir=work)
     source = chain.test_source
-    lines = bench.sample.line_frequencies().ravel()
-    locked = int(np.argmin(np.abs(lines - result.summary["lock_centre_hz"])))
     # B∥ read on the locked (lower) line: −Δν/γ, Δν = (dν/dB along the source)·b
-    gain = -chain.ideal_signal_gain(0, source.direction)[locked] / GAMMA_NV_HZ_PER_T
+    gain = -line_gain(bench.sample, result.summary["lock_centre_hz"],
+                      source.direction) / GAMMA_NV_HZ_PER_T
 
 s = result.summary
 print(result.status, result.file.name)

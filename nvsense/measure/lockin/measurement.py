@@ -120,7 +120,7 @@ class LockinTracking(Measurement):
             ai, fm = bench.require("analog_input", "fm_drive")
         except CapabilityError as exc:
             raise SettingsError(f"lock-in detection: {exc}") from None
-        if not getattr(fm, "needs_analog_input", True):
+        if not getattr(fm, "shares_sample_clock", True):
             raise SettingsError("lock-in detection needs an FM drive on the analog input's "
                                 "clock (fm_drive driver nidaq or simulated); the source's "
                                 "internal FM has no phase known to the acquisition")
