@@ -129,6 +129,32 @@ TRACK = Measurement(
 MEASUREMENTS: dict[str, Measurement] = {m.name: m for m in (ODMR, TRACK)}
 
 
+
+def _pulsed_frequencies(settings: Any, bench: Any) -> Any:
+    # pulsed ODMR sweeps; the others use the resonance (+ detuning), when the campaign gives
+    # it (else the bench's latest calibration, checked by the run itself)
+    if settings.protocol == "podmr":
+        return settings.sweep_values()
+    if settings.mw_frequency is None:
+        return None
+    return [settings.mw_frequency + settings.detuning]
+
+
+PULSED = Measurement(
+    name="pulsed",
+    module="nvsense.measure.pulsed",
+    settings_name="PulsedSettings",
+    run_name="run_pulsed",
+    frequency_setting="mw_frequency",
+    frequencies=_pulsed_frequencies,
+    units={"mw_frequency": "Hz", "detuning": "Hz", "mw_power": "dBm", "laser_power": "W",
+           "pi_pulse": "s", "pi_half": "s", "retrack_span": "Hz", "retrack_dwell": "s",
+           "laser_time": "s", "readout_time": "s", "gate_delay": "s", "wait_time": "s"},
+    integers=frozenset({"averages", "repetitions", "n_pulses", "seed", "retrack_every",
+                        "retrack_points"}),
+)
+MEASUREMENTS[PULSED.name] = PULSED
+
 def get_measurement(name: str) -> Measurement:
     """The measurement called ``name``.
 

@@ -38,6 +38,7 @@ __all__ = ["COMMANDS", "FIRST_COMMANDS", "ArgumentParser", "build_parser", "comm
 COMMANDS: dict[str, tuple[str, str]] = {
     "odmr": ("odmr", "measure CW-ODMR, fit every sweep, report field and D"),
     "track": ("track", "tracking magnetometer: lock onto NV lines, record B(t), noise floor"),
+    "pulsed": ("pulsed", "pulsed protocols: Rabi, Ramsey, echo, XY8, T1, pulsed ODMR"),
     "gui": ("gui", "the live window: bench, ODMR, tracking magnetometer, data"),
     "campaign": ("campaign", "run measurement campaigns from a campaign file"),
     "runs": ("runs", "list the runs in the catalogue"),
@@ -47,7 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "instruments": ("instruments", "list instrument drivers; check a bench"),
     "nv": ("nv", "NV calculator: lines for a field, field from lines, D(T), sensitivity"),
     "serve": ("serve", "serve the runs read-only (Tiled API and web pages)"),
-    "widefield": ("widefield", "simulate, fit and plot widefield ODMR cubes"),
+    "widefield": ("widefield", "measure, simulate, fit and plot widefield ODMR cubes"),
 }
 
 #: Command groups shown first by ``nvsense --help`` (kept for scripts that read it).

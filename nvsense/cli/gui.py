@@ -4,9 +4,12 @@ Qt is imported only when the command runs, so the rest of the command line works
 without a display or Qt's system libraries.  ``--screenshot PNG --quit-after SECONDS`` captures
 the real window (also offscreen, ``QT_QPA_PLATFORM=offscreen``) after the measurement started
 with ``--start`` has run for that long, then closes it (stopping the run, bench left safe).
+``--replay RUN`` shows a finished run (a run file, a run id or ``latest``) as if it were live,
+through the same display path (:mod:`nvsense.measure.replay`); nothing is sent to the bench.
 
 Exit codes: 0 closed normally, 1 the run started with ``--start`` could not start or was
-aborted by an instrument fault (or Qt could not start), 2 bad options.
+aborted by an instrument fault (or Qt could not start), 2 bad options (a ``--replay`` run that
+cannot be found or read).
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ def register(subparsers: Any) -> None:
                    "default: the one of the last session, else the simulated bench")
     p.add_argument("--start", choices=("odmr", "track"),
                    help="start this measurement with the window's settings at once")
+    p.add_argument("--replay", metavar="RUN",
+                   help="show a finished odmr or track run as if it were live: a run file, a "
+                        "run id or latest / latest-KIND (`nvsense runs` lists them); with "
+                        "--pace fast as fast as the window draws, else at the recorded pace")
     p.add_argument("--screenshot", metavar="PNG", type=Path,
                    help="save a picture of the window to PNG (needs --quit-after)")
     p.add_argument("--quit-after", metavar="SECONDS", type=float,
@@ -67,6 +74,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"nvsense gui: --screenshot {args.screenshot}: give a .png file name",
               file=sys.stderr)
         return EXIT_BAD_INPUT
+    replay = None
+    if args.replay is not None:
+        if args.start is not None:
+            print("nvsense gui: --replay shows a stored run; it cannot go with --start",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
+        replay = _replay_file(args.replay, args.data_dir)
+        if replay is None:
+            return EXIT_BAD_INPUT
     try:
         from ..gui.app import GuiOptions, run_gui
     except ImportError as exc:
@@ -76,5 +92,22 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAULT
     options = GuiOptions(bench=args.bench, start=args.start, screenshot=args.screenshot,
                          quit_after=args.quit_after, data_dir=args.data_dir, pace=args.pace,
-                         settings_file=args.settings, dark=args.dark)
+                         settings_file=args.settings, dark=args.dark, replay=replay)
     return run_gui(options)
+
+
+def _replay_file(target: str, data_dir: str | None) -> Path | None:
+    """The run file of ``--replay RUN``, checked to be a run that replays (the message
+    printed and ``None`` otherwise)."""
+    from ..export.runs import resolve_run
+    from ..measure.replay import ReplayError, replay_source
+    from ..storage import Catalog, CatalogError, RunFileError
+
+    try:
+        catalog = Catalog(data_dir) if data_dir and not Path(target).exists() else None
+        path = resolve_run(target, catalog)
+        replay_source(path)
+    except (CatalogError, RunFileError, ReplayError, OSError, ValueError) as exc:
+        print(f"nvsense gui: --replay {target}: {exc}", file=sys.stderr)
+        return None
+    return path

@@ -49,6 +49,7 @@ class GuiOptions:
     pace: Literal["fast", "realtime"] = "realtime"
     settings_file: Path | None = None
     dark: bool | None = None
+    replay: Path | None = None
 
 
 def run_gui(options: GuiOptions) -> int:
@@ -96,7 +97,16 @@ def run_gui(options: GuiOptions) -> int:
                 failures.append(str(exc))
         window.close()  # stops the run; the window closes once the bench is safe
 
-    if options.start:
+    def replay() -> None:
+        assert options.replay is not None
+        # realtime: at the pace the run was recorded; fast: as fast as the window draws
+        if not window.replay(options.replay, speed=1.0 if options.pace == "realtime" else None):
+            failures.append(f"could not replay {options.replay}: "
+                            f"{window.statusBar().currentMessage()}")
+
+    if options.replay is not None:
+        QTimer.singleShot(0, replay)
+    elif options.start:
         window.run_ended.connect(ended)
         QTimer.singleShot(0, start)
     if options.quit_after is not None:

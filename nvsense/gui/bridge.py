@@ -11,6 +11,8 @@ typed signals.  While it waits, newer events merge with older ones of the same t
   keeps every row even when the spectrum plot skips some;
 - tracking blocks are concatenated (:func:`nvsense.measure.events.merge_keep_latest`), so the
   live trace has no gaps;
+- consecutive :class:`~nvsense.measure.documents.Record` documents (the measurement kinds
+  without a document type of their own) arrive together, as one list;
 - run start/finish and :class:`RunEnded` are never merged and keep their order.
 
 Nothing is lost on disk either way: the run file is written by the measurement thread before an
@@ -29,7 +31,14 @@ import numpy as np
 from numpy.typing import NDArray
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from ..measure.events import RunFinished, RunStarted, SweepDone, TrackingBlock, merge_keep_latest
+from ..measure.events import (
+    Record,
+    RunFinished,
+    RunStarted,
+    SweepDone,
+    TrackingBlock,
+    merge_keep_latest,
+)
 
 __all__ = ["DisplayStats", "EventBridge", "RunEnded", "SweepBatch"]
 
@@ -87,6 +96,10 @@ class SweepBatch:
         return len(self.indices) - 1
 
 
+class _Records(list):  # type: ignore[type-arg]
+    """Record documents waiting together in the queue."""
+
+
 @dataclass
 class DisplayStats:
     """What the display did with the events of the current run (for the status bar and the
@@ -125,12 +138,13 @@ class EventBridge(QObject):
     Signals
     -------
     run_started(RunStarted), sweeps(SweepBatch), tracking(TrackingBlock),
-    run_finished(RunFinished), run_ended(RunEnded)
+    records(list of Record), run_finished(RunFinished), run_ended(RunEnded)
     """
 
     run_started = Signal(object)
     sweeps = Signal(object)
     tracking = Signal(object)
+    records = Signal(object)
     run_finished = Signal(object)
     run_ended = Signal(object)
     _wake = Signal()
@@ -178,6 +192,11 @@ class EventBridge(QObject):
                     stats.blocks_merged += 1
                 else:
                     self._queue.append(event)
+            elif isinstance(event, Record):
+                if isinstance(last, _Records):
+                    last.append(event)
+                else:
+                    self._queue.append(_Records([event]))
             else:
                 self._queue.append(event)
             post = not self._wake_posted
@@ -211,6 +230,8 @@ class EventBridge(QObject):
                 self.sweeps.emit(item)
             elif isinstance(item, TrackingBlock):
                 self.tracking.emit(item)
+            elif isinstance(item, _Records):
+                self.records.emit(list(item))
             elif isinstance(item, RunStarted):
                 self.run_started.emit(item)
             elif isinstance(item, RunFinished):

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..measure.resonance import RESONANCE_KEY
 from ..storage import Catalog, resolve_data_dir
 from .forms import ErrorBanner
 
@@ -36,7 +37,8 @@ COLUMNS = ("run", "kind", "status", "records", "result", "note")
 
 
 def run_summary(row: dict[str, Any]) -> str:
-    """A short key result of a catalogue row: the field and D, or the noise floor."""
+    """A short key result of a catalogue row: the field and D, or the noise floor; "no
+    resonance" for a run that measured none."""
     def ok(key: str) -> bool:
         value = row.get(key)
         return value is not None and isinstance(value, float | int) and math.isfinite(value)
@@ -51,6 +53,8 @@ def run_summary(row: dict[str, Any]) -> str:
     if ok("D"):
         text += f"  D = {row['D'] / 1e6:.3f} MHz"
     results = row.get("results") or {}
+    if isinstance(results, dict) and results.get(RESONANCE_KEY) is False:
+        return "no resonance"  # its fitted "field" is noise
     floor = results.get("noise_floor_t_per_rthz") if isinstance(results, dict) else None
     if isinstance(floor, float | int) and math.isfinite(floor):
         text += f"  {floor * 1e9:.2f} nT/√Hz"
@@ -63,9 +67,12 @@ class DataPanel(QWidget):
     Signals
     -------
     data_dir_changed(str)
+    replay_requested(str)
+        *Replay* was pressed with a run selected: its file.
     """
 
     data_dir_changed = Signal(str)
+    replay_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,6 +101,11 @@ class DataPanel(QWidget):
         self.table.cellDoubleClicked.connect(self._open_run_folder)
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh)
+        self.replay_button = QPushButton("Replay")
+        self.replay_button.setObjectName("data.replay")
+        self.replay_button.setToolTip("Show the selected run (ODMR or tracking) in its tab as "
+                                      "if it were live; nothing is sent to the bench.")
+        self.replay_button.clicked.connect(self._replay_selected)
         self.banner = ErrorBanner()
         self._files: list[str] = []
         self._dir = resolve_data_dir(None)
@@ -109,6 +121,7 @@ class DataPanel(QWidget):
         runs_row.addWidget(QLabel("Recent runs"))
         runs_row.addStretch(1)
         runs_row.addWidget(refresh)
+        runs_row.addWidget(self.replay_button)
         runs_row.addWidget(self.open_button)
         layout = QVBoxLayout(self)
         layout.addLayout(dir_row)
@@ -146,6 +159,15 @@ class DataPanel(QWidget):
     def _open_run_folder(self, row: int, _col: int) -> None:
         if 0 <= row < len(self._files):
             self._open(Path(self._files[row]).parent)
+
+    def _replay_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        row = rows[0].row() if rows else self.table.currentRow()
+        if not 0 <= row < len(self._files):
+            self.banner.show_error("Select a run in the table to replay it.")
+            return
+        self.banner.clear()
+        self.replay_requested.emit(self._files[row])
 
     def _open(self, path: Path) -> bool:
         if not path.exists():

@@ -3,8 +3,9 @@ QSettings, and show which field an error message is about."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["ErrorBanner", "FieldSpec", "SettingsForm"]
+__all__ = ["ErrorBanner", "FieldSpec", "SettingsForm", "limit_fields"]
 
 _ERROR_STYLE = "border: 2px solid #d62728;"
 _BANNER_STYLE = ("QLabel { background: #fde8e8; color: #8b0000; border: 1px solid #d62728;"
@@ -41,6 +42,13 @@ class FieldSpec:
     choices: Sequence[str] = ()
     tip: str = ""
     placeholder: str = ""
+
+
+def limit_fields(error: Any, fields: Mapping[str, Sequence[str]]) -> list[str]:
+    """Form fields a :class:`~nvsense.instruments.LimitError` is about, from its ``quantity``
+    (never from its text): ``fields`` maps each quantity (``"frequency"``, ``"mw_power"``,
+    ...) to the form fields that set it; a quantity the form does not set marks nothing."""
+    return list(fields.get(str(getattr(error, "quantity", None)), ()))
 
 
 class ErrorBanner(QLabel):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,17 +30,19 @@ from PySide6.QtWidgets import (
 )
 
 from ..instruments import BenchConfigError, InstrumentError
-from ..measure import RunControl, RunFinished, RunStarted, run_odmr
+from ..measure import RunControl, RunFinished, RunStarted
 from ..storage import Catalog
 from .bench_panel import BenchPanel
 from .bench_session import BenchSession
 from .bridge import DEFAULT_MIN_INTERVAL, EventBridge, RunEnded, SweepBatch
 from .data_panel import DataPanel
+from .format import sample_text
 from .odmr_panel import OdmrPanel
 from .theme import DARK, LIGHT
+from .widefield_panel import WidefieldPanel
 from .worker import RunWorker
 
-__all__ = ["MainWindow"]
+__all__ = ["REPLAY", "TABS", "MainWindow", "Tab"]
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +51,14 @@ log = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 30.0
 #: Reason recorded in the run file when the window is closed during a run.
 WINDOW_CLOSED = "stopped by user (window closed)"
+#: Worker kind of a stored run being replayed (:meth:`MainWindow.replay`).
+REPLAY = "replay"
 
 BenchSource = str | Path | Mapping[str, Any] | None
+
+
+def _odmr_panel_class() -> Any:
+    return OdmrPanel
 
 
 def _tracking_panel_class() -> Any:
@@ -60,6 +69,42 @@ def _tracking_panel_class() -> Any:
         log.warning("tracking panel unavailable: %s", exc)
         return None
     return TrackingPanel
+
+
+@dataclass(frozen=True)
+class Tab:
+    """One measurement tab of the window.
+
+    Attributes
+    ----------
+    kind
+        The run kind its measurements have (``RunStarted.kind``: ``"odmr"``, ``"track"``).
+    title
+        The tab's title.
+    panel_class
+        Returns the panel's class, or ``None`` when the measurement is not installed.  A panel
+        is a ``QWidget`` with the signals ``start_requested`` and ``stop_requested`` and the
+        methods ``set_bench``, ``apply_bench_defaults``, ``read_settings``, ``procedure``
+        (``run(bench, settings, catalog=, subscribers=, control=)``), ``starting``,
+        ``run_started``, ``run_finished``, ``show_error``, ``set_running``, ``save``,
+        ``restore``, ``set_theme``, and one of ``show_sweeps`` (ODMR sweeps), ``show_block``
+        (tracking blocks) or ``show_records`` (:class:`~nvsense.measure.documents.Record`
+        documents of any other kind).
+    action
+        Text of its Run menu entry.
+    """
+
+    kind: str
+    title: str
+    panel_class: Callable[[], Any]
+    action: str
+
+
+#: The measurement tabs, in order: a new measurement kind adds its entry here.
+TABS: list[Tab] = [
+    Tab("odmr", "ODMR", _odmr_panel_class, "Start &ODMR"),
+    Tab("track", "Tracking magnetometer", _tracking_panel_class, "Start &tracking"),
+]
 
 
 class MainWindow(QMainWindow):
@@ -112,13 +157,26 @@ class MainWindow(QMainWindow):
 
         self.bench_panel = BenchPanel()
         self.data_panel = DataPanel()
-        self.odmr_panel = OdmrPanel()
-        tracking_class = _tracking_panel_class()
-        self.tracking_panel = tracking_class() if tracking_class else None
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.odmr_panel, "ODMR")
-        if self.tracking_panel is not None:
-            self.tabs.addTab(self.tracking_panel, "Tracking magnetometer")
+        #: The measurement panels by run kind, in the order of :data:`TABS`.
+        self.panels: dict[str, Any] = {}
+        for tab in TABS:
+            cls = tab.panel_class()
+            if cls is not None:
+                self.panels[tab.kind] = cls()
+                self.tabs.addTab(self.panels[tab.kind], tab.title)
+        self.odmr_panel: OdmrPanel = self.panels["odmr"]
+        self.tracking_panel: Any = self.panels.get("track")
+        self._form_bench: str | None = None
+        self._run_kinds: dict[str, str] = {}
+        from .pulsed_panel import PulsedPanel  # pulsed protocols: a self-contained tab
+
+        self.pulsed_panel = PulsedPanel(
+            bench=lambda: self.session.bench if self.session else None,
+            data_dir=lambda: self.data_panel.data_dir, busy=lambda: self.busy)
+        self.tabs.addTab(self.pulsed_panel, "Pulsed")
+        self.widefield_panel = WidefieldPanel()  # live maps of widefield runs (display only)
+        self.tabs.addTab(self.widefield_panel, "Widefield")
         self._build_layout()
         self._build_menu()
         self.stats_label = QLabel("")
@@ -151,13 +209,17 @@ class MainWindow(QMainWindow):
 
     def _build_menu(self) -> None:
         run_menu = self.menuBar().addMenu("&Run")
-        self.start_odmr_action = QAction("Start &ODMR", self)
-        self.start_odmr_action.triggered.connect(self.start_odmr)
-        run_menu.addAction(self.start_odmr_action)
-        if self.tracking_panel is not None:
-            self.start_track_action = QAction("Start &tracking", self)
-            self.start_track_action.triggered.connect(self.start_tracking)
-            run_menu.addAction(self.start_track_action)
+        #: The Run menu's start entries by run kind.
+        self.start_actions: dict[str, QAction] = {}
+        for tab in TABS:
+            if tab.kind in self.panels:
+                action = QAction(tab.action, self)
+                action.triggered.connect(lambda _checked=False, k=tab.kind: self.start_run(k))
+                run_menu.addAction(action)
+                self.start_actions[tab.kind] = action
+        self.start_odmr_action = self.start_actions["odmr"]
+        if "track" in self.start_actions:
+            self.start_track_action = self.start_actions["track"]
         stop = QAction("&Stop", self)
         stop.setShortcut(QKeySequence("Ctrl+."))
         stop.triggered.connect(self.stop_run)
@@ -177,24 +239,26 @@ class MainWindow(QMainWindow):
         b.run_started.connect(self._on_run_started)
         b.sweeps.connect(self._on_sweeps)
         b.tracking.connect(self._on_tracking)
+        b.records.connect(self._on_records)
         b.run_finished.connect(self._on_run_finished)
         b.run_ended.connect(self._on_run_ended)
         self.bench_panel.load_requested.connect(self.load_bench)
         self.bench_panel.check_requested.connect(self.check_bench)
         self.bench_panel.safe_requested.connect(self.make_safe)
-        self.odmr_panel.start_requested.connect(self.start_odmr)
-        self.odmr_panel.stop_requested.connect(self.stop_run)
-        if self.tracking_panel is not None:
-            self.tracking_panel.start_requested.connect(self.start_tracking)
-            self.tracking_panel.stop_requested.connect(self.stop_run)
+        for kind, panel in self.panels.items():
+            panel.start_requested.connect(lambda k=kind: self.start_run(k))
+            panel.stop_requested.connect(self.stop_run)
         self.data_panel.data_dir_changed.connect(
             lambda path: self.store.setValue("data/dir", path))
+        self.data_panel.replay_requested.connect(
+            lambda path: self.replay(path, speed=self.replay_speed))
 
     def _restore(self, bench: BenchSource, data_dir: str | Path | None) -> None:
         s = self.store
-        self.odmr_panel.restore(s)
-        if self.tracking_panel is not None:
-            self.tracking_panel.restore(s)
+        for panel in self.panels.values():
+            panel.restore(s)
+        if s.contains("bench/file"):  # the forms hold the values used on that bench
+            self._form_bench = str(s.value("bench/file") or "")
         geometry = s.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
@@ -210,9 +274,8 @@ class MainWindow(QMainWindow):
     def save_settings(self) -> None:
         """Remember the panels' settings, bench file, data folder and window layout."""
         s = self.store
-        self.odmr_panel.save(s)
-        if self.tracking_panel is not None:
-            self.tracking_panel.save(s)
+        for panel in self.panels.values():
+            panel.save(s)
         if isinstance(self._bench_source, str):
             s.setValue("bench/file", self._bench_source)
         s.setValue("data/dir", str(self.data_panel.data_dir))
@@ -239,19 +302,23 @@ class MainWindow(QMainWindow):
         except (BenchConfigError, OSError) as exc:
             self._bench_error = str(exc)
             self.bench_panel.set_failed(text.strip(), f"Bench file: {exc}")
-            self.odmr_panel.set_bench(None)
-            if self.tracking_panel is not None:
-                self.tracking_panel.set_bench(None)
+            for panel in self.panels.values():
+                panel.set_bench(None)
             self._update_controls()
             return False
-        label = self.session.label
-        if self.session.bench.sample is not None:
-            label += f" · simulated sample, {self.session.bench.sample.pace} pace"
+        label = self.session.label + sample_text(self.session.bench, self.pace)
         self.bench_panel.set_loaded(text.strip() if isinstance(text, str) else "", label)
         self.bench_panel.set_states(self.session.offline_states())
-        self.odmr_panel.set_bench(self.session.bench)
-        if self.tracking_panel is not None:
-            self.tracking_panel.set_bench(self.session.bench)
+        # the forms start from the bench file's defaults when the bench is not the one their
+        # values were last set for (a remembered session keeps its values)
+        key = str(source or "").strip() if isinstance(source, str | Path) or source is None \
+            else None  # a mapping: always its own defaults
+        fresh = key is None or key != self._form_bench
+        self._form_bench = key
+        for panel in self.panels.values():
+            if fresh:
+                panel.apply_bench_defaults(self.session.bench)
+            panel.set_bench(self.session.bench)
         self._update_controls()
         return True
 
@@ -290,41 +357,33 @@ class MainWindow(QMainWindow):
     @property
     def busy(self) -> bool:
         """A run or bench task is going."""
-        return self.worker is not None
+        return self.worker is not None or self.pulsed_panel.running
 
     @property
     def running(self) -> str | None:
-        """The kind of the measurement going ("odmr", "track"), or None."""
-        if self.worker is not None and self.worker.kind in ("odmr", "track"):
+        """The kind of the measurement going ("odmr", "track", or ``"replay"`` while a stored
+        run is replayed), or None."""
+        if self.worker is not None and self._is_run(self.worker.kind):
             return self.worker.kind
         return None
+
+    def _is_run(self, kind: str | None) -> bool:
+        """A measurement or a replay (not a bench task)."""
+        return kind in self.panels or kind == REPLAY
 
     def start_odmr(self) -> bool:
         """Validate the ODMR form against the bench and start the run; False (with the reason
         shown in the panel) if it cannot start."""
-        session = self._session_or_error(self.odmr_panel.show_error)
-        if session is None:
-            return False
-        settings = self.odmr_panel.read_settings(session.bench)
-        if settings is None:
-            return False
-        catalog = Catalog(self.data_panel.data_dir)
-        bench = session.bench
-
-        def target(control: RunControl, subscriber: Callable[[Any], None]) -> Any:
-            session.connect()
-            return run_odmr(bench, settings, catalog=catalog, subscribers=[subscriber],
-                            control=control)
-
-        self.save_settings()
-        self.tabs.setCurrentWidget(self.odmr_panel)
-        self.odmr_panel.starting()
-        self._start_worker("odmr", target)
-        return True
+        return self.start_run("odmr")
 
     def start_tracking(self) -> bool:
         """Validate the tracking form and start the magnetometer (see :meth:`start_odmr`)."""
-        panel = self.tracking_panel
+        return self.start_run("track")
+
+    def start_run(self, kind: str) -> bool:
+        """Validate the form of the ``kind`` tab against the bench and start its measurement
+        in a worker thread; False (with the reason shown in the panel) if it cannot start."""
+        panel = self.panels.get(kind)
         if panel is None:
             return False
         session = self._session_or_error(panel.show_error)
@@ -345,7 +404,54 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.tabs.setCurrentWidget(panel)
         panel.starting()
-        self._start_worker("track", target)
+        self._start_worker(kind, target)
+        return True
+
+    @property
+    def replay_speed(self) -> float | None:
+        """The speed of a replay started from the window: the recorded pace in a window paced
+        in real time, as fast as it draws in a ``fast`` one."""
+        return 1.0 if self.pace == "realtime" else None
+
+    def replay(self, source: str | Path, *, speed: float | None = None) -> bool:
+        """Show a stored run in its tab as if it were live: its file is turned into the
+        documents the run published (:mod:`nvsense.measure.replay`), which take the live
+        display's path (bridge, panels).  Nothing is sent to the bench and nothing written.
+
+        Parameters
+        ----------
+        source
+            The run file.
+        speed
+            ``1.0``: at the pace the run was recorded; ``None``: as fast as the display
+            takes them.
+
+        Returns False (with the reason in the status bar and the panel) if it cannot start.
+        """
+        from ..measure.replay import ReplayError, replay_run, replay_source
+
+        if self.busy:
+            self.statusBar().showMessage("Busy: wait for the run or bench operation to end.")
+            return False
+        try:
+            stored = replay_source(source)
+        except (ReplayError, OSError) as exc:
+            self.statusBar().showMessage(f"Replay: {exc}")
+            self.odmr_panel.show_error(f"Replay: {exc}")
+            return False
+        panel = self.panels.get(stored.kind)
+        if panel is None:
+            text = f"Replay: this window has no tab for {stored.kind} runs"
+            self.statusBar().showMessage(text)
+            self.odmr_panel.show_error(text)
+            return False
+        self.tabs.setCurrentWidget(panel)
+        self._run_kinds = {stored.info.run_id: stored.kind}  # its tab shows Stop at once
+
+        def target(control: RunControl, subscriber: Callable[[Any], None]) -> Any:
+            return replay_run(stored, [subscriber], speed=speed, control=control)
+
+        self._start_worker(REPLAY, target)
         return True
 
     def stop_run(self) -> None:
@@ -357,7 +463,7 @@ class MainWindow(QMainWindow):
 
     def _start_worker(self, kind: str, target: Callable[..., Any]) -> None:
         self.bridge.flush()  # nothing of an earlier run may arrive after this one started
-        if kind in ("odmr", "track"):
+        if self._is_run(kind):
             self.bridge.reset_stats()
             self.last_result, self.last_error = None, None
             self.statusBar().showMessage(f"{kind}: starting…")
@@ -370,24 +476,36 @@ class MainWindow(QMainWindow):
     def _update_controls(self) -> None:
         kind = self.worker.kind if self.worker is not None else None
         idle = kind is None and self.session is not None
-        self.odmr_panel.set_running(kind == "odmr", idle)
-        if self.tracking_panel is not None:
-            self.tracking_panel.set_running(kind == "track", idle)
-        self.bench_panel.set_busy(kind is not None, run_going=kind in ("odmr", "track"))
-        self.start_odmr_action.setEnabled(idle)
-        if self.tracking_panel is not None:
-            self.start_track_action.setEnabled(idle)
+        replaying = kind == REPLAY
+        for panel_kind, panel in self.panels.items():
+            # a replay runs in the tab of its run's kind; Stop ends it
+            panel.set_running(panel_kind == kind or (replaying and panel_kind == self._shown),
+                              idle)
+        self.bench_panel.set_busy(kind is not None, run_going=kind in self.panels)
+        for action in self.start_actions.values():
+            action.setEnabled(idle)
+        self.data_panel.replay_button.setEnabled(kind is None)
 
     # -- events (GUI thread) ----------------------------------------------------------------
 
     def _panel(self, kind: str) -> Any:
-        return self.odmr_panel if kind == "odmr" else self.tracking_panel
+        return self.panels.get(kind)
+
+    @property
+    def _shown(self) -> str | None:
+        """The kind of the run whose documents the panels show now."""
+        return next(reversed(self._run_kinds.values()), None)
 
     def _on_run_started(self, event: RunStarted) -> None:
+        self._run_kinds = {event.run_id: event.kind}
         panel = self._panel(event.kind)
         if panel is not None:
             panel.run_started(event)
+            self._update_controls()
         self.data_panel.set_run_file(event.file)
+        if self.running == REPLAY:  # the bench is not involved
+            self.statusBar().showMessage(f"replay of {event.kind} run {event.run_id}")
+            return
         self.data_panel.refresh()  # the new run is listed as "running"
         self.bench_panel.set_identities(event.identities)
         on = {slot: "connected" for slot in event.identities}
@@ -406,6 +524,15 @@ class MainWindow(QMainWindow):
         self.bridge.stats.record(block.wall_time)
         self._show_stats()
 
+    def _on_records(self, records: list[Any]) -> None:
+        """Record documents (of the kinds without their own document type): to the panel of
+        their run's kind."""
+        panel = self._panel(self._run_kinds.get(records[-1].run_id, self._shown or ""))
+        if panel is not None and hasattr(panel, "show_records"):
+            panel.show_records(records)
+        self.bridge.stats.record(records[-1].wall_time, records[0].wall_time)
+        self._show_stats()
+
     def _show_stats(self) -> None:
         st = self.bridge.stats
         merged = st.sweeps_coalesced + st.blocks_merged
@@ -414,10 +541,14 @@ class MainWindow(QMainWindow):
                                  f"latency {latency:.0f} ms")
 
     def _on_run_finished(self, event: RunFinished) -> None:
-        kind = self.running or "odmr"
+        kind = self._run_kinds.get(event.run_id) or self.running or "odmr"
         panel = self._panel(kind)
         if panel is not None:
             panel.run_finished(event)
+        if self.running == REPLAY:
+            self.statusBar().showMessage(f"replay ended: the run was {event.status}"
+                                         + (f" ({event.reason})" if event.reason else ""))
+            return
         self._last_safe_report = tuple(event.safe_report)
         self.bench_panel.show_safe_report(event.safe_report)
         if event.file:
@@ -427,7 +558,13 @@ class MainWindow(QMainWindow):
 
     def _on_run_ended(self, ended: RunEnded) -> None:
         self.worker = None
-        if ended.kind in ("odmr", "track"):
+        if ended.kind == REPLAY:
+            self.last_result, self.last_error = ended.result, ended.error
+            if ended.error is not None:
+                self._show_run_error(self._shown or "odmr", ended.error)
+            elif ended.result is None:  # the run's end was not reached
+                self.statusBar().showMessage("replay stopped")
+        elif ended.kind in self.panels:
             self.last_result, self.last_error = ended.result, ended.error
             if ended.error is not None:  # the run could not start (or a bug)
                 self._show_run_error(ended.kind, ended.error)
@@ -465,7 +602,9 @@ class MainWindow(QMainWindow):
         if self._close_pending:
             self.close()
             return
-        if ended.kind in ("odmr", "track"):
+        if ended.kind == REPLAY:
+            self.run_ended.emit(ended)
+        elif ended.kind in self.panels:
             self.run_ended.emit(ended)
             if self.session is not None and self.session.bench.connected:
                 # read back what the bench is now (RF off, laser off), off the GUI thread
@@ -500,9 +639,9 @@ class MainWindow(QMainWindow):
 
     def set_dark_plots(self, dark: bool) -> None:
         theme = DARK if dark else LIGHT
-        self.odmr_panel.set_theme(theme)
-        if self.tracking_panel is not None:
-            self.tracking_panel.set_theme(theme)
+        for panel in self.panels.values():
+            panel.set_theme(theme)
+        self.widefield_panel.set_theme(theme)
 
     def screenshot(self, path: str | Path) -> Path:
         """Save the window as it is drawn now (works offscreen) to a PNG."""

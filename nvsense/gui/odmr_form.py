@@ -12,10 +12,10 @@ from typing import Any
 
 from ..measure import FIT_MODELS, OdmrSettings
 from ..measure.settings import DEFAULT_RANGE
-from .forms import FieldSpec
+from .forms import FieldSpec, limit_fields
 
-__all__ = ["ODMR_FIELDS", "limit_error_fields", "odmr_settings", "odmr_values",
-           "settings_error_fields"]
+__all__ = ["LIMIT_FIELDS", "ODMR_FIELDS", "limit_error_fields", "odmr_form_defaults",
+           "odmr_settings", "odmr_values", "settings_error_fields"]
 
 ODMR_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("start", "Start", f"{DEFAULT_RANGE[0] / 1e9:.2f} GHz",
@@ -100,14 +100,85 @@ def settings_error_fields(message: str) -> list[str]:
     return keys
 
 
-def limit_error_fields(message: str) -> list[str]:
-    """Form fields a :class:`~nvsense.instruments.LimitError` message is about."""
-    text = message.lower()
-    keys = []
-    if "frequency" in text:
-        keys += ["start", "stop", "extra_ranges"]
-    if re.search(r"\bmw power\b", text) or ("power" in text and "dbm" in text):
-        keys.append("mw_power")
-    if "laser power" in text:
-        keys.append("laser_power")
-    return keys
+#: The form fields that set each quantity a :class:`~nvsense.instruments.LimitError` names.
+LIMIT_FIELDS: dict[str, tuple[str, ...]] = {
+    "frequency": ("start", "stop", "extra_ranges"),
+    "list_points": ("points", "extra_ranges"),
+    "n_bins": ("points", "extra_ranges"),
+    "bin_time": ("dwell",),
+    "mw_power": ("mw_power",),
+    "laser_power": ("laser_power",),
+}
+
+
+def limit_error_fields(error: Any, raw: dict[str, str] | None = None) -> list[str]:
+    """Form fields a :class:`~nvsense.instruments.LimitError` is about, from its
+    ``quantity``, ``value`` and ``bound``: given the form's values ``raw``, a frequency outside
+    the limits marks the end of the first range it passes (``start`` below the lower limit,
+    ``stop`` above the upper one) or the further ranges that hold it."""
+    keys = limit_fields(error, LIMIT_FIELDS)
+    value = getattr(error, "value", None)
+    if getattr(error, "quantity", None) != "frequency" or raw is None \
+            or not isinstance(value, int | float):
+        return keys
+    start, stop = _hz(raw.get("start", "")), _hz(raw.get("stop", ""))
+    if start is None or stop is None or not start <= float(value) <= stop:
+        return ["extra_ranges"]
+    bound = getattr(error, "bound", None)
+    return {"lower": ["start"], "upper": ["stop"]}.get(str(bound), ["start", "stop"])
+
+
+def _hz(text: str) -> float | None:
+    from ..units import parse_quantity
+
+    try:
+        return float(parse_quantity(text, "Hz", name="frequency"))
+    except Exception:  # a blank or broken field holds no frequency
+        return None
+
+
+def _text(value: Any) -> str:
+    """A bench file's setting as the form's text ("-20 dBm", "20 ms", "0.4 mT, 1.1 mT, …")."""
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(v) for v in value)
+    return str(value)
+
+
+def _range_text(r: Any) -> str:
+    return f"{r.start / 1e9:.9g}GHz:{r.stop / 1e9:.9g}GHz:{r.points}"
+
+
+def odmr_form_defaults(bench: Any) -> dict[str, str]:
+    """The form's starting values on ``bench``: the bench file's ``defaults.odmr`` where it
+    gives them, the form's own defaults elsewhere — the values ``nvsense odmr --bench FILE``
+    uses without options (:mod:`nvsense.measure.bench_defaults`).  Settings that belong together
+    go together: a bench giving ``sweeps`` leaves ``duration`` blank, a bench giving ``model``
+    without ``n_lines`` leaves the lines to be found.
+
+    Raises
+    ------
+    SettingsError
+        The bench file's ``defaults.odmr`` are invalid (naming the bench file).
+    """
+    from ..measure.bench_defaults import TOGETHER, bench_defaults, check_bench_defaults
+
+    values = {spec.key: spec.default for spec in ODMR_FIELDS}
+    given = bench_defaults(bench, "odmr")
+    if not given:
+        return values
+    check_bench_defaults(bench, "odmr")
+    for group in TOGETHER["odmr"]:
+        if group & set(given):
+            for key in group:
+                values[key] = "auto" if key == "n_lines" else ""
+    for key, value in given.items():
+        if key == "ranges":
+            settings = OdmrSettings.parse({"ranges": value})
+            first, *more = settings.ranges
+            values["start"] = f"{first.start / 1e9:.9g} GHz"
+            values["stop"] = f"{first.stop / 1e9:.9g} GHz"
+            values["points"] = str(first.points)
+            values["extra_ranges"] = "; ".join(_range_text(r) for r in more)
+        elif key in values and value is not None:
+            values[key] = _text(value)
+    return values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -21,14 +22,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..formatting import StickyUnit
 from ..instruments import LimitError
-from ..measure import OdmrSettings, RunFinished, RunStarted, SettingsError
+from ..measure import OdmrSettings, RunFinished, RunStarted, SettingsError, run_odmr
+from ..measure.resonance import RESONANCE_KEY
 from .bridge import SweepBatch
 from .format import d_text, field_text, lines_rows, progress_text
 from .forms import ErrorBanner, SettingsForm
 from .odmr_form import (
     ODMR_FIELDS,
     limit_error_fields,
+    odmr_form_defaults,
     odmr_settings,
     settings_error_fields,
 )
@@ -36,6 +40,8 @@ from .odmr_plots import OdmrPlots
 from .theme import PlotTheme
 
 __all__ = ["OdmrPanel"]
+
+_NO_RESONANCE_STYLE = "color: #c00000; font-weight: bold;"
 
 
 class OdmrResults(QWidget):
@@ -47,6 +53,8 @@ class OdmrResults(QWidget):
         self.field = QLabel("B: –")
         self.d = QLabel("D: –")
         self.status = QLabel("")
+        self.status.setObjectName("odmr.status")
+        self.unit = StickyUnit("T")
         big = QFont()
         big.setPointSize(big.pointSize() + 2)
         big.setBold(True)
@@ -71,6 +79,7 @@ class OdmrResults(QWidget):
             layout.addWidget(widget)
 
     def clear(self) -> None:
+        self.unit = StickyUnit("T")  # one unit for the whole run
         self.progress.setText("starting…")
         self.field.setText("B: –")
         self.d.setText("D: –")
@@ -81,17 +90,20 @@ class OdmrResults(QWidget):
         fit = event.average_fit
         self.progress.setText(progress_text(event.index, event.sweeps_planned, event.elapsed)
                               + "  (fit of the running average)")
-        self.field.setText(field_text(fit))
+        self.field.setText(field_text(fit, self.unit))
         self.d.setText(d_text(fit))
+        self.status.setStyleSheet("")
         if fit is None and getattr(event, "lines_pending", False):
             self.status.setText("finding the lines; the sweeps are kept, their fits follow")
         elif fit is None:
             self.status.setText("fit failed on this sweep; the data are kept")
+        elif fit.resonance_found is False:
+            self.show_no_resonance(fit.message)
         elif not fit.success:
             self.status.setText(f"fit: {fit.message or 'not converged'}")
         else:
             self.status.setText(f"fit converged, χ²ᵣ = {fit.redchi:.2f}")
-        rows = lines_rows(fit)
+        rows = lines_rows(fit) if fit is None or fit.resonance_found is not False else []
         self.lines.setRowCount(len(rows))
         for i, row in enumerate(rows):
             for j, text in enumerate(row):
@@ -102,6 +114,16 @@ class OdmrResults(QWidget):
                                           | Qt.AlignmentFlag.AlignVCenter)
                     self.lines.setItem(i, j, item)
                 item.setText(text)
+
+
+    def show_no_resonance(self, message: str) -> None:
+        """The run measured no resonance: say so instead of a field (the fitted "lines" are
+        noise)."""
+        self.field.setText("B: no resonance measured (the fitted lines are noise)")
+        self.d.setText("D: –")
+        self.status.setText(message or "no resonance measured")
+        self.status.setStyleSheet(_NO_RESONANCE_STYLE)
+        self.lines.setRowCount(0)
 
 
 class OdmrPanel(QWidget):
@@ -165,6 +187,10 @@ class OdmrPanel(QWidget):
 
     # -- settings ---------------------------------------------------------------------------
 
+    def procedure(self) -> Callable[..., Any]:
+        """The measurement the window runs for this panel."""
+        return run_odmr
+
     def set_bench(self, bench: Any) -> None:
         """The bench whose limits the form is checked against (``None``: no bench loaded);
         shows its usable ranges as hints."""
@@ -186,6 +212,18 @@ class OdmrPanel(QWidget):
         except Exception:  # a driver may know its limits only once connected
             pass
 
+    def apply_bench_defaults(self, bench: Any) -> None:
+        """Start the form from the bench file's ``defaults.odmr`` (and the form's defaults
+        elsewhere), as ``nvsense odmr --bench FILE`` starts; an invalid section is reported
+        and leaves the form as it was."""
+        try:
+            values = odmr_form_defaults(bench)
+        except SettingsError as exc:
+            self.banner.show_error(str(exc))
+            return
+        self.form.set_values(values)
+        self._last_checked = None
+
     def read_settings(self, bench: Any = None) -> OdmrSettings | None:
         """Validate the form (and, with a bench, its limits, sending nothing); show what is
         wrong and return ``None``, or clear the message and return the settings."""
@@ -202,7 +240,7 @@ class OdmrPanel(QWidget):
                                      mw_power=settings.mw_power,
                                      laser_power=settings.laser_power)
             except LimitError as exc:
-                self.form.mark_errors(limit_error_fields(str(exc)))
+                self.form.mark_errors(limit_error_fields(exc, self.form.values()))
                 self.banner.show_error(f"ODMR settings: {exc}")
                 return None
         self.form.mark_errors(())
@@ -248,7 +286,14 @@ class OdmrPanel(QWidget):
 
     def run_finished(self, event: RunFinished) -> None:
         sweeps = event.results.get("sweeps", 0)
-        if event.status == "completed":
+        if event.results.get(RESONANCE_KEY) is False:
+            # the run's verdict on its final average (nvsense.measure.resonance): its fit is
+            # noise, whatever the status; the CLI exits 3 for it
+            why = str(event.attrs.get("warnings") or "no resonance measured")
+            self.results.show_no_resonance(why)
+            self.banner.show_error(f"Run {event.status} after {sweeps} sweeps, but it measured "
+                                   f"no resonance: {why}")
+        elif event.status == "completed":
             self.banner.show_note(f"Run completed: {sweeps} sweeps.")
         elif event.reason and event.reason.startswith("stopped by user"):
             self.banner.show_note(f"Run stopped by the user after {sweeps} sweeps; the data "

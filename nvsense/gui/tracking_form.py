@@ -7,10 +7,10 @@ import re
 from typing import Any
 
 from ..measure.tracking import TrackSettings
-from .forms import FieldSpec
+from .forms import FieldSpec, limit_fields
 
-__all__ = ["TRACK_FIELDS", "limit_error_fields", "settings_error_fields", "track_settings",
-           "track_values"]
+__all__ = ["LIMIT_FIELDS", "SAMPLE_SETTINGS", "TRACK_FIELDS", "limit_error_fields",
+           "settings_error_fields", "track_form_defaults", "track_settings", "track_values"]
 
 TRACK_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("duration", "Duration", "", placeholder="blank: until Stop",
@@ -80,14 +80,46 @@ def settings_error_fields(message: str) -> list[str]:
     return keys
 
 
-def limit_error_fields(message: str) -> list[str]:
-    """Form fields a limit error message is about."""
-    text = message.lower()
-    keys = []
-    if "frequency" in text:
-        keys.append("sweep")
-    if re.search(r"\bmw power\b", text):
-        keys.append("mw_power")
-    if "laser power" in text:
-        keys.append("laser_power")
-    return keys
+#: The form fields that set each quantity a :class:`~nvsense.instruments.LimitError` names.
+LIMIT_FIELDS: dict[str, tuple[str, ...]] = {
+    "frequency": ("sweep",),
+    "list_points": ("sweep",),
+    "n_bins": ("sweep",),
+    "bin_time": ("rate",),
+    "mw_power": ("mw_power",),
+    "laser_power": ("laser_power",),
+}
+
+
+def limit_error_fields(error: Any) -> list[str]:
+    """Form fields a :class:`~nvsense.instruments.LimitError` is about (its ``quantity``)."""
+    return limit_fields(error, LIMIT_FIELDS)
+
+
+#: Settings of a bench file's ``defaults.odmr`` that describe what its sample needs of any
+#: CW measurement (a single NV: a low microwave power, its hyperfine model), so the tracking
+#: form starts from them too when the bench file has no ``defaults.track``.
+SAMPLE_SETTINGS = ("mw_power", "laser_power", "model")
+
+
+def track_form_defaults(bench: Any) -> dict[str, str]:
+    """The tracking form's starting values on ``bench``: the bench file's ``defaults.track``
+    where it has one, else the sample's settings of its ``defaults.odmr``
+    (:data:`SAMPLE_SETTINGS`), the form's own defaults elsewhere."""
+    from ..measure.bench_defaults import bench_defaults
+
+    values = {spec.key: spec.default for spec in TRACK_FIELDS}
+    given = bench_defaults(bench, "track")
+    if not given:
+        odmr = bench_defaults(bench, "odmr")
+        given = {k: odmr[k] for k in SAMPLE_SETTINGS if k in odmr}
+        if str(given.get("model", "")).lower() not in _CHOICES["model"]:
+            given.pop("model", None)  # an ODMR-only model (15n, hamiltonian)
+    for key, value in given.items():
+        if key in values and value is not None:
+            values[key] = (", ".join(str(v) for v in value) if isinstance(value, list | tuple)
+                           else str(value).lower() if isinstance(value, bool) else str(value))
+    return values
+
+
+_CHOICES = {spec.key: tuple(spec.choices) for spec in TRACK_FIELDS if spec.kind == "choice"}

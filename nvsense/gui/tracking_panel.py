@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..analysis import amplitude_spectral_density, noise_floor
+from ..formatting import StickyUnit, format_value_error
 from ..instruments import LimitError
 from ..measure import RunFinished, RunStarted, SettingsError, TrackingBlock
 from ..measure.tracking import TrackSettings, run_track
@@ -37,6 +38,7 @@ from .tracking_form import (
     TRACK_FIELDS,
     limit_error_fields,
     settings_error_fields,
+    track_form_defaults,
     track_settings,
 )
 
@@ -133,6 +135,7 @@ class TrackingPanel(QWidget):
         self.unlocked_curve = tp.plot(name="not locked")
         self.asd_curves: list[pg.PlotDataItem] = []
         self.rate: float | None = None
+        self.unit = StickyUnit("T")
         self.shot_noise_limit: float | None = None
         self.live_floor: float | None = None
         self._field_kind = "parallel"
@@ -227,6 +230,11 @@ class TrackingPanel(QWidget):
         except Exception:  # a driver may know its limits only once connected
             pass
 
+    def apply_bench_defaults(self, bench: Any) -> None:
+        """Start the form from the bench file's defaults (:func:`track_form_defaults`)."""
+        self.form.set_values(track_form_defaults(bench))
+        self._last_checked = None
+
     def read_settings(self, bench: Any = None) -> TrackSettings | None:
         """Validate the form and the bench limits (as ``run_track`` will, sending nothing);
         show what is wrong and return None, or return the settings."""
@@ -245,7 +253,7 @@ class TrackingPanel(QWidget):
                                      mw_power=settings.mw_power,
                                      laser_power=settings.laser_power)
             except LimitError as exc:
-                self.form.mark_errors(limit_error_fields(str(exc)))
+                self.form.mark_errors(limit_error_fields(exc))
                 self.banner.show_error(f"tracking settings: {exc}")
                 return None
         self.form.mark_errors(())
@@ -299,6 +307,7 @@ class TrackingPanel(QWidget):
         self.live_floor = None
         self._asd_time = 0.0
         self.field_label.setText("B: –")
+        self.unit = StickyUnit("T")
         self.noise_label.setText("noise floor: –" + self._limit_text())
         self.progress_label.setText("")
         warnings = calibration.get("warnings") or []
@@ -420,14 +429,14 @@ class TrackingPanel(QWidget):
         field = np.asarray(block.field, float)
         locked = np.asarray(block.locked, bool)
         last = field[locked] if np.any(locked) else field
-        if field.ndim == 1:
-            self.field_label.setText(f"B∥ = {float(np.mean(last)) * 1e3:.5f} mT")
+        if field.ndim == 1:  # one unit for the whole run (nvsense.formatting)
+            self.field_label.setText(f"B∥ = {self.unit.format(float(np.mean(last)))}")
         else:
-            b = ", ".join(f"{v * 1e3:.4f}" for v in np.mean(last, axis=0))
-            self.field_label.setText(f"B = ({b}) mT")
+            self.field_label.setText(f"B = {self.unit.format_vector(np.mean(last, axis=0))}")
         if block.D is not None and np.any(np.isfinite(block.D)):
-            self.field_label.setText(self.field_label.text()
-                                     + f"\nD = {float(np.nanmean(block.D)) / 1e6:.4f} MHz")
+            d = format_value_error(float(np.nanmean(block.D)), None, "Hz", prefix="M",
+                                   decimals=4)
+            self.field_label.setText(self.field_label.text() + f"\nD = {d}")
         samples = info.get("samples", self.buffer.total)
         planned = info.get("samples_planned")
         total = f" / {planned}" if planned else ""

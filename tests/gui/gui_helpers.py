@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,3 +27,35 @@ def set_form(form: Any, values: dict[str, str]) -> None:
     """Type values into a settings form as a user would."""
     for key, text in values.items():
         form.set_value(key, text)
+
+
+class AcquisitionGate:
+    """Holds a run's measurement thread at the start of an acquisition, so a test knows
+    exactly how many sweeps were published when it acts (no race with the thread).
+
+    :meth:`close` makes the next acquisition wait; :meth:`wait_held` waits until the thread
+    is held there (every earlier sweep published, none later); :meth:`open` lets it go on.
+    """
+
+    def __init__(self, counter: Any) -> None:
+        self._closed = threading.Event()
+        self._held = threading.Event()
+        self._open = threading.Event()
+        real = counter.acquire
+
+        def acquire(*args: Any, **kwargs: Any) -> Any:
+            if self._closed.is_set() and not self._held.is_set():
+                self._held.set()
+                self._open.wait(60)
+            return real(*args, **kwargs)
+
+        counter.acquire = acquire  # this bench's counter only
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def wait_held(self, timeout: float = 60) -> bool:
+        return self._held.wait(timeout)
+
+    def open(self) -> None:
+        self._open.set()

@@ -93,3 +93,28 @@ def test_updates_are_spaced_by_the_minimum_interval(qtbot):
     thread.join()
     gaps = np.diff(stamps)
     assert np.all(gaps >= 0.1 - 0.01), gaps  # never more often than asked (timer granularity)
+
+
+def test_record_documents_arrive_together_in_order(qtbot):
+    """The kinds without their own document type publish Record documents: the display
+    gets every one, in order, consecutive ones in one list per update."""
+    from nvsense.measure.documents import Record
+
+    bridge = EventBridge(min_interval=0.05)
+    lists: list[list] = []
+    bridge.records.connect(lists.append)
+    ended: list = []
+    bridge.run_ended.connect(ended.append)
+
+    def publish() -> None:
+        for i in range(200):
+            bridge(Record(run_id="r", index=i, values={"x": float(i)}))
+            time.sleep(0.0005)
+        bridge.post(RunEnded("pulsed"))
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    qtbot.waitUntil(lambda: bool(ended), timeout=10_000)
+    thread.join()
+    assert [r.index for chunk in lists for r in chunk] == list(range(200))
+    assert len(lists) < 200 and all(isinstance(chunk, list) for chunk in lists)

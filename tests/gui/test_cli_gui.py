@@ -52,3 +52,37 @@ def test_screenshot_of_a_live_odmr_run(tmp_path: Path):
     assert run["status"] == "aborted"
     assert run["abort_reason"] == "stopped by user (window closed)"
     assert run["n_records"] >= 1
+
+
+def test_replay_of_a_run_that_cannot_be_found_is_bad_input(capsys, tmp_path):
+    assert main(["gui", "--replay", str(tmp_path / "missing.nc")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nvsense gui: --replay ") and "missing.nc" in err
+    assert len(err.strip().splitlines()) == 1
+    assert main(["gui", "--replay", "latest", "--data-dir", str(tmp_path / "empty")]) == 2
+    assert "no run in the catalogue" in capsys.readouterr().err
+    assert main(["gui", "--replay", "latest", "--start", "odmr"]) == 2
+    assert "cannot go with --start" in capsys.readouterr().err
+
+
+def test_replay_of_the_latest_run_in_the_window(tmp_path: Path):
+    """`nvsense gui --replay latest` shows the stored run: the window is drawn with its
+    sweeps, and nothing is measured or written."""
+    from nvsense.instruments import load_bench
+    from nvsense.measure import run_odmr
+
+    data = tmp_path / "data"
+    with load_bench("simulated", pace="fast") as bench:
+        result = run_odmr(bench, {"sweeps": 3, "n_lines": 8,
+                                  "ranges": ["2.80GHz:2.94GHz:281"]}, data_dir=data)
+    png = tmp_path / "replay.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "nvsense", "gui", "--replay", "latest", "--pace", "fast",
+         "--screenshot", str(png), "--quit-after", "3", "--settings", str(tmp_path / "g.ini"),
+         "--data-dir", str(data)],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 30_000
+    # the replayed run only: nothing new was recorded
+    assert list(Catalog(data).runs().index) == [result.run_id]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from gui_helpers import QUICK_ODMR, set_form, simulated_bench
+from gui_helpers import QUICK_ODMR, AcquisitionGate, set_form, simulated_bench
 from PySide6.QtCore import Qt
 
 from nvsense.instruments import LimitError, load_bench
@@ -24,6 +24,7 @@ def start_quick_odmr(window, **values: str) -> None:
 def test_start_stop_updates_plot_field_and_keeps_every_sweep(make_window, qtbot):
     window = make_window()
     panel = window.odmr_panel
+    gate = AcquisitionGate(window.session.bench.counter)
     start_quick_odmr(window)
     assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
     assert not panel.form.isEnabled()  # settings are locked while the run goes
@@ -41,13 +42,19 @@ def test_start_stop_updates_plot_field_and_keeps_every_sweep(make_window, qtbot)
     assert abs(norm_mt * 1e-3 - TRUE_NORM_T) < 0.01e-3
     assert "sweep" in panel.results.progress.text()
 
+    # hold the measurement thread at the start of its next sweep: the sweeps published are
+    # then known exactly when Stop is pressed
+    gate.close()
+    assert gate.wait_held()
     published_at_stop = window.bridge.stats.sweeps_received
     qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    gate.open()
     qtbot.waitUntil(lambda: window.running is None, timeout=60_000)
 
     result = window.last_result
     assert result.status == "aborted" and result.reason == "stopped by user"
-    assert result.sweeps <= published_at_stop + 1  # stop honoured within one sweep
+    # stop honoured within one sweep: the sweep going when Stop was pressed, no other
+    assert result.sweeps == published_at_stop + 1
     assert "stopped by the user" in panel.banner.text()
     # every sweep is in the run file, however many the display merged
     with open_run(result.file) as ds:
@@ -165,7 +172,7 @@ def test_closing_the_window_stops_the_run_and_leaves_the_bench_safe(make_window,
 
 def test_a_run_that_does_not_stop_in_time_still_leaves_the_bench_safe(make_window, qtbot,
                                                                        monkeypatch):
-    from nvsense.gui import main_window
+    from nvsense.gui import main_window, odmr_panel
 
     release = threading.Event()
 
@@ -174,7 +181,7 @@ def test_a_run_that_does_not_stop_in_time_still_leaves_the_bench_safe(make_windo
         bench.mw.output = True
         release.wait(30)
 
-    monkeypatch.setattr(main_window, "run_odmr", stuck_run)
+    monkeypatch.setattr(odmr_panel, "run_odmr", stuck_run)  # what the ODMR tab runs
     monkeypatch.setattr(main_window, "CLOSE_TIMEOUT_S", 0.5)
     window = make_window()
     start_quick_odmr(window)

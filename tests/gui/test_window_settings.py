@@ -106,12 +106,34 @@ def fake_fit(kind: str, **values) -> SimpleNamespace:
 
 
 @pytest.mark.parametrize(("kind", "expected"), [
-    ("vector", "B = (0.4000, 1.1000, 1.9000) mT ± (0.20, 0.30, 0.40) µT    |B| = 2.2316 mT"),
-    ("parallel", "B∥ = 1.50000 mT ± 0.25 µT"),
+    ("vector", "B = (0.40000 ± 0.00020, 1.10000 ± 0.00030, 1.90000 ± 0.00040) mT    "
+               "|B| = 2.2316 mT"),
+    ("parallel", "B∥ = 1.50000 ± 0.00025 mT"),
     ("none", "B: no field from 2 lines (2 give B∥, 8 the vector)"),
 ])
 def test_field_text(kind, expected):
+    """Value and error in one unit, as the CLI prints them (issue 12: "B∥ = 0.9992 ± 0.79
+    µT" had its value in mT)."""
     assert field_text(fake_fit(kind)) == expected
+
+
+def test_the_live_field_keeps_one_unit_for_value_and_error_from_sweep_to_sweep():
+    from nvsense.formatting import StickyUnit
+
+    unit = StickyUnit("T")
+    first = field_text(fake_fit("parallel", field_parallel=0.9992e-3,
+                                field_parallel_error=0.79e-6), unit)
+    assert first == "B∥ = 999.20 ± 0.79 µT"
+    # the field crosses 1 mT during the run: still µT, value and error alike
+    assert field_text(fake_fit("parallel", field_parallel=1.0003e-3,
+                               field_parallel_error=0.8e-6), unit) == "B∥ = 1000.30 ± 0.80 µT"
+
+
+def test_a_fit_of_a_spectrum_without_resonance_shows_no_field():
+    fit = fake_fit("vector", resonance_found=False, success=False,
+                   message="no resonance measured: the counts do not depend on frequency")
+    assert field_text(fit) == "B: no resonance measured (the fitted lines are noise)"
+    assert d_text(fit) == "D: –"
 
 
 def test_result_texts():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -241,16 +241,25 @@ def test_duration_counts_bench_time(catalog):
 def test_events_arrive_in_order_and_a_slow_display_never_slows_or_loses_data(catalog):
     seen: list = []
     slow: list = []
+    finished = threading.Event()
+
+    def record(event):
+        seen.append(event)
+        if isinstance(event, RunFinished):
+            finished.set()
 
     def slow_display(event):
-        time.sleep(0.05)  # a display much slower than the simulated sweeps
+        # a display far slower than the sweeps, whatever the machine's load: it is busy with
+        # the first document until the run has ended
+        if not slow:
+            finished.wait(timeout=120)
         slow.append(event)
 
     mailbox = Mailbox(slow_display)
     with load_bench(bench_config()) as bench:
         result = run_odmr(bench, {"sweeps": 12, "n_lines": 2,
                                   "ranges": ["2.805GHz:2.84GHz:71"]}, catalog=catalog,
-                          subscribers=[seen.append, mailbox])
+                          subscribers=[record, mailbox])
     mailbox.close()
     assert isinstance(seen[0], RunStarted) and isinstance(seen[-1], RunFinished)
     sweeps = [e for e in seen if isinstance(e, SweepDone)]

@@ -14,11 +14,16 @@ from typing import Any, ClassVar
 from ... import __version__
 from ...pulses import PulseProgram, PulserLimits
 from ..errors import InstrumentError
-from ..pulser import ChannelMap, CompiledProgram, PulserBase, flat_patterns
+from ..pulser import ChannelMap, CompiledProgram, PulserBase, PulserLimitError, flat_patterns
 from .pulsed import SpinConfig, pulsed_state
 from .sample import SimulatedSample
 
 __all__ = ["DEFAULT_CHANNELS", "SimulatedPulser"]
+
+#: Most blocks one shot may have, repeats expanded: the spin simulation of the simulated bench
+#: (its spin bath's dephasing) grows with the square of the free evolutions of a shot, ~0.5 GB
+#: at this many (XY8 with about 2400 π pulses read twice, phase-cycled).
+MAX_SIMULATED_BLOCKS = 10_000
 
 #: Default wiring of the simulated pulser (I/Q on analog outputs 0 and 1).
 DEFAULT_CHANNELS = ChannelMap({"laser": 0, "mw": 1, "gate": 2, "trigger": 3},
@@ -79,6 +84,13 @@ class SimulatedPulser(PulserBase):
         return f"nvsense,{self.model},0,{__version__}"
 
     def compile(self, program: PulseProgram, repetitions: int | None = None) -> CompiledProgram:
+        blocks = _shot_blocks(program.resolve(0))
+        if blocks > MAX_SIMULATED_BLOCKS:
+            raise PulserLimitError(
+                f"the simulated bench cannot simulate program {program.name or 'program'!r}: "
+                f"its shot has {blocks} blocks with the repeats expanded, more than the "
+                f"{MAX_SIMULATED_BLOCKS} its spin simulation handles; use fewer pulses "
+                f"(nothing was sent)", device=self._limits.device, limit="memory")
         digital, analog = flat_patterns(program, self.channel_map, self._limits.device)
         steps = max(len(p) for p in [*digital.values(), *analog.values()]) if digital else 0
         data = {"digital": {str(k): [list(s) for s in v] for k, v in digital.items()},
@@ -112,3 +124,11 @@ class SimulatedPulser(PulserBase):
     @property
     def running(self) -> bool:
         return self.connected and self._state.pulser.running
+
+
+def _shot_blocks(elements: Any) -> int:
+    """Blocks of a resolved shot with its repeats expanded (what the simulator evolves)."""
+    from ...pulses.program import ResolvedRepeat
+
+    return sum(el.count * _shot_blocks(el.body) if isinstance(el, ResolvedRepeat) else 1
+               for el in elements)

@@ -11,6 +11,7 @@ fine grid, so that a display draws it without evaluating a model.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from numpy.typing import NDArray
 
 from ..analysis import SweepAnalysis, analyse_spectrum, fine_grid
 from ..documents import FitSummary
+from ..resonance import ResonanceCheck, check_resonance
 
 __all__ = ["LiveFit", "better_fit"]
 
@@ -65,6 +67,8 @@ class LiveFit:
         self.last: SweepAnalysis | None = None
         self.last_average: SweepAnalysis | None = None
         self.curve_grid = fine_grid(frequencies)
+        #: The verdict on the latest running average (:func:`check_resonance`).
+        self.verdict: ResonanceCheck | None = None
 
     def fit_pair(self, counts: NDArray[np.float64], average: NDArray[np.float64],
                  n_averaged: int) -> tuple[SweepAnalysis | None, SweepAnalysis | None]:
@@ -82,13 +86,32 @@ class LiveFit:
         if avg_fit is not None and avg_fit.success:
             self.last_average = avg_fit
         self.last = avg_fit
+        self.verdict = self._judge(average, avg_fit, n_averaged)
         return sweep_fit, avg_fit
 
     def summaries(self, sweep_fit: SweepAnalysis | None, avg_fit: SweepAnalysis | None
                   ) -> tuple[FitSummary | None, FitSummary | None]:
-        """The fits as documents; the average's with its curve on the fine grid."""
-        return (None if sweep_fit is None else sweep_fit.summary(),
-                None if avg_fit is None else avg_fit.summary(self.curve_grid))
+        """The fits as documents; the average's with its curve on the fine grid and the
+        verdict on its resonance (:attr:`verdict`): a fit of a spectrum without one is no
+        success, so a display never shows its noise as a field."""
+        average = None if avg_fit is None else avg_fit.summary(self.curve_grid)
+        verdict = self.verdict
+        if average is not None and verdict is not None:
+            average = replace(average, resonance_found=verdict.found,
+                              success=average.success and verdict.found,
+                              message=average.message if verdict.found else verdict.message)
+        return (None if sweep_fit is None else sweep_fit.summary()), average
+
+    def _judge(self, average: NDArray[np.float64], avg_fit: SweepAnalysis | None,
+               n_averaged: int) -> ResonanceCheck | None:
+        """The running average's verdict (cheap: a χ² of the spectrum and the fit's line
+        significances); ``None`` when it cannot be judged."""
+        try:
+            return check_resonance(self.frequencies, average, avg_fit, sweeps=n_averaged,
+                                   counts=self.sigma == "poisson")
+        except Exception:  # a check must never cost data
+            log.exception("could not check the running average for a resonance")
+            return None
 
     @staticmethod
     def record(sweep_fit: SweepAnalysis | None, avg_fit: SweepAnalysis | None
