@@ -40,6 +40,8 @@ from ..storage import Catalog, StorageError, resolve_data_dir
 from ..units import QuantityError
 from . import EXIT_BAD_INPUT, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_OK
 from .options import defaults_from_bench, parse_settings
+from .track_lockin import add_options as add_lockin_options
+from .track_lockin import dispatch as dispatch_lockin
 
 __all__ = ["register", "run"]
 
@@ -96,6 +98,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--data-dir", metavar="DIR", help="data folder (default $NVSENSE_DATA_DIR "
                    "or ./nvsense-data)")
     p.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
+    add_lockin_options(p)
     defaults_from_bench(p, OPTIONS)  # what the command line does not give: defaults.track
     p.set_defaults(func=run)
 
@@ -133,6 +136,9 @@ OPTIONS = {
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nvsense track``; returns the exit code."""
+    code = dispatch_lockin(args, RunControl)  # --detection lockin (nvsense.cli.track_lockin)
+    if code is not None:
+        return code
     err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message
     out = Console(highlight=False, soft_wrap=True)
     try:
