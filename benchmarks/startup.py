@@ -20,6 +20,11 @@ would be on an idle one (start-up is single-threaded), so the targets are read a
 
    and the same warm run with ``--no-plot``, which shows the cost of the figure.
 
+   The PNG is drawn by a second process (``nvsense.measure.figures.FigureProcess``) that
+   imports matplotlib on the other core while the run measures: the CPU column counts both
+   processes (it includes that process's interpreter, numpy and matplotlib), while on an idle
+   2-core machine the wall time is about the ``--no-plot`` run plus the drawing itself.
+
 Run: ``.venv/bin/python benchmarks/startup.py [--repeat 5]``.  The machine's load moves these
 figures; compare rows of one run.
 """

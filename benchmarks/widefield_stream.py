@@ -17,6 +17,12 @@ true drift, and the file size.  The file is deleted afterwards unless ``--keep``
 
 Run: ``.venv/bin/python benchmarks/widefield_stream.py [--minutes 1] [--reference every]
 [--live 4] [--keep DIR]``.  The issue's target is ``--minutes 10`` (about 8 GB of file).
+
+``--pipeline measure`` runs the same target through the measurement kind itself
+(:func:`nvsense.measure.widefield.run_widefield`, what ``nvsense widefield measure`` does: one
+measurement thread reads the camera, assigns, registers, writes and fits the live map, with
+lost frames marked), on a simulated bench file with a 256×256 camera at 100 frames/s, and
+checks every stored frame counter against the simulation's truth afterwards.
 """
 
 from __future__ import annotations
@@ -59,7 +65,13 @@ def main() -> None:
                         help="realtime: the camera keeps wall time and loses frames read too "
                              "late (the target); fast: as fast as the pipeline goes, to see "
                              "its margin over real time")
+    parser.add_argument("--pipeline", choices=("chain", "measure"), default="chain",
+                        help="chain: the pieces in three threads (default); measure: the "
+                             "measurement kind (nvsense widefield measure) in one thread")
     args = parser.parse_args()
+    if args.pipeline == "measure":
+        measure_pipeline(args)
+        return
 
     bench = widefield_bench(sensor=(SIZE, SIZE), field_map="wire", pace=args.pace, seed=1,
                             drift=(0.5 / 60, -0.3 / 60))  # pixels/s: 0.5 and 0.3 px a minute
@@ -219,6 +231,85 @@ def main() -> None:
               f"{stats['drift'][1]:+.2f} px; true {true_drift[0]:+.2f}, {true_drift[1]:+.2f} px "
               f"(the drift steps every second, within a sweep)")
     bench.close()
+
+
+def measure_pipeline(args: argparse.Namespace) -> None:
+    """The target through :func:`~nvsense.measure.widefield.run_widefield`."""
+    from nvsense.instruments import load_bench
+    from nvsense.instruments.simulated.widefield import WIDEFIELD_SAMPLE
+    from nvsense.measure.documents import WidefieldMap, WidefieldSweep
+    from nvsense.measure.widefield import run_widefield
+    from nvsense.storage import Catalog
+    from nvsense.storage.cube_writer import open_widefield_run
+
+    entries = POINTS * (2 if args.reference == "every" else 1)
+    sweeps = max(1, round(60 * args.minutes * FPS / entries))
+    config = {
+        "name": "widefield_stream",
+        "sample": {**WIDEFIELD_SAMPLE, "field": [2e-3 / np.sqrt(3)] * 3, "seed": 1,
+                   "pace": args.pace},
+        "instruments": {"mw": {"driver": "simulated"}, "laser": {"driver": "simulated"},
+                        "counter": {"driver": "simulated"},
+                        "camera": {"driver": "simulated", "sensor": [SIZE, SIZE],
+                                   "field_map": "wire", "drift": [0.5 / 60, -0.3 / 60]}},
+    }
+    settings = {"range": f"{FREQ[0]}:{FREQ[-1]}:{POINTS}", "sweeps": sweeps,
+                "exposure": EXPOSURE, "frame_period": 1 / FPS, "reference": args.reference,
+                "live_binning": args.live, "repair": "mark", "buffer_frames": args.buffer}
+    writes: list[float] = []
+    fits: list[float] = []
+
+    def timing(doc: object) -> None:
+        if isinstance(doc, WidefieldSweep):  # the writer has stored it: time since it was made
+            writes.append(time.time() - doc.wall_time)
+        elif isinstance(doc, WidefieldMap) and not doc.message:
+            fits.append(doc.fit_seconds)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.keep) if args.keep else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"widefield_measure_{os.getpid()}.nc"
+        with load_bench(config) as bench:
+            start = time.perf_counter()
+            result = run_widefield(bench, settings, out=path,
+                                   catalog=Catalog(folder / "nvsense-data"),
+                                   subscribers=[timing])
+            elapsed = time.perf_counter() - start
+            truth = {f.frame_number: f.frequency for f in bench.camera.frame_log}
+        ds = open_widefield_run(path)
+        checked = misassigned = 0
+        for name, expected in (("frame_number", FREQ),
+                               ("ref_frame_number", np.full(POINTS, REFERENCE_FREQUENCY))):
+            if name not in ds:
+                continue
+            for row in ds[name].values:
+                for p, number in enumerate(row):
+                    if number >= 0:
+                        checked += 1
+                        misassigned += truth.get(int(number)) != expected[p]
+        size = path.stat().st_size
+        if not args.keep:
+            path.unlink()
+    camera_time = result.frames / FPS
+    sweep_time = entries / FPS
+    w = np.array(writes) if writes else np.array([np.nan])
+    print(f"measure pipeline ({args.pace}): {result.status}, {result.sweeps} of {sweeps} "
+          f"sweeps of {POINTS} points{' + references' if args.reference == 'every' else ''}, "
+          f"{SIZE}×{SIZE} pixels at {FPS:.0f} frames/s, {result.frames} frames in "
+          f"{elapsed:.0f} s ({camera_time:.0f} s of camera time: "
+          f"{camera_time / elapsed:.2f}× real time), {size / 1e9:.2f} GB")
+    print(f"frames lost: {result.dropped_frames} (each marked, never shifted: "
+          f"{result.marked_points} points marked), duplicated: {result.duplicated_frames}, "
+          f"misassigned: {misassigned} of {checked} checked against the simulation")
+    print(f"writer: {1e3 * np.mean(w):.0f} ms per {sweep_time:.2f} s sweep (max "
+          f"{1e3 * np.max(w):.0f} ms): {sweep_time / np.mean(w):.1f}× the camera rate "
+          f"({SIZE * SIZE * 2 * FPS / 1e6:.1f} MB/s)")
+    if fits:
+        print(f"live map (bin {args.live}): {len(fits)} updates, {1e3 * np.mean(fits):.0f} ms "
+              f"each ({1 / np.mean(fits):.1f} Hz possible), "
+              f"{len(fits) / elapsed:.2f} Hz achieved (one per sweep)")
+    print(f"drift of the last sweep: {result.drift_px[0]:+.2f}, {result.drift_px[1]:+.2f} px; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 def writer_alone(folder: Path, sweep: object, cam: object, plan: SweepPlan) -> float:

@@ -58,8 +58,27 @@ def open_cube(path: str | Path) -> xr.Dataset:
         else:
             ds = xr.open_dataset(path, engine="h5netcdf")
     except Exception as exc:  # any reader error means the same thing to the user
-        raise CubeError(f"cannot read {str(path)!r} as a zarr or NetCDF cube: {exc}") from exc
+        ds = _widefield_run_in_progress(path, exc)
+        if ds is None:
+            raise CubeError(f"cannot read {str(path)!r} as a zarr or NetCDF cube: {exc}") \
+                from exc
     return check_cube(ds, str(path))
+
+
+def _widefield_run_in_progress(path: Path, exc: Exception) -> xr.Dataset | None:
+    """A widefield run still being written, or cut short by a crash (its file still marked
+    open for writing): its cube up to the last complete sweep; ``None`` for anything else."""
+    from ..storage.errors import RunFileError
+    from ..storage.hdf5_access import is_open_for_write_error
+
+    if not (isinstance(exc, OSError) and is_open_for_write_error(exc)):
+        return None
+    from ..storage.cube_writer import open_widefield_run
+
+    try:
+        return open_widefield_run(path)
+    except RunFileError:
+        return None
 
 
 def check_cube(cube: xr.Dataset | xr.DataArray, name: str = "the cube") -> xr.Dataset:

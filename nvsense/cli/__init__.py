@@ -48,7 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "instruments": ("instruments", "list instrument drivers; check a bench"),
     "nv": ("nv", "NV calculator: lines for a field, field from lines, D(T), sensitivity"),
     "serve": ("serve", "serve the runs read-only (Tiled API and web pages)"),
-    "widefield": ("widefield", "simulate, fit and plot widefield ODMR cubes"),
+    "widefield": ("widefield", "measure, simulate, fit and plot widefield ODMR cubes"),
 }
 
 #: Command groups shown first by ``nvsense --help`` (kept for scripts that read it).

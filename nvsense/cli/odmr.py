@@ -140,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     control = RunControl()
     subscribers = [] if args.json else [_progress(out, settings)]
+    figure = None if args.no_plot else _figure_process()  # imports matplotlib meanwhile
+    result = None
     try:
         with stop_on_sigint(control), bench:
             result = run_odmr(bench, settings, catalog=catalog, subscribers=subscribers,
@@ -153,9 +155,15 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         err.print("nvsense odmr: interrupted; the bench was left safe", markup=False)
         return EXIT_INTERRUPTED
+    finally:
+        if figure is not None and result is None:  # no run: no figure
+            figure.cancel()
+    assert result is not None  # (every way out without a result returned above)
     png = None
-    if result.file is not None and result.average is not None and not args.no_plot:
-        png = _save_plot(result)
+    if result.file is not None and result.average is not None and figure is not None:
+        png = _save_plot(result, figure)
+    elif figure is not None:
+        figure.cancel()
     if args.json:
         summary = result.summary()
         summary["plot"] = str(png) if png else None
@@ -174,16 +182,35 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _save_plot(result: OdmrResult) -> Any:
-    from ..measure.figures import save_spectrum_figure
+def _figure_process() -> Any:
+    """The process that will draw the PNG (:class:`nvsense.measure.figures.FigureProcess`),
+    or None if it cannot start (then the PNG is drawn here, after the run)."""
+    from ..measure.figures import FigureProcess
+
+    try:
+        return FigureProcess()
+    except OSError:
+        return None
+
+
+def _save_plot(result: OdmrResult, figure: Any = None) -> Any:
+    """Draw the PNG beside the run file (in ``figure``'s process if given); its path, or
+    None (with a message) if it could not be drawn."""
+    from ..measure.figures import draw_spectrum_figure, spectrum_figure_data
 
     assert result.file is not None and result.average is not None
+    path = result.file.with_suffix(".png")
     try:
-        return save_spectrum_figure(result.file.with_suffix(".png"), result.frequencies,
-                                    result.average, result.final,
+        data = spectrum_figure_data(result.frequencies, result.average, result.final,
                                     title=f"{result.run_id} ({result.status})",
                                     sweeps=result.sweeps)
+        if figure is None:
+            return draw_spectrum_figure(path, data)
+        figure.draw(path, data)
+        return figure.wait()
     except Exception as exc:  # a figure must never cost the run
+        if figure is not None:
+            figure.cancel()
         print(f"nvsense odmr: could not save the plot: {exc}", file=sys.stderr)
         return None
 

@@ -10,6 +10,7 @@ than or equal to 1``.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..measure.settings import SettingsError
 
-__all__ = ["parse_settings"]
+__all__ = ["defaults_from_bench", "parse_settings"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,6 +40,25 @@ def parse_settings(model: type[M], values: Mapping[str, Any], options: Mapping[s
         return model.model_validate(dict(values))
     except ValidationError as exc:
         raise SettingsError(_message(exc, options)) from None
+
+
+def defaults_from_bench(parser: argparse.ArgumentParser, options: Mapping[str, str]) -> None:
+    """Let a bench file's ``defaults:`` fill the settings the command line does not give.
+
+    The options of ``options`` (setting → option) get no argparse default (None: not
+    given), so that a value typed on the command line always wins, even one equal to the
+    default; the help of those that had a default says where it now comes from (``(default:
+    the bench file's, else 10s)``).  The command merges the bench's values in
+    (:func:`nvsense.measure.bench_defaults.merge_defaults`) and the settings model supplies
+    the former defaults.
+    """
+    flags = set(options.values())
+    for action in parser._actions:
+        if not flags.intersection(action.option_strings):
+            continue
+        default, action.default = action.default, None
+        if default is not None and not isinstance(default, bool):
+            action.help = f"{action.help or ''} (default: the bench file's, else {default})"
 
 
 def _message(exc: ValidationError, options: Mapping[str, str]) -> str:

@@ -34,11 +34,14 @@ from ..measure import (
     run_track,
     stop_on_sigint,
 )
+from ..measure.bench_defaults import bench_defaults, check_bench_defaults, merge_defaults
 from ..measure.tracking import check_track
 from ..storage import Catalog, StorageError, resolve_data_dir
 from ..units import QuantityError
 from . import EXIT_BAD_INPUT, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_OK
-from .options import parse_settings
+from .options import defaults_from_bench, parse_settings
+from .track_lockin import add_options as add_lockin_options
+from .track_lockin import dispatch as dispatch_lockin
 
 __all__ = ["register", "run"]
 
@@ -95,11 +98,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--data-dir", metavar="DIR", help="data folder (default $NVSENSE_DATA_DIR "
                    "or ./nvsense-data)")
     p.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
+    add_lockin_options(p)
+    defaults_from_bench(p, OPTIONS)  # what the command line does not give: defaults.track
     p.set_defaults(func=run)
 
 
-def settings_from_args(args: argparse.Namespace) -> TrackSettings:
-    """Build and validate the tracking settings from the command line."""
+def settings_from_args(args: argparse.Namespace, bench: Any = None) -> TrackSettings:
+    """Build and validate the tracking settings from the command line; what it does not give
+    comes from the bench file's ``defaults.track``, then from :class:`TrackSettings`."""
     values: dict[str, Any] = {
         "duration": args.duration, "axis": args.axis, "both_lines": args.both_lines,
         "line": args.line, "rate": args.rate, "mw_power": args.power, "ki": args.ki,
@@ -111,6 +117,9 @@ def settings_from_args(args: argparse.Namespace) -> TrackSettings:
                        ("sweep", args.sweep), ("field_guess", args.field_guess)):
         if value is not None:
             values[key] = value
+    values = {key: value for key, value in values.items() if value is not None}
+    check_bench_defaults(bench, "track")  # a mistake there is reported as the bench file's
+    values = merge_defaults("track", bench_defaults(bench, "track"), values)
     return parse_settings(TrackSettings, values, OPTIONS)
 
 
@@ -127,11 +136,14 @@ OPTIONS = {
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nvsense track``; returns the exit code."""
+    code = dispatch_lockin(args, RunControl)  # --detection lockin (nvsense.cli.track_lockin)
+    if code is not None:
+        return code
     err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message
     out = Console(highlight=False, soft_wrap=True)
     try:
-        settings = settings_from_args(args)
         bench = load_bench(args.bench)
+        settings = settings_from_args(args, bench)
         check_track(bench, settings)  # every limit the run will meet, before anything is sent
         catalog = Catalog(resolve_data_dir(args.data_dir))
     except (SettingsError, BenchConfigError, LimitError, QuantityError, StorageError,

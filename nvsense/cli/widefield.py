@@ -1,7 +1,9 @@
-"""``nvsense widefield``: simulate, fit and plot widefield ODMR cubes.
+"""``nvsense widefield``: measure, simulate, fit and plot widefield ODMR cubes.
 
 Examples::
 
+    nvsense widefield measure --bench widefield.yaml --range 2.79GHz:2.95GHz:101 --sweeps 10 \
+        --out wire.nc
     nvsense widefield simulate --size 256 --field-map dipole --out cube.zarr
     nvsense widefield fit cube.zarr --out map.nc --model lorentzian --lines 2
     nvsense widefield plot map.nc --cube cube.zarr --out field_map.png
@@ -18,21 +20,24 @@ from typing import Any
 
 import numpy as np
 
+from ..measure.control import STOPPED_BY_USER, RunControl, stop_on_sigint
 from ..units import QuantityError, format_quantity, parse_quantity
-from . import EXIT_BAD_INPUT, EXIT_FAULT, EXIT_OK
+from . import EXIT_BAD_INPUT, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_OK
 
 #: Models ``--model`` accepts (those of nvsense.fitting).
 MODELS = ("lorentzian", "gaussian", "14n", "15n", "hamiltonian")
 
 
 def register(subparsers: Any) -> None:
-    """Add ``nvsense widefield {simulate,fit,plot}``."""
+    """Add ``nvsense widefield {measure,simulate,fit,plot}``."""
     parser = subparsers.add_parser(
-        "widefield", help="simulate, fit and plot widefield ODMR cubes",
-        description="Widefield ODMR cubes (image × frequency): simulate one with a known field "
-                    "map, fit every pixel on Dask, plot the field map.")
+        "widefield", help="measure, simulate, fit and plot widefield ODMR cubes",
+        description="Widefield ODMR cubes (image × frequency): record one with a camera, "
+                    "simulate one with a known field map, fit every pixel on Dask, plot the "
+                    "field map.")
     commands = parser.add_subparsers(dest="widefield_command", metavar="COMMAND")
     parser.set_defaults(func=lambda args: _usage(parser))
+    _register_measure(commands)
     _register_simulate(commands)
     _register_fit(commands)
     _register_plot(commands)
@@ -41,6 +46,182 @@ def register(subparsers: Any) -> None:
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return EXIT_BAD_INPUT
+
+
+# --- measure ------------------------------------------------------------------------------
+
+
+def _register_measure(commands: Any) -> None:
+    p = commands.add_parser(
+        "measure", help="record a widefield run: camera frames of frame-synchronised sweeps",
+        description="Record widefield ODMR on a bench with a camera: the camera's exposure "
+                    "output steps the microwave list, every frame is assigned to its frequency "
+                    "from the frame counter, lost frames are measured again or marked, the "
+                    "drift between sweeps is registered and undone, and the frames stream into "
+                    "a run file (crash-safe per sweep) that `nvsense widefield fit` reads. A "
+                    "binned live map is fitted after every sweep. Exit codes: 0 done, 1 run "
+                    "aborted by an instrument fault, 2 bad input (nothing sent), 130 stopped "
+                    "(every completed sweep is kept).")
+    p.add_argument("--bench", metavar="FILE", help="bench file (YAML) or built-in bench name, "
+                   "with a camera; default: the simulated bench")
+    p.add_argument("--range", dest="range", metavar="START:STOP:POINTS",
+                   help="the sweep, e.g. 2.79GHz:2.95GHz:101 (default; at least 8 points)")
+    p.add_argument("--sweeps", type=int, metavar="N", help="number of sweeps (default 10)")
+    p.add_argument("--exposure", metavar="TIME", help="camera exposure per frame (default 5ms)")
+    p.add_argument("--bin", dest="binning", type=int, metavar="N",
+                   help="camera binning, N×N pixels summed at readout (default 1)")
+    p.add_argument("--reference", choices=("every", "none"),
+                   help="a reference frame (RF far off resonance) after every point, to "
+                        "normalise laser drifts, or none (default none)")
+    p.add_argument("--power", metavar="DBM", help="microwave power (default -10dBm)")
+    p.add_argument("--live-bin", dest="live_binning", type=int, metavar="N",
+                   help="camera pixels per live-map pixel (default: a map of at most 64×64 "
+                        "pixels; 0: no live map)")
+    p.add_argument("--lines", type=int, metavar="N",
+                   help="lines of the live map's fit (default: 2 per NV axis of the bench)")
+    p.add_argument("--out", required=True, metavar="CUBE",
+                   help="the run file to write (*.nc, must not exist); catalogued in the data "
+                        "folder, read by `nvsense widefield fit`")
+    p.add_argument("--data-dir", metavar="DIR", help="data folder of the catalogue (default "
+                   "$NVSENSE_DATA_DIR or ./nvsense-data)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (run_id, file, status, frames, dropped_frames, "
+                        "sweeps, drift_px, ...) instead of text")
+    p.set_defaults(func=_measure)
+
+
+#: The option of each widefield setting, for error messages.
+MEASURE_OPTIONS = {"range": "--range", "sweeps": "--sweeps", "exposure": "--exposure",
+                   "binning": "--bin", "reference": "--reference", "mw_power": "--power",
+                   "live_binning": "--live-bin", "n_lines": "--lines"}
+
+
+def _measure_settings(args: argparse.Namespace) -> Any:
+    from ..measure.widefield import WidefieldSettings
+    from .options import parse_settings
+
+    values: dict[str, Any] = {}
+    for key, value in (("range", args.range), ("sweeps", args.sweeps),
+                       ("exposure", args.exposure), ("binning", args.binning),
+                       ("reference", args.reference), ("mw_power", args.power),
+                       ("live_binning", args.live_binning), ("n_lines", args.lines)):
+        if value is not None:
+            values[key] = value
+    values.setdefault("binning", 1)
+    return parse_settings(WidefieldSettings, values, MEASURE_OPTIONS)
+
+
+def _check_out(out: str) -> Any:
+    """The run file ``--out`` names: a new ``.nc`` file in an existing or creatable folder."""
+    from pathlib import Path
+
+    from ..measure.settings import SettingsError
+
+    path = Path(out)
+    if path.suffix.lower() != ".nc" or not path.stem or path.name.startswith("."):
+        raise SettingsError(f"--out {out!r}: name a new NetCDF run file, e.g. wire.nc")
+    if path.exists() or path.is_symlink():
+        raise SettingsError(f"--out {out}: the file exists; a run file is never overwritten "
+                            "(choose a new file name)")
+    folder = path.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise SettingsError(f"--out {out}: cannot write in {folder}")
+    return path
+
+
+def _measure(args: argparse.Namespace) -> int:
+    from ..instruments import BenchConfigError, InstrumentError, LimitError, load_bench
+    from ..measure.settings import SettingsError
+    from ..measure.widefield import WidefieldMeasurement, run_widefield
+    from ..storage import Catalog, StorageError, resolve_data_dir
+
+    try:
+        out = _check_out(args.out)
+        settings = _measure_settings(args)
+        bench = load_bench(args.bench)
+        WidefieldMeasurement(settings, out=out).check(bench)  # before anything is sent
+        catalog = Catalog(resolve_data_dir(args.data_dir))
+    except (SettingsError, BenchConfigError, LimitError, QuantityError, StorageError,
+            ValueError) as exc:
+        return _bad_input("measure", exc)
+    control = RunControl()
+    subscribers = [] if args.json else [_measure_progress(settings.sweeps)]
+    try:
+        with stop_on_sigint(control), bench:
+            result = run_widefield(bench, settings, out=out, catalog=catalog,
+                                   subscribers=subscribers, control=control)
+    except (SettingsError, LimitError) as exc:
+        return _bad_input("measure", exc)
+    except InstrumentError as exc:  # connecting failed: nothing was measured
+        print(f"nvsense widefield measure: {exc}", file=sys.stderr)
+        return EXIT_FAULT
+    except KeyboardInterrupt:
+        print("nvsense widefield measure: interrupted; the bench was left safe",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    summary = result.summary()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        _print_measure(summary)
+    for warning in result.warnings:
+        print(f"nvsense widefield measure: warning: {warning}", file=sys.stderr)
+    if result.error is not None:
+        print(f"nvsense widefield measure: run aborted: {result.reason}", file=sys.stderr)
+        return EXIT_FAULT
+    if result.status == "aborted" and (result.reason or "").startswith(STOPPED_BY_USER):
+        return EXIT_INTERRUPTED
+    if result.status == "aborted":
+        print(f"nvsense widefield measure: run aborted: {result.reason}", file=sys.stderr)
+        return EXIT_FAULT
+    return EXIT_OK
+
+
+def _measure_progress(planned: int) -> Any:
+    from ..measure.documents import WidefieldMap, WidefieldSweep
+
+    def show(event: Any) -> None:
+        if isinstance(event, WidefieldSweep):
+            notes = []
+            if event.missing:
+                notes.append(f"{event.missing} frame(s) missing: {event.remeasured} measured "
+                             f"again, {event.marked} point(s) marked")
+            dy, dx = event.drift
+            drift = f"drift {dy:+.2f}, {dx:+.2f} px" if np.isfinite(dy) else "drift —"
+            print(f"sweep {event.index + 1}/{planned}  t = {event.elapsed:7.2f} s  {drift}"
+                  + (f"  ({'; '.join(notes)})" if notes else ""), flush=True)
+        elif isinstance(event, WidefieldMap):
+            if event.message:
+                print(f"  live map: {event.message}", flush=True)
+                return
+            ok = event.success
+            field = event.field_parallel[ok]
+            text = (f"B∥ {format_quantity(float(field.min()), 'T', 3)} – "
+                    f"{format_quantity(float(field.max()), 'T', 3)}" if field.size else "no fit")
+            print(f"  live map ({ok.shape[0]}×{ok.shape[1]}, bin {event.binning}): {text}, "
+                  f"{100 * ok.mean():.0f} % of pixels fitted, {event.fit_seconds:.2f} s",
+                  flush=True)
+
+    return show
+
+
+def _print_measure(summary: dict[str, Any]) -> None:
+    head = f"widefield run {summary['run_id']}: {summary['status']}"
+    if summary.get("reason"):
+        head += f" ({summary['reason']})"
+    print(head)
+    print(f"sweeps: {summary['sweeps']}, frames: {summary['frames']}, dropped: "
+          f"{summary['dropped_frames']} ({summary['remeasured_frames']} measured again, "
+          f"{summary['marked_points']} point(s) marked), duplicated: "
+          f"{summary['duplicated_frames']}")
+    drift = summary["drift_px"]
+    if drift is not None:
+        print(f"drift of the last sweep: {drift[0]:+.2f}, {drift[1]:+.2f} px (undone in pl)")
+    print(f"file: {summary['file']}")
+    if summary["file"]:
+        print(f"fit it: nvsense widefield fit {summary['file']} --out map.nc")
 
 
 # --- simulate -----------------------------------------------------------------------------

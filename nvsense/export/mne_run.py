@@ -1,10 +1,12 @@
 """``nvsense export mne``: a tracking run file as an MNE-Python FIF file.
 
 A tracking run holds B(t) as ``field_parallel (time)`` (one NV axis) or ``field (time,
-vector)``; :func:`tracking_record` turns it into the record :mod:`nvsense.export.mne` takes:
-one magnetometer channel per field component (``field_parallel``, or ``field_x``,
-``field_y``, ``field_z``), in tesla, and the run's ``trigger`` line as the stim channel when
-the run has one.
+vector)``; a lock-in tracking run as ``field (time, sensor)`` and, for a gradiometer,
+``gradient (time)``.  :func:`tracking_record` turns it into the record
+:mod:`nvsense.export.mne` takes: one magnetometer channel per field component
+(``field_parallel``, or ``field_x``, ``field_y``, ``field_z``; ``field_s0``, ``field_s1``,
+``gradient``), in tesla, and the run's ``trigger`` line as the stim channel when the run has
+one.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ def tracking_record(data: xr.Dataset) -> xr.Dataset:
             component = data["field"].sel(vector=label).drop_vars("vector")
             channels[f"field_{label}"] = component.assign_attrs(
                 long_name=f"magnetic field {label}")
+    if "field" in data.data_vars and data["field"].dims == ("time", "sensor"):
+        for name in data["sensor"].values:
+            component = data["field"].sel(sensor=name).drop_vars("sensor")
+            channels[f"field_{name}"] = component.assign_attrs(
+                long_name=f"magnetic field at sensor {name}")
+        if "gradient" in data.data_vars and data["gradient"].dims == ("time",):
+            channels["gradient"] = data["gradient"]
     if not channels:
         raise ExportError(f"run {data.attrs.get('run_id', '')} has no field_parallel or field "
                           "variable: nothing to export as magnetometer channels")

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .convolve import convolve_rows
 from .errors import NoDipFoundError
 from .inputs import MHZ, Sweep, check_sweep
 from .models import ModelSpec
@@ -70,20 +71,18 @@ def detection_threshold(n_points: int) -> float:
     sweeps.  Calibrated on simulated line-free shot-noise sweeps so that a sweep false-alarms
     less than once in 10⁴ (``benchmarks/line_false_alarms.py``).
     """
-    from scipy.special import ndtri
+    from nvsense.physics.tails import normal_isf
 
     n = max(int(n_points), 5)
-    return float(max(5.2, -ndtri(3e-5 / n)) + 6.0 / np.sqrt(n) + 30.0 / n)
+    return float(max(5.2, normal_isf(3e-5 / n)) + 6.0 / np.sqrt(n) + 30.0 / n)
 
 
 def _smooth(Y: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Smoothed rows (edges renormalised) and the per-point noise gain of the smoothing."""
-    from scipy.ndimage import convolve1d
-
     n = Y.shape[1]
-    norm = convolve1d(np.ones(n), _KERNEL, mode="constant")
-    gain = np.sqrt(convolve1d(np.ones(n), _KERNEL**2, mode="constant")) / norm
-    return convolve1d(Y, _KERNEL, axis=1, mode="constant") / norm, gain
+    norm = convolve_rows(np.ones(n), _KERNEL)
+    gain = np.sqrt(convolve_rows(np.ones(n), _KERNEL**2)) / norm
+    return convolve_rows(Y, _KERNEL) / norm, gain
 
 
 def noise_sigma(Y: NDArray[np.float64]) -> NDArray[np.float64]:

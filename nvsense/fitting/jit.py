@@ -29,7 +29,8 @@ then and there, and caches it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -76,9 +77,38 @@ def entry(signature: str, **options: Any) -> Callable[[Callable[..., Any]], Any]
 def ready(kernel: Any) -> Any:
     """``kernel`` compiled (or loaded from the cache) for its one signature, and closed."""
     if getattr(kernel, "_can_compile", False):
-        kernel.compile(kernel.nvsense_signature)
+        with _without_numba_extensions():
+            kernel.compile(kernel.nvsense_signature)
         kernel.disable_compile()
     return kernel
+
+
+@contextmanager
+def _without_numba_extensions() -> Iterator[None]:
+    """Compile or load nvsense's kernels without first loading numba's third-party
+    extensions (the ``numba_extensions`` entry points).
+
+    numba loads every installed extension before its first compilation, also when it only
+    loads a kernel from the cache: awkward's, installed with some of nvsense's extras, imports
+    awkward, pyarrow and fsspec — 0.3-0.6 s, the largest part of a short run's numba set-up.
+    The kernels use only float64 arrays and integers, which need no extension.  numba's flag
+    is restored afterwards, so the first compilation of anyone else's code in the process
+    loads the extensions as usual.  (A private flag of numba: if it is ever gone, nothing is
+    skipped.)
+    """
+    try:
+        from numba.core import entrypoints
+    except ImportError:  # pragma: no cover - numba's layout changed: skip nothing
+        yield
+        return
+    if getattr(entrypoints, "_already_initialized", True):
+        yield
+        return
+    entrypoints._already_initialized = True
+    try:
+        yield
+    finally:
+        entrypoints._already_initialized = False
 
 
 def as_f8(a: Any, ndim: int | None = None) -> NDArray[np.float64]:

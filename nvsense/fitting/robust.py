@@ -30,10 +30,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .convolve import convolve_rows
 from .evaluate import evaluate_lines, unit_depth
 from .inputs import Sweep
 from .models import ModelSpec
 from .parameters import Layout
+from .peaks import find_prominent_peaks
 from .signal_views import dip_view, from_dip_view
 from .status import FitStatus
 
@@ -119,11 +121,9 @@ def _doubtful_row(status: int, p: NDArray[np.float64], sweep: Sweep, spec: Model
 def smooth_rows(Y: NDArray[np.float64], points: int) -> NDArray[np.float64]:
     """Rows smoothed with a binomial kernel of ``points`` taps (odd), renormalised at the
     edges (no pull toward zero there)."""
-    from scipy.ndimage import convolve1d
-
     kernel = _binomial(points)
-    norm = convolve1d(np.ones(Y.shape[1]), kernel, mode="constant")
-    return convolve1d(Y, kernel, axis=1, mode="constant") / norm
+    norm = convolve_rows(np.ones(Y.shape[1]), kernel)
+    return convolve_rows(Y, kernel) / norm
 
 
 def _binomial(points: int) -> NDArray[np.float64]:
@@ -183,14 +183,12 @@ def find_lines(x: NDArray[np.float64], profile: NDArray[np.float64], threshold: 
     """Lines of a depth profile by prominence: (centers, full widths at half prominence,
     depths), most prominent first, at most ``max_lines``; peaks narrower than 1.5 points or
     less prominent than ``threshold`` are not lines."""
-    from scipy.signal import find_peaks, peak_widths
-
-    peaks, props = find_peaks(profile, prominence=threshold, width=1.5)
-    if peaks.size == 0:
+    found = find_prominent_peaks(profile, threshold, width=1.5, rel_height=0.5)
+    if found.peaks.size == 0:
         return np.zeros(0), np.zeros(0), np.zeros(0)
-    order = np.argsort(-props["prominences"])[:max_lines]
-    peaks = peaks[order]
-    widths_pts = peak_widths(profile, peaks, rel_height=0.5)[0]
+    order = np.argsort(-found.prominences)[:max_lines]
+    peaks = found.peaks[order]
+    widths_pts = found.widths[order]
     step = float(np.median(np.diff(x)))
     # parabolic refinement of each peak's position
     centers = x[peaks].astype(float)

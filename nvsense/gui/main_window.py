@@ -39,6 +39,7 @@ from .data_panel import DataPanel
 from .format import sample_text
 from .odmr_panel import OdmrPanel
 from .theme import DARK, LIGHT
+from .widefield_panel import WidefieldPanel
 from .worker import RunWorker
 
 __all__ = ["REPLAY", "TABS", "MainWindow", "Tab"]
@@ -174,6 +175,8 @@ class MainWindow(QMainWindow):
             bench=lambda: self.session.bench if self.session else None,
             data_dir=lambda: self.data_panel.data_dir, busy=lambda: self.busy)
         self.tabs.addTab(self.pulsed_panel, "Pulsed")
+        self.widefield_panel = WidefieldPanel()  # live maps of widefield runs (display only)
+        self.tabs.addTab(self.widefield_panel, "Widefield")
         self._build_layout()
         self._build_menu()
         self.stats_label = QLabel("")
@@ -638,6 +641,7 @@ class MainWindow(QMainWindow):
         theme = DARK if dark else LIGHT
         for panel in self.panels.values():
             panel.set_theme(theme)
+        self.widefield_panel.set_theme(theme)
 
     def screenshot(self, path: str | Path) -> Path:
         """Save the window as it is drawn now (works offscreen) to a PNG."""

@@ -16,6 +16,7 @@ validated).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict, is_dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
@@ -443,6 +444,8 @@ class SimulatedCameraOptions(DriverOptions):
     def _calibration(cls, value: Any) -> Any:
         if value is None:
             return None
+        if is_dataclass(value) and not isinstance(value, type):
+            value = asdict(value)  # a PixelCalibration: driver_kwargs() validated again
         if not isinstance(value, Mapping) or set(value) - set(cls.calibration_keys):
             raise ValueError(f"give a mapping of {', '.join(cls.calibration_keys)}")
         return {k: float(v) for k, v in value.items()}
@@ -452,6 +455,8 @@ class SimulatedCameraOptions(DriverOptions):
     def _faults(cls, value: Any) -> Any:
         if value is None:
             return None
+        if is_dataclass(value) and not isinstance(value, type):  # a CameraFaults, likewise
+            value = asdict(value)
         if not isinstance(value, Mapping) or set(value) - set(cls.fault_keys):
             raise ValueError(f"give a mapping of {', '.join(cls.fault_keys)} (frame numbers "
                              f"from 0, a probability)")

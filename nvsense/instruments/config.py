@@ -455,12 +455,14 @@ class SafeStateConfig(_Model):
 
 
 class DefaultsConfig(_Model):
-    """Settings that ODMR runs on this bench use unless they are given (``odmr:``): the
-    microwave power, sweep, dwell and fit model that suit its sample (a single NV wants a low
-    power, fine steps and a long dwell).  The measurement validates them
-    (:mod:`nvsense.measure.bench_defaults`), since only it knows its settings."""
+    """Settings that runs on this bench use unless they are given: ``odmr:`` for ODMR runs,
+    ``track:`` for tracking runs — the microwave power, sweep, dwell and fit model that suit
+    its sample (a single NV wants a low power, fine steps and a long dwell).  The measurement
+    validates them (:mod:`nvsense.measure.bench_defaults`), since only it knows its
+    settings."""
 
     odmr: dict[str, Any] = Field(default_factory=dict)
+    track: dict[str, Any] = Field(default_factory=dict)
 
 
 class BenchConfig(_Model):

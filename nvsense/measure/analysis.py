@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ..fitting import FitStatus, LineFit, fit_batch, fit_spectrum
+from ..fitting import FitInputError, FitStatus, LineFit, count_lines, fit_batch
 from ..physics import GAMMA_NV_HZ_PER_T, axial_field, field_from_transitions
 from ..storage.layouts import odmr_fit_variables
 from .documents import FitSummary
@@ -228,14 +228,25 @@ def fine_grid(frequencies: NDArray[np.float64], points: int = CURVE_POINTS
 
 def count_dips(frequencies: NDArray[np.float64], signal: NDArray[np.float64],
                model: str = "lorentzian") -> int:
-    """Number of dips in a spectrum, found by the single-spectrum fit (``n_lines=None``).
+    """Number of dips in a spectrum: :func:`nvsense.fitting.count_lines`, the line count
+    that ``fit_spectrum(..., n_lines=None)`` uses, without that function's final lmfit fit
+    (the number of lines is decided before it; lmfit would only add its import and a fit to
+    every run's start).
 
     The line detector behind it (:func:`nvsense.fitting.lines_present`) reports a line in a
     line-free shot-noise sweep less than once in 10⁴ sweeps; without a dip this raises
-    :class:`nvsense.fitting.NoDipFoundError`."""
-    fit = fit_spectrum(frequencies, signal, model=model if model != "hamiltonian"
-                       else "lorentzian", n_lines=None)
-    return len(fit.centers)
+    :class:`nvsense.fitting.NoDipFoundError`; a signal that is not one finite value per
+    frequency raises :class:`nvsense.fitting.FitInputError`."""
+    y = np.asarray(signal, dtype=float)
+    if y.ndim != 1 or y.size != np.size(frequencies):
+        raise FitInputError(f"signal must be 1-D with one value per frequency "
+                            f"({np.size(frequencies)}), got shape {y.shape}")
+    bad = np.flatnonzero(~np.isfinite(y))
+    if bad.size:
+        raise FitInputError(f"signal has {bad.size} NaN/inf value(s) (first at index "
+                            f"{bad[0]}); drop those points (and their frequencies) first")
+    model = model if model != "hamiltonian" else "lorentzian"
+    return count_lines(frequencies, y, model).n_lines
 
 
 def analyse_spectrum(

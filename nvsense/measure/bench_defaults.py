@@ -7,11 +7,14 @@ A bench file may say which settings suit its sample (``defaults:``), e.g. the bu
       odmr: {mw_power: "-20 dBm", ranges: "2.80GHz:2.94GHz:1401", dwell: "10 ms",
              sweeps: 10, model: 14n}
 
+and ``track:`` does the same for tracking runs (``nvsense track``, :func:`track_settings_for`).
+
 A setting given to the run (command line, GUI, campaign file, Python) always wins; the
 bench's value comes next, the measurement's own default last.  Settings that belong together
 are taken together: giving ``sweeps`` or ``duration`` drops both of the bench's (its sweep count
 must not cut a run given a duration short), giving ``model`` drops its ``n_lines`` (lines of
-one model are not resonances of another).
+one model are not resonances of another); for tracking, giving ``both_lines`` or ``line`` drops
+both of the bench's (a line asked for is one line locked).
 """
 
 from __future__ import annotations
@@ -28,17 +31,19 @@ __all__ = [
     "defaults_for",
     "merge_defaults",
     "odmr_settings_for",
+    "track_settings_for",
 ]
 
 #: Settings that are given or dropped together, per measurement kind.
 TOGETHER: dict[str, tuple[frozenset[str], ...]] = {
     "odmr": (frozenset({"sweeps", "duration"}), frozenset({"model", "n_lines"})),
+    "track": (frozenset({"both_lines", "line"}),),
 }
 
 
 def bench_defaults(bench: Any, kind: str) -> dict[str, Any]:
-    """The settings the bench file recommends for ``kind`` (``"odmr"``); empty for a bench
-    without them (or anything that is not a bench)."""
+    """The settings the bench file recommends for ``kind`` (``"odmr"``, ``"track"``); empty
+    for a bench without them (or anything that is not a bench)."""
     config = getattr(bench, "config", None)
     section = getattr(getattr(config, "defaults", None), kind, None)
     return dict(section or {})
@@ -78,11 +83,22 @@ def check_bench_defaults(bench: Any, kind: str) -> None:
         Naming the bench file, the section and the setting.
     """
     defaults = bench_defaults(bench, kind)
-    if defaults and kind == "odmr":
-        try:
-            OdmrSettings.parse(defaults, context=f"{_where(bench)}, defaults.odmr")
-        except SettingsError as exc:
-            raise SettingsError(f"{exc}; fix the bench file's defaults: section") from None
+    if not defaults or kind not in _SETTINGS:
+        return
+    try:
+        _SETTINGS[kind]().parse(defaults, context=f"{_where(bench)}, defaults.{kind}")
+    except SettingsError as exc:
+        raise SettingsError(f"{exc}; fix the bench file's defaults: section") from None
+
+
+def _track_settings() -> Any:
+    from . import TrackSettings  # (lazily: the tracking stack is not needed for ODMR)
+
+    return TrackSettings
+
+
+#: The settings class of each kind whose defaults a bench file may give.
+_SETTINGS = {"odmr": lambda: OdmrSettings, "track": _track_settings}
 
 
 def odmr_settings_for(bench: Any, given: Mapping[str, Any] | None = None,
@@ -98,3 +114,18 @@ def odmr_settings_for(bench: Any, given: Mapping[str, Any] | None = None,
     check_bench_defaults(bench, "odmr")
     return OdmrSettings.parse(merge_defaults("odmr", bench_defaults(bench, "odmr"),
                                              dict(given or {})), context=context)
+
+
+def track_settings_for(bench: Any, given: Mapping[str, Any] | None = None,
+                       context: str = "settings") -> Any:
+    """Tracking settings (:class:`~nvsense.measure.TrackSettings`) for a run on ``bench``:
+    ``given``, then the bench file's ``defaults.track``, then ``TrackSettings``' defaults.
+
+    Raises
+    ------
+    SettingsError
+        Naming the bench file when its ``defaults.track`` are invalid, else ``context``.
+    """
+    check_bench_defaults(bench, "track")
+    return _track_settings().parse(merge_defaults("track", bench_defaults(bench, "track"),
+                                                  dict(given or {})), context=context)

@@ -10,6 +10,8 @@ Every run (:mod:`nvsense.measure.lifecycle`) publishes, in order:
   :class:`TrackingBlock` (tracking samples) or the generic :class:`Record`; each carries in
   ``values`` exactly what the run file gets (variable name -> value) besides what a display
   needs;
+- a widefield run publishes :class:`WidefieldSweep` (the sweep's record) and then
+  :class:`WidefieldMap` (the live binned field map of the accumulated cube) per sweep;
 - :class:`VariablesAdded` when a run learns part of its layout after its first records (an
   ODMR run's number of lines);
 - one :class:`RunFinished`: status (``completed`` / ``aborted``), reason, results, what was
@@ -47,6 +49,8 @@ __all__ = [
     "SweepDone",
     "TrackingBlock",
     "VariablesAdded",
+    "WidefieldMap",
+    "WidefieldSweep",
     "from_dict",
     "from_json",
     "to_dict",
@@ -251,6 +255,88 @@ class TrackingBlock(Event):
 
 
 @dataclass(frozen=True)
+class WidefieldSweep(Event):
+    """One widefield sweep is complete and written to the run file (its frames, their
+    bookkeeping, the drift): ``values`` is the sweep's record (:func:`nvsense.storage.
+    cube_writer.sweep_record`); arrays are not copied, so subscribers must not modify them.
+
+    Attributes
+    ----------
+    index, sweeps_planned, elapsed
+        Sweep number (from 0), sweeps asked for, s since the run start.
+    frequencies
+        The sweep's points, Hz.
+    drift, shift, drift_confidence
+        Registered drift (dy, dx) of the sweep against the first (NaN: not registered),
+        the shift undone in the cube (pixels), the registration's confidence.
+    missing, remeasured, marked
+        Frames of the sweep that did not arrive (lost, missed, rejected), frames measured
+        again, frequency points left out of the cube.
+    saturated
+        Pixels of the sweep's frames at the camera's full scale (their counts are clipped:
+        shorten the exposure).
+    """
+
+    block: ClassVar[bool] = False
+
+    index: int
+    frequencies: NDArray[np.float64]
+    elapsed: float
+    drift: tuple[float, float]
+    shift: tuple[float, float]
+    drift_confidence: float
+    sweeps_planned: int | None = None
+    missing: int = 0
+    remeasured: int = 0
+    marked: int = 0
+    saturated: int = 0
+    values: dict[str, Any] = field(default_factory=dict)
+    wall_time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class WidefieldMap(Event):
+    """The live field map of a widefield run: the accumulated cube binned and fitted after a
+    sweep (nothing of it goes to the run file; ``nvsense widefield fit`` fits the full
+    resolution afterwards).
+
+    Attributes
+    ----------
+    index, n_sweeps
+        The sweep after which the map was made (from 0), and the sweeps it averages.
+    binning
+        Camera pixels per map pixel along each axis.
+    frequencies
+        The sweep, Hz.
+    field_parallel, field_parallel_error
+        (rows, columns) |B∥| of the outermost line pair and its standard error, T; NaN
+        where the fit failed.
+    success
+        (rows, columns) fits to trust.
+    spectra, curves
+        (rows, columns, frequency) each map pixel's summed spectrum (counts) and its fitted
+        curve (NaN where the fit failed): what a display shows under the cursor.
+    fit_seconds
+        Wall time of the fit.
+    message
+        Why there is no map yet (empty arrays then), else empty.
+    """
+
+    index: int
+    n_sweeps: int
+    binning: int
+    frequencies: NDArray[np.float64]
+    field_parallel: NDArray[np.float64]
+    field_parallel_error: NDArray[np.float64]
+    success: NDArray[np.bool_]
+    spectra: NDArray[np.float32]
+    curves: NDArray[np.float32]
+    fit_seconds: float = 0.0
+    message: str = ""
+    wall_time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
 class RunFinished(Event):
     """The run has ended; ``status`` is ``"completed"`` or ``"aborted"`` (with ``reason``).
 
@@ -270,7 +356,8 @@ class RunFinished(Event):
 
 #: Document classes by name (what :func:`from_dict` can read).
 DOCUMENT_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
-    RunStarted, VariablesAdded, Record, SweepDone, TrackingBlock, RunFinished, FitSummary)}
+    RunStarted, VariablesAdded, Record, SweepDone, TrackingBlock, RunFinished, FitSummary,
+    WidefieldSweep, WidefieldMap)}
 
 _ARRAY = "__ndarray__"
 _DOC = "document"

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["save_spectrum_figure"]
+__all__ = ["FigureProcess", "draw_spectrum_figure", "save_spectrum_figure",
+           "spectrum_figure_data"]
 
 
 def save_spectrum_figure(path: str | Path, frequencies: np.ndarray, average: np.ndarray,
@@ -23,6 +24,30 @@ def save_spectrum_figure(path: str | Path, frequencies: np.ndarray, average: np.
     fit
         A :class:`nvsense.measure.SweepAnalysis` of ``average`` (or None: data only).
     """
+    return draw_spectrum_figure(path, spectrum_figure_data(frequencies, average, fit,
+                                                           title=title, sweeps=sweeps))
+
+
+def spectrum_figure_data(frequencies: np.ndarray, average: np.ndarray, fit: Any, *,
+                         title: str = "", sweeps: int | None = None) -> dict[str, Any]:
+    """What :func:`draw_spectrum_figure` draws, as arrays and strings (the fit's curve
+    evaluated here): it can be drawn in another process (:class:`FigureProcess`)."""
+    f = np.asarray(frequencies, dtype=float)
+    y = np.asarray(average, dtype=float)
+    data: dict[str, Any] = {"frequencies": f, "average": y, "title": title, "sweeps": sweeps,
+                            "fit": None}
+    if fit is not None:
+        fine = np.linspace(f[0], f[-1], 20 * len(f))
+        data["fit"] = {"fine": fine, "curve": np.asarray(fit.curve(fine), dtype=float),
+                       "residual": y - np.asarray(fit.best_fit, dtype=float),
+                       "centers": np.asarray(fit.centers, dtype=float),
+                       "label": "fit" + ("" if fit.success else f" ({fit.message})"),
+                       "text": _field_text(fit)}
+    return data
+
+
+def draw_spectrum_figure(path: str | Path, data: dict[str, Any]) -> Path:
+    """Draw :func:`spectrum_figure_data`'s figure with matplotlib and save it as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -31,20 +56,20 @@ def save_spectrum_figure(path: str | Path, frequencies: np.ndarray, average: np.
     path = Path(path)
     fig = Figure(figsize=(8, 5.5), layout="constrained")
     ax, res = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
-    f_mhz = np.asarray(frequencies) / 1e6
+    f_mhz = data["frequencies"] / 1e6
+    sweeps = data["sweeps"]
+    title = data["title"]
     label = f"average of {sweeps} sweeps" if sweeps else "data"
-    ax.plot(f_mhz, average, ".", ms=3, color="0.35", label=label)
+    ax.plot(f_mhz, data["average"], ".", ms=3, color="0.35", label=label)
+    fit = data["fit"]
     if fit is not None:
-        fine = np.linspace(frequencies[0], frequencies[-1], 20 * len(frequencies))
-        ax.plot(fine / 1e6, fit.curve(fine), "-", lw=1.0, color="C3",
-                label="fit" + ("" if fit.success else f" ({fit.message})"))
-        res.plot(f_mhz, average - fit.best_fit, ".", ms=2, color="C0")
+        ax.plot(fit["fine"] / 1e6, fit["curve"], "-", lw=1.0, color="C3", label=fit["label"])
+        res.plot(f_mhz, fit["residual"], ".", ms=2, color="C0")
         res.axhline(0, color="0.5", lw=0.8)
-        for c in fit.centers:
+        for c in fit["centers"]:
             ax.axvline(c / 1e6, color="C3", lw=0.5, alpha=0.4)
-        text = _field_text(fit)
-        if text:
-            title = f"{title}\n{text}" if title else text
+        if fit["text"]:
+            title = f"{title}\n{fit['text']}" if title else fit["text"]
     ax.set_ylabel("PL (counts per point)")
     res.set_ylabel("residual")
     res.set_xlabel("microwave frequency (MHz)")
@@ -55,6 +80,95 @@ def save_spectrum_figure(path: str | Path, frequencies: np.ndarray, average: np.
     return path
 
 
+class FigureProcess:
+    """A process that draws one figure: started when a run starts, it imports matplotlib
+    (about a third of a second) on the other core while the run measures, then draws what
+    :meth:`draw` sends it.  :meth:`wait` returns when the PNG is written.
+
+    Used by ``nvsense odmr``; in-process callers use :func:`save_spectrum_figure`.
+    """
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+
+        self._proc = subprocess.Popen([sys.executable, "-m", __name__],
+                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE)
+        self._path: Path | None = None
+
+    def draw(self, path: str | Path, data: dict[str, Any]) -> None:
+        """Send the figure (:func:`spectrum_figure_data`) to be drawn into ``path``."""
+        import pickle
+
+        assert self._proc.stdin is not None, "one figure per process"
+        self._path = Path(path)
+        stdin, self._proc.stdin = self._proc.stdin, None  # (communicate() must not flush it)
+        try:
+            pickle.dump((str(path), data), stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            stdin.close()
+
+    def wait(self, timeout: float = 120.0) -> Path:
+        """The PNG, once written.
+
+        Raises
+        ------
+        RuntimeError
+            The figure could not be drawn (the process's error), or took longer than
+            ``timeout`` seconds.
+        """
+        import subprocess
+
+        try:
+            _, err = self._proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            raise RuntimeError(f"drawing the figure took more than {timeout:g} s") from None
+        if self._proc.returncode != 0 or self._path is None:
+            lines = err.decode(errors="replace").strip().splitlines()
+            raise RuntimeError(lines[-1] if lines else
+                               f"the figure process ended with code {self._proc.returncode}")
+        return self._path
+
+    def cancel(self) -> None:
+        """Draw nothing: end the process now (it may still be importing matplotlib; it
+        writes nothing before it has a figure to draw)."""
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            self._proc.stdin.close()
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        if self._proc.stderr is not None:
+            self._proc.stderr.close()
+
+
+def _serve() -> int:
+    """The figure process (:class:`FigureProcess`): import matplotlib, then draw the one
+    figure read from stdin (nothing, if stdin ends first)."""
+    import pickle
+    import signal
+    import sys
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the run; it ends us
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.backends.backend_agg  # (importing now, while the run measures)
+    from matplotlib.figure import Figure  # noqa: F401
+
+    try:
+        path, data = pickle.load(sys.stdin.buffer)
+    except EOFError:  # the run ended without a figure
+        return 0
+    try:
+        draw_spectrum_figure(path, data)
+    except Exception as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _field_text(fit: Any) -> str:
     if fit.kind == "vector" and np.all(np.isfinite(fit.field)):
         b = ", ".join(f"{v * 1e3:.4f}" for v in fit.field)
@@ -62,3 +176,9 @@ def _field_text(fit: Any) -> str:
     if fit.kind == "parallel" and np.isfinite(fit.field_parallel):
         return f"B∥ = {fit.field_parallel * 1e3:.4f} mT   D = {fit.D / 1e6:.3f} MHz"
     return ""
+
+
+if __name__ == "__main__":  # pragma: no cover - run by FigureProcess
+    import sys
+
+    sys.exit(_serve())

@@ -151,6 +151,13 @@ class Measurement(ABC):
         """Global attributes of the run file beyond the common ones."""
         return {}
 
+    def file_writer(self, catalog: Any) -> Callable[[Event], None]:
+        """The run's first subscriber, which writes its file and catalogue row (default:
+        :class:`~nvsense.measure.run_file.RunFileWriter`; a widefield run writes a cube)."""
+        from .run_file import RunFileWriter
+
+        return RunFileWriter(catalog)
+
     def stop(self, run: Run) -> None:  # noqa: B027 - an optional hook
         """Stop what the loop started (a list, a dither) before the bench is made safe;
         called on every exit."""
@@ -230,12 +237,11 @@ def execute(
         closed as aborted and the bench left safe first.
     """
     from ..storage import Catalog
-    from .run_file import RunFileWriter
 
     measurement.check(bench)
     catalog = catalog if catalog is not None else Catalog(data_dir)
     with connected(bench):
-        run = Run(measurement, bench, RunFileWriter(catalog), subscribers=subscribers,
+        run = Run(measurement, bench, measurement.file_writer(catalog), subscribers=subscribers,
                   control=control, md=md)
         return run.execute()
 

@@ -41,7 +41,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+
+from ..physics.tails import chi2_isf, normal_isf
 
 __all__ = [
     "FALSE_ALARM",
@@ -208,7 +209,7 @@ def line_threshold(frequencies: NDArray[np.float64], widths: NDArray[np.float64]
     finite = widths[np.isfinite(widths) & (widths > 0)] if np.size(widths) else widths
     trials = span / float(np.median(finite)) if finite.size and span > 0 else 1.0
     trials = min(max(trials, 1.0), float(np.size(frequencies)))
-    return max(float(stats.norm.isf(FALSE_ALARM / trials)), MIN_LINE_SIGNIFICANCE)
+    return max(normal_isf(FALSE_ALARM / trials), MIN_LINE_SIGNIFICANCE)
 
 
 def _status_name(fit: Any) -> str:
@@ -246,7 +247,7 @@ def _frequency_dependence(y: NDArray[np.float64], sweeps: int, counts: bool,
         chi2 = float(np.sum((y - mean) ** 2) / (mean / sweeps))
         # the χ² tail, widened for few counts: Var[(k − λ)²/λ] = 2 + 1/λ for Poisson k
         widen = math.sqrt(1.0 + 1.0 / (2.0 * lam))
-        threshold = dof + (float(stats.chi2.isf(FALSE_ALARM, dof)) - dof) * widen
+        threshold = dof + (chi2_isf(FALSE_ALARM, dof) - dof) * widen
         sigma = (chi2 - dof) / (math.sqrt(2.0 * dof) * widen)
         if chi2 <= threshold:
             return sigma, (f"the counts do not depend on frequency: they scatter no more than "

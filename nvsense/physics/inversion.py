@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import chdtrc, chdtri
 
 from .axes import NV_AXES
 from .axial import axial_field, axis_field_components
@@ -71,6 +70,7 @@ from .field_solutions import (
 from .field_starts import starts_assigned, starts_grid, starts_pairings
 from .line_problem import MHZ, LineProblem, Solution
 from .symmetry import axis_symmetries
+from .tails import chi2_isf, chi2_sf
 
 __all__ = [
     "DEFAULT_MAX_RESIDUAL_HZ",
@@ -191,7 +191,7 @@ def _explains(problem: LineProblem, fit: Solution, limit: float) -> bool:
     sv = np.linalg.svd(jac, compute_uv=False)
     if not sv[-1] > 1e-5 * sv[0]:
         return False
-    allowed = chdtri(problem.y.size - fit.x.size, _CHI2_TAIL)  # 4 or more degrees of freedom
+    allowed = chi2_isf(_CHI2_TAIL, problem.y.size - fit.x.size)  # 4 or more degrees of freedom
     if fit.cost > (allowed if problem.sigma is not None else slack(problem, None)):
         return False
     return not _rival_images(problem, fit, 4.0 * (fit.cost + allowed))
@@ -573,7 +573,7 @@ def _result(problem: LineProblem, fit: Solution, images, sig, shape, measured, o
         dof = k - fit.x.size
         if dof > 0:
             chi2_red = chi2 / dof
-            p_value = float(chdtrc(dof, chi2))
+            p_value = chi2_sf(chi2, dof)
             if p_value < SCALE_ERRORS_BELOW and chi2_red > 1.0:
                 cov_x = cov_x * chi2_red
                 scaled = True

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
 
+from .assignment import linear_sum_assignment
 from .constants import GAMMA_NV_HZ_PER_T, ZFS_HZ
 from .forward import frame_line_derivatives
 from .hamiltonian import BLOCK_SIZE, axis_frames, levels_from_frame_field

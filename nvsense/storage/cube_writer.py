@@ -69,7 +69,10 @@ __all__ = [
     "KIND",
     "CubeAccumulator",
     "CubeWriter",
+    "applied_shift",
     "open_widefield_run",
+    "sweep_norm",
+    "sweep_record",
     "widefield_schema",
 ]
 
@@ -407,29 +410,28 @@ class CubeWriter(RunWriter):
         if self.reference != (sweep.reference is not None):
             raise SchemaError("this run " + ("needs" if self.reference else "has no") +
                               " reference frames")
-        signal = sweep.signal
-        valid = sweep.valid
-        norm = self._norm(sweep)
-        values: dict[str, Any] = {
-            "time": self.elapsed() if time is None else float(time),
-            "frames": signal,
-            "point_valid": valid,
-            "frame_number": sweep.frame_number,
-            "frame_time": sweep.timestamp,
-            "norm": norm,
-            "drift_y": float(shift[0]),
-            "drift_x": float(shift[1]),
-            "drift_confidence": float(drift_confidence),
-        }
-        ref = None
-        if self.reference:
-            ref = sweep.reference
-            values |= {"ref_frames": ref, "ref_valid": sweep.reference_valid,
-                       "ref_frame_number": sweep.reference_frame_number}
-        applied = self.accumulator.add(signal, valid, norm=norm, shift=shift, reference=ref,
-                                       reference_valid=sweep.reference_valid)
-        values |= {"shift_y": float(applied[0]), "shift_x": float(applied[1])}
+        acc = self.accumulator
+        values = sweep_record(sweep, drift=shift,
+                              shift=applied_shift(shift, acc.shift_method),
+                              drift_confidence=drift_confidence,
+                              time=self.elapsed() if time is None else float(time),
+                              electrons_per_adu=float(acc.gain), offset=float(acc.offset))
+        self.append_values(values)
+
+    def append_values(self, values: Mapping[str, Any]) -> None:
+        """Append one sweep's record as :func:`sweep_record` gives it and add it to the
+        in-memory sum (shifted by its ``shift_y``, ``shift_x``); ``pl`` in the file is brought
+        up to date by :meth:`update_cube`.
+
+        The record is appended first: once it is in the file the sweep is safe, whatever
+        happens to ``pl`` (see :func:`open_widefield_run`).
+        """
         self.append(**values)
+        self.accumulator.add(
+            values["frames"], values["point_valid"], norm=values["norm"],
+            shift=(float(values["shift_y"]), float(values["shift_x"])),
+            reference=values.get("ref_frames") if self.reference else None,
+            reference_valid=values.get("ref_valid") if self.reference else None)
 
     def update_cube(self) -> None:
         """Rewrite ``pl`` (and ``reference``) from the in-memory sum, then ``pl_sweeps``."""
@@ -446,23 +448,6 @@ class CubeWriter(RunWriter):
         attr.write(np.array(self.n_records, dtype=np.int64))
         self._file.flush()
 
-    def _norm(self, sweep: SweepFrames) -> NDArray[np.float64]:
-        """Per-point intensity normalisation from the reference frames (1 without)."""
-        if sweep.reference is None or sweep.reference_valid is None \
-                or not sweep.reference_valid.any():
-            return np.ones(sweep.n_points)
-        levels = np.full(sweep.n_points, np.nan)
-        ok = sweep.reference_valid
-        levels[ok] = sweep.reference[ok].mean(axis=(1, 2), dtype=np.float64)
-        levels = (levels - float(self.accumulator.offset)) * float(self.accumulator.gain)
-        # a missing reference takes its neighbours' level (in point order)
-        idx = np.arange(levels.size)
-        good = np.isfinite(levels) & (levels > 0)
-        if not good.any():
-            return np.ones(sweep.n_points)
-        levels = np.interp(idx, idx[good], levels[good])
-        return levels.mean() / levels
-
     def accumulated(self, which: str = "pl") -> NDArray[np.float32]:
         """The current accumulated cube (rows, columns, points) from memory, read-only (for
         live maps; no file read)."""
@@ -470,6 +455,77 @@ class CubeWriter(RunWriter):
         if which == "pl" and cached is not None and cached[0] == self.accumulator.n_sweeps:
             return cached[1]
         return self.accumulator.cube(which)
+
+
+def applied_shift(drift: tuple[float, float], method: str = "integer") -> tuple[float, float]:
+    """The shift :class:`CubeAccumulator` applies for a registered ``drift`` (dy, dx):
+    rounded to whole pixels by the ``"integer"`` method, as it is by the others."""
+    dy, dx = float(drift[0]), float(drift[1])
+    if not (math.isfinite(dy) and math.isfinite(dx)):
+        return 0.0, 0.0
+    if method == "integer":
+        return float(round(dy)), float(round(dx))
+    return dy, dx
+
+
+def sweep_norm(sweep: SweepFrames, electrons_per_adu: float,
+               offset: float) -> NDArray[np.float64]:
+    """Per-point intensity normalisation of a sweep from its reference frames (1 without):
+    the sweep's mean reference level over each point's (a missing reference takes its
+    neighbours' level, in point order)."""
+    if sweep.reference is None or sweep.reference_valid is None \
+            or not sweep.reference_valid.any():
+        return np.ones(sweep.n_points)
+    levels = np.full(sweep.n_points, np.nan)
+    ok = sweep.reference_valid
+    levels[ok] = sweep.reference[ok].mean(axis=(1, 2), dtype=np.float64)
+    levels = (levels - float(offset)) * float(electrons_per_adu)
+    idx = np.arange(levels.size)
+    good = np.isfinite(levels) & (levels > 0)
+    if not good.any():
+        return np.ones(sweep.n_points)
+    levels = np.interp(idx, idx[good], levels[good])
+    return levels.mean() / levels
+
+
+def sweep_record(sweep: SweepFrames, *, drift: tuple[float, float],
+                 shift: tuple[float, float], drift_confidence: float, time: float,
+                 electrons_per_adu: float, offset: float) -> dict[str, Any]:
+    """The record of one sweep in a widefield run (:func:`widefield_schema`), by variable.
+
+    Parameters
+    ----------
+    sweep
+        The sweep: its valid, unmarked points are the ones in ``pl``.
+    drift
+        Its registered drift (dy, dx), pixels (NaN: not registered).
+    shift
+        The shift undone in ``pl`` (:func:`applied_shift` of the drift, or of an earlier
+        sweep's when this one could not be registered).
+    drift_confidence
+        The registration's confidence.
+    time
+        Sweep end since the run start, s.
+    electrons_per_adu, offset
+        The camera's conversion (for the normalisation).
+    """
+    values: dict[str, Any] = {
+        "time": float(time),
+        "frames": sweep.signal,
+        "point_valid": sweep.valid,
+        "frame_number": sweep.frame_number,
+        "frame_time": sweep.timestamp,
+        "norm": sweep_norm(sweep, electrons_per_adu, offset),
+        "drift_y": float(drift[0]),
+        "drift_x": float(drift[1]),
+        "shift_y": float(shift[0]),
+        "shift_x": float(shift[1]),
+        "drift_confidence": float(drift_confidence),
+    }
+    if sweep.reference is not None:
+        values |= {"ref_frames": sweep.reference, "ref_valid": sweep.reference_valid,
+                   "ref_frame_number": sweep.reference_frame_number}
+    return values
 
 
 def _overlap(n: int, s: int) -> tuple[slice, slice]:
@@ -582,7 +638,7 @@ def _rebuild(f: h5py.File, n: int, attrs: Mapping[str, Any], reference: bool) ->
                           shift_method=str(attrs.get("shift_method", "integer")))
     for i in range(n):
         acc.add(f["frames"][i], f["point_valid"][i].astype(bool), norm=f["norm"][i],
-                shift=(float(f["drift_y"][i]), float(f["drift_x"][i])),
+                shift=(float(f["shift_y"][i]), float(f["shift_x"][i])),
                 reference=f["ref_frames"][i] if reference else None,
                 reference_valid=f["ref_valid"][i].astype(bool) if reference else None)
     return acc

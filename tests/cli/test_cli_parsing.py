@@ -161,3 +161,21 @@ def test_errors_name_the_option_once_on_one_line(tmp_path, capsys, argv, expecte
     err = capsys.readouterr().err
     assert err.startswith(expected) and err.count("nvsense ") == 1 and err.count("\n") == 1, err
     assert not list(tmp_path.rglob("*.nc"))
+
+
+def test_an_odmr_run_imports_none_of_the_stacks_it_does_not_use(tmp_path):
+    """Start-up time (issue 11): the line count without lmfit (and pandas), the detector's
+    and the field's statistics without scipy.stats/special/optimize/signal/ndimage, numba's
+    kernels without its third-party extensions (awkward), matplotlib only for the plot."""
+    code = ("import sys\nfrom nvsense.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "finally:\n    print('MODULES', ' '.join(sorted(sys.modules)))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NVSENSE_FAKE")}
+    proc = subprocess.run([sys.executable, "-c", code, "odmr", "--sweeps", "1", "--no-plot",
+                           "--json", "--data-dir", str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    modules = set(proc.stdout.rsplit("MODULES", 1)[1].split())
+    assert "nvsense.fitting" in modules and "numba" in modules  # it did fit
+    unused = {"lmfit", "pandas", "scipy.stats", "scipy.special", "scipy.optimize",
+              "scipy.signal", "scipy.ndimage", "matplotlib", "awkward"}
+    assert not unused & modules, sorted(unused & modules)

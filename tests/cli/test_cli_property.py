@@ -184,7 +184,7 @@ def harness(monkeypatch):
             self.stop()  # as Ctrl-C: "stopped by user"
             return True
 
-    for module in ("odmr", "track", "campaign", "pulsed"):
+    for module in ("odmr", "track", "campaign", "pulsed", "widefield"):
         monkeypatch.setattr(f"nvsense.cli.{module}.RunControl", StopAfterFirstSweep)
 
     import nvsense.analysis as analysis

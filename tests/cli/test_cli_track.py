@@ -99,3 +99,60 @@ def test_failed_initial_sweep_exits_1_and_keeps_the_sweep(tmp_path, capsys):
     assert summary["samples"] == 0 and summary["noise_floor_t_per_rthz"] is None
     survey = json.loads(open_run(summary["file"]).attrs["calibration"])["survey"]
     assert len(survey["signal"]) == 201
+
+
+def bench_with_track_defaults(tmp_path: Path, track: dict) -> Path:
+    config = yaml.safe_load(builtin_bench_path("simulated").read_text())
+    config["sample"]["seed"] = 2
+    config["defaults"] = {"track": track}
+    path = tmp_path / "defaults.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def track_args(*argv: str):
+    from nvsense.cli import build_parser
+
+    return build_parser(["track"]).parse_args(["track", *argv])
+
+
+def test_track_takes_the_bench_file_defaults_and_the_command_line_wins(tmp_path):
+    from nvsense.cli.track import settings_from_args
+    from nvsense.instruments import load_bench
+    from nvsense.measure import TrackSettings
+    from nvsense.measure.bench_defaults import track_settings_for
+
+    bench = load_bench(bench_with_track_defaults(tmp_path, {
+        "mw_power": "-20 dBm", "sweep_dwell": "2 ms", "rate": "50 Hz", "both_lines": True}))
+    s = settings_from_args(track_args(), bench)
+    assert (s.mw_power, s.sweep_dwell, s.rate, s.both_lines) == (-20.0, 2e-3, 50.0, True)
+    # what neither gives: TrackSettings' defaults, the command line's defaults of old
+    assert (s.duration, s.ki, s.line, s.sweeps) == (10.0, 0.8, "lower", 1)
+    # a value typed on the command line wins, also one equal to the default
+    s = settings_from_args(track_args("--power", "-10dBm", "--rate", "100Hz", "--line",
+                                      "upper"), bench)
+    assert (s.mw_power, s.rate, s.sweep_dwell) == (-10.0, 100.0, 2e-3)
+    assert s.line == "upper" and not s.both_lines  # one line asked for: one line locked
+    assert settings_from_args(track_args("--both-lines"), bench).both_lines
+    # the same merge for Python callers
+    assert track_settings_for(bench, {"mw_power": "-15 dBm"}).rate == 50.0
+    # a bench without defaults: the settings of old
+    assert settings_from_args(track_args(), load_bench()) == TrackSettings()
+
+
+def test_a_track_run_measures_with_the_bench_file_defaults(tmp_path, capsys):
+    bench = bench_with_track_defaults(tmp_path, {"duration": "2 s", "rate": "50 Hz",
+                                                 "calibration_time": "0.5 s"})
+    code = run_cli("--bench", str(bench), "--data-dir", str(tmp_path), "--json")
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0 and summary["status"] == "completed"
+    assert summary["rate_hz"] == 50.0 and summary["samples"] == 100  # 2 s at 50 Hz
+
+
+def test_bad_track_defaults_name_the_bench_file_and_nothing_runs(tmp_path, capsys):
+    bench = bench_with_track_defaults(tmp_path, {"rat": "50 Hz"})
+    code = run_cli("--bench", str(bench), "--data-dir", str(tmp_path / "data"))
+    err = capsys.readouterr().err
+    assert code == 2 and "defaults.yaml, defaults.track: rat" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.rglob("*.nc"))

@@ -65,6 +65,7 @@ class SimulatedCWMicrowave(SimulatedInstrument):
             self._state.output = False
             self._state.list_active = False
             self._state.fm_enabled = False
+            self._state.tones = ()
 
     @property
     def limits(self) -> MicrowaveLimits:
@@ -144,13 +145,40 @@ class SimulatedCWMicrowave(SimulatedInstrument):
                 if rate is not None:
                     state.fm_rate = float(rate)
 
+    def set_tones(self, offsets: Sequence[float], fm_signs: Sequence[float] | None = None
+                  ) -> None:
+        """Drive several tones at once (dual resonance, hyperfine drive): one per offset (Hz)
+        from the CW frequency, the power shared equally, each frequency-modulated by ``fm_sign``
+        (±1) times the FM.  ``set_tones([0])`` (or ``[]``) is the carrier alone.
+
+        Models a source with an IQ mixer fed by a multi-tone waveform (or tones combined from
+        several sources); only the simulated photodiode chain sees the extra tones.
+        """
+        offs = [float(o) for o in offsets] or [0.0]
+        signs = [1.0] * len(offs) if fm_signs is None else [float(v) for v in fm_signs]
+        if len(signs) != len(offs) or any(v not in (-1.0, 1.0) for v in signs):
+            raise ValueError(f"{self.name}: give one FM sign (+1 or -1) per tone, not {signs}")
+        f = self._state.frequency
+        check_frequencies([f + o for o in offs], instrument=self._limits, bench=None,
+                          who=self.name)
+        self._require(f"TONES {len(offs)}")
+        with self.sample.lock:
+            self._state.tones = (() if offs == [0.0] and signs == [1.0]
+                                 else tuple(zip(offs, signs, strict=True)))
+
+    @property
+    def tones(self) -> tuple[tuple[float, float], ...]:
+        """``(offset Hz, FM sign)`` of every tone (the carrier alone: ``((0.0, 1.0),)``)."""
+        return self._state.tones or ((0.0, 1.0),)
+
     def safe(self) -> None:
-        """RF off, list stopped, FM off."""
+        """RF off, list stopped, FM off, one tone."""
         self._require("ENBR 0")
         with self.sample.lock:
             self._state.output = False
             self._state.list_active = False
             self._state.fm_enabled = False
+            self._state.tones = ()
 
     def _snapshot_state(self) -> dict[str, Any]:
         state = self._state

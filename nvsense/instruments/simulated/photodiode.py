@@ -21,7 +21,8 @@ detected rate), and the microwave state (CW frequency, power, output, FM).  Per 
 - the instantaneous microwave frequency ``f(t) = f_c + δ·m(t) + δf_φ(t)``: sine FM at the
   internal rate, or an external drive (:class:`SineDrive`, e.g. an analog output on the
   acquisition's clock) scaled by δ at ±1 V, plus the frequency noise of the source's phase
-  noise;
+  noise; with several tones (``SimulatedMicrowave.set_tones``: dual resonance, hyperfine
+  drive) each tone at ``f_c + offset ± δ·m(t)`` (its FM sign), the power shared equally;
 - lines ``ν_k(t) = ν_k(0) + J_k·B(t) + (∂ν_k/∂D)·δD(t)``: linearised around the static field
   (the fields here are fT–µT, where the linearisation error is far below the noise), with
   ``B(t)`` the environment (common to all sensors) and the test source (near one sensor), each
@@ -460,6 +461,10 @@ class SimulatedPhotodiodeBench:
                                                     / cfg.temperature_wander_period))
         zfs_shift = DZFS_DT_HZ_PER_K * d_temp
         truth[f"{sensor.name}.zfs_shift"] = zfs_shift
+        # several tones (dual resonance, hyperfine drive) share the power equally
+        tones = mw.tones or ((0.0, 1.0),)
+        if len(tones) > 1:
+            power = power - 10 * math.log10(len(tones))
         # contrast and width at the instantaneous power (amplitude noise: δP/P)
         contrast0, width0 = sample.dip_parameters(power)
         rel = self._mw_amplitude[i](n)
@@ -469,24 +474,28 @@ class SimulatedPhotodiodeBench:
             d_contrast = (contrast1 - contrast0) / eps
             d_width = (width1 - width0) / eps
         reach = mw.fm_deviation + _FAR_LINEWIDTHS * width0
-        near = np.abs(lin.lines - carrier) <= reach
         total = np.zeros(n)
-        far = ~near
-        if far.any():  # tails of distant lines: once per block, at the carrier
-            hw = 0.5 * width0
-            x = carrier - lin.lines[far]
-            total += float(np.sum(contrast0[far] * hw * hw / (x * x + hw * hw)))
-        for k in np.flatnonzero(near):
-            nu = lin.lines[k] + shift_b[k] + lin.d_line_d_zfs[k] * zfs_shift
-            if np.any(rel):
-                c = contrast0[k] + d_contrast[k] * rel
-                hw = 0.5 * (width0 + d_width * rel)
-                hw2 = hw * hw
-            else:
-                c = contrast0[k]
-                hw2 = 0.25 * width0 * width0
-            x = f_inst - nu
-            total += c * hw2 / (x * x + hw2)
+        for offset, sign in tones:
+            tone = carrier + offset
+            f_tone = f_inst + offset if sign > 0 else \
+                f_inst + offset - 2 * mw.fm_deviation * modulation
+            near = np.abs(lin.lines - tone) <= reach
+            far = ~near
+            if far.any():  # tails of distant lines: once per block, at the tone
+                hw = 0.5 * width0
+                x = tone - lin.lines[far]
+                total += float(np.sum(contrast0[far] * hw * hw / (x * x + hw * hw)))
+            for k in np.flatnonzero(near):
+                nu = lin.lines[k] + shift_b[k] + lin.d_line_d_zfs[k] * zfs_shift
+                if np.any(rel):
+                    c = contrast0[k] + d_contrast[k] * rel
+                    hw = 0.5 * (width0 + d_width * rel)
+                    hw2 = hw * hw
+                else:
+                    c = contrast0[k]
+                    hw2 = 0.25 * width0 * width0
+                x = f_tone - nu
+                total += c * hw2 / (x * x + hw2)
         return total
 
     # --- acquisition ----------------------------------------------------------------------

@@ -83,6 +83,9 @@ class MicrowaveState:
     fm_rate: float = 1e3
     fm_internal: bool = True
     fm_enabled: bool = False
+    #: Extra tones of a multi-tone drive (photodiode chain only): ``(offset Hz, FM sign)`` of
+    #: each tone relative to the carrier, the power shared equally; empty: the carrier alone.
+    tones: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass

@@ -1,0 +1,220 @@
+"""The widefield tab: the live field map of a widefield run, the spectrum of the map pixel under
+the cursor and the success mask, updated from the run's documents after every sweep.
+
+A widefield run (:mod:`nvsense.measure.widefield`) publishes a
+:class:`~nvsense.measure.documents.WidefieldMap` after each sweep: the binned field map
+(``field_parallel``, T), its errors, the success mask, and each map pixel's summed spectrum
+with its fitted curve.  The panel draws them as they are: it evaluates no model and fits
+nothing.  :meth:`WidefieldPanel.subscriber` gives the callable a run subscribes (it may be
+called from the measurement thread: only the newest map is kept until the GUI thread draws
+it, so a slow display never holds the measurement up).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QPointF, Qt, Signal, Slot
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+
+from ..measure.documents import RunStarted, WidefieldMap, WidefieldSweep
+from .theme import LIGHT, PlotTheme, apply_theme
+
+__all__ = ["WidefieldPanel"]
+
+
+class _Mailbox(QObject):
+    """Keeps the newest document from any thread and wakes the GUI thread once."""
+
+    wake = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._map: WidefieldMap | None = None
+        self._sweep: WidefieldSweep | None = None
+
+    def put(self, document: Any) -> None:
+        with self._lock:
+            empty = self._map is None and self._sweep is None
+            if isinstance(document, WidefieldMap):
+                self._map = document
+            elif isinstance(document, WidefieldSweep):
+                self._sweep = document
+            else:
+                return
+        if empty:
+            self.wake.emit()
+
+    def take(self) -> tuple[WidefieldMap | None, WidefieldSweep | None]:
+        with self._lock:
+            out = (self._map, self._sweep)
+            self._map = self._sweep = None
+        return out
+
+
+class WidefieldPanel(QWidget):
+    """Live map, spectrum under the cursor and success mask of a widefield run.
+
+    Attributes
+    ----------
+    last_map
+        The map document shown (``None`` before the first).
+    cursor
+        (row, column) of the map pixel whose spectrum is shown.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.last_map: WidefieldMap | None = None
+        self.cursor: tuple[int, int] | None = None
+        self._mailbox = _Mailbox()
+        self._mailbox.wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+
+        self.map_view = pg.PlotWidget(title="B∥ (mT)")
+        self.mask_view = pg.PlotWidget(title="fit success")
+        self.spectrum = pg.PlotWidget(title="spectrum under the cursor")
+        for view in (self.map_view, self.mask_view):
+            view.setAspectLocked(True)
+            view.invertY(True)
+        self.field_image = pg.ImageItem(axisOrder="row-major")
+        self.field_image.setColorMap(pg.colormap.get("viridis"))
+        self.map_view.addItem(self.field_image)
+        self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False,
+                                        width=12)
+        self.colorbar.setImageItem(self.field_image, insert_in=self.map_view.getPlotItem())
+        self.mask_image = pg.ImageItem(axisOrder="row-major")
+        self.mask_image.setColorMap(pg.ColorMap([0.0, 1.0], [(200, 60, 60), (60, 170, 90)]))
+        self.mask_view.addItem(self.mask_image)
+        self.marker = pg.ScatterPlotItem(size=10, symbol="s", brush=None,
+                                         pen=pg.mkPen("w", width=2))
+        self.map_view.addItem(self.marker)
+        sp = self.spectrum.getPlotItem()
+        sp.setLabel("bottom", "frequency", units="Hz")
+        sp.setLabel("left", "counts")
+        self.data_curve = sp.plot([], [], name="data", symbol="o", symbolSize=4)
+        self.fit_curve = sp.plot([], [], name="fit")
+        self.status = QLabel("no widefield run yet")
+        self.status.setWordWrap(True)
+        self._build_layout()
+        self.set_theme(LIGHT)
+        self.map_view.scene().sigMouseMoved.connect(self._mouse_moved)
+
+    def _build_layout(self) -> None:
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.map_view)
+        top.addWidget(self.mask_view)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(self.spectrum)
+        split.setSizes([600, 300])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+        layout.addWidget(self.status)
+
+    def set_theme(self, theme: PlotTheme) -> None:
+        """Colours of the plots (the window's View → Dark plots)."""
+        apply_theme([self.map_view, self.mask_view, self.spectrum], theme)
+        self.data_curve.setPen(None)
+        self.data_curve.setSymbolBrush(pg.mkBrush(theme.average))
+        self.data_curve.setSymbolPen(None)
+        self.fit_curve.setPen(pg.mkPen(theme.fit, width=2))
+
+    # -- documents ------------------------------------------------------------------------
+
+    def subscriber(self) -> Callable[[Any], None]:
+        """The callable a run subscribes; safe to call from the measurement thread."""
+        return self._mailbox.put
+
+    def handle(self, document: Any) -> None:
+        """Show a document now (GUI thread): a run's start, a sweep or a map."""
+        if isinstance(document, RunStarted) and document.kind == "widefield":
+            self.last_map, self.cursor = None, None
+            self.status.setText(f"run {document.run_id}: waiting for the first sweep")
+        elif isinstance(document, WidefieldMap):
+            self.show_map(document)
+        elif isinstance(document, WidefieldSweep):
+            self._show_sweep(document)
+
+    @Slot()
+    def _drain(self) -> None:
+        latest_map, sweep = self._mailbox.take()
+        if sweep is not None:
+            self._show_sweep(sweep)
+        if latest_map is not None:
+            self.show_map(latest_map)
+
+    def _show_sweep(self, sweep: WidefieldSweep) -> None:
+        if self.last_map is None or self.last_map.index < sweep.index:
+            dy, dx = sweep.drift
+            planned = f"/{sweep.sweeps_planned}" if sweep.sweeps_planned else ""
+            self.status.setText(f"sweep {sweep.index + 1}{planned} recorded; drift "
+                                f"{dy:+.2f}, {dx:+.2f} px; fitting the map…")
+
+    def show_map(self, doc: WidefieldMap) -> None:
+        """Draw a map document: the field, the mask, and the spectrum under the cursor."""
+        if doc.message or doc.success.size == 0:
+            self.status.setText(f"after sweep {doc.index + 1}: {doc.message}")
+            return
+        first = self.last_map is None or self.last_map.success.shape != doc.success.shape
+        self.last_map = doc
+        field = np.where(doc.success, doc.field_parallel, np.nan) * 1e3
+        finite = field[np.isfinite(field)]
+        if finite.size:
+            low, high = np.percentile(finite, [1, 99])
+            if high <= low:
+                high = low + 1e-6
+            self.field_image.setImage(np.nan_to_num(field, nan=low), levels=(low, high))
+            self.colorbar.setLevels((low, high))
+        self.mask_image.setImage(doc.success.astype(float), levels=(0.0, 1.0))
+        if first or self.cursor is None:
+            rows, cols = doc.success.shape
+            self.cursor = (rows // 2, cols // 2)
+        self._show_spectrum()
+        ok = float(np.mean(doc.success))
+        error = np.nanmedian(doc.field_parallel_error[doc.success]) if doc.success.any() \
+            else np.nan
+        self.status.setText(
+            f"after sweep {doc.index + 1} ({doc.n_sweeps} averaged): "
+            f"{doc.success.shape[0]}×{doc.success.shape[1]} map, bin {doc.binning}; "
+            f"{100 * ok:.0f} % of pixels fitted, median σ {error * 1e6:.1f} µT; "
+            f"fit {doc.fit_seconds:.2f} s")
+
+    # -- the cursor -----------------------------------------------------------------------
+
+    def set_cursor(self, row: int, column: int) -> None:
+        """Show the spectrum of map pixel (row, column)."""
+        if self.last_map is None:
+            return
+        rows, cols = self.last_map.success.shape
+        if 0 <= row < rows and 0 <= column < cols:
+            self.cursor = (int(row), int(column))
+            self._show_spectrum()
+
+    def _mouse_moved(self, position: QPointF) -> None:
+        if self.last_map is None:
+            return
+        point = self.field_image.mapFromScene(position)
+        self.set_cursor(int(np.floor(point.y())), int(np.floor(point.x())))
+
+    def _show_spectrum(self) -> None:
+        doc = self.last_map
+        if doc is None or self.cursor is None:
+            return
+        row, col = self.cursor
+        f = np.asarray(doc.frequencies, float)
+        self.data_curve.setData(f, np.asarray(doc.spectra[row, col], float))
+        curve = np.asarray(doc.curves[row, col], float)
+        if np.all(np.isfinite(curve)):
+            self.fit_curve.setData(f, curve)
+        else:
+            self.fit_curve.setData([], [])
+        self.marker.setData([col + 0.5], [row + 0.5])
+        value = doc.field_parallel[row, col]
+        text = (f"B∥ = {value * 1e3:.4f} ± {doc.field_parallel_error[row, col] * 1e6:.1f} µT"
+                if doc.success[row, col] else "fit failed")
+        self.spectrum.setTitle(f"map pixel ({row}, {col}): {text}")
