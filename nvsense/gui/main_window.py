@@ -62,12 +62,10 @@ def _odmr_panel_class() -> Any:
 
 
 def _tracking_panel_class() -> Any:
-    """The tracking panel, if the tracking magnetometer is installed (None otherwise)."""
-    try:
-        from .tracking_panel import TrackingPanel
-    except ImportError as exc:  # pragma: no cover - depends on nvsense.measure.tracking
-        log.warning("tracking panel unavailable: %s", exc)
-        return None
+    """The tracking panel (imported when the window is built: it pulls in pyqtgraph's
+    tracking plots and the tracking measurement)."""
+    from .tracking_panel import TrackingPanel
+
     return TrackingPanel
 
 

@@ -1,7 +1,7 @@
 """The ODMR settings form and its translation into :class:`~nvsense.measure.OdmrSettings`.
 
 The fields hold text as the command line takes it ("2.80 GHz", "1 ms", "-10 dBm") and are
-validated by the same :meth:`OdmrSettings.parse` and ``bench.check_settings`` as ``nvsense
+validated by the same :meth:`OdmrSettings.parse` and ``check_odmr`` as ``nvsense
 odmr``, so the window shows exactly the CLI's messages.
 """
 

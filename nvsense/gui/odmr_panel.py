@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from ..formatting import StickyUnit
 from ..instruments import LimitError
 from ..measure import OdmrSettings, RunFinished, RunStarted, SettingsError, run_odmr
+from ..measure.odmr import check_odmr
 from ..measure.resonance import RESONANCE_KEY
 from .bridge import SweepBatch
 from .format import d_text, field_text, lines_rows, progress_text
@@ -236,11 +237,13 @@ class OdmrPanel(QWidget):
             return None
         if bench is not None:
             try:
-                bench.check_settings(frequencies=settings.frequencies(),
-                                     mw_power=settings.mw_power,
-                                     laser_power=settings.laser_power)
+                check_odmr(bench, settings)  # the run's own check (nvsense odmr calls it too)
             except LimitError as exc:
                 self.form.mark_errors(limit_error_fields(exc, self.form.values()))
+                self.banner.show_error(f"ODMR settings: {exc}")
+                return None
+            except SettingsError as exc:
+                self.form.mark_errors(settings_error_fields(str(exc)))
                 self.banner.show_error(f"ODMR settings: {exc}")
                 return None
         self.form.mark_errors(())

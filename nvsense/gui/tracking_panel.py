@@ -28,7 +28,7 @@ from ..analysis import amplitude_spectral_density, noise_floor
 from ..formatting import StickyUnit, format_value_error
 from ..instruments import LimitError
 from ..measure import RunFinished, RunStarted, SettingsError, TrackingBlock
-from ..measure.tracking import TrackSettings, run_track
+from ..measure.tracking import TrackSettings, check_track, run_track
 from ..measure.tracking.measurement import calibration_record
 from ..measure.tracking.noise import MIN_NOISE_SAMPLES, noise_band_for
 from .format import si_time
@@ -247,14 +247,14 @@ class TrackingPanel(QWidget):
             self.banner.show_error(str(exc))
             return None
         if bench is not None:
-            limits = getattr(getattr(bench, "limits", None), "frequency", None)
             try:
-                survey = settings.sweep_range(limits)
-                bench.check_settings(frequencies=survey.frequencies(),
-                                     mw_power=settings.mw_power,
-                                     laser_power=settings.laser_power)
+                check_track(bench, settings)  # the run's own check (nvsense track calls it too)
             except LimitError as exc:
                 self.form.mark_errors(limit_error_fields(exc))
+                self.banner.show_error(f"tracking settings: {exc}")
+                return None
+            except SettingsError as exc:
+                self.form.mark_errors(settings_error_fields(str(exc)))
                 self.banner.show_error(f"tracking settings: {exc}")
                 return None
         self.form.mark_errors(())

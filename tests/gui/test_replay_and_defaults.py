@@ -158,6 +158,19 @@ def test_a_limit_error_marks_the_field_of_its_quantity(make_window, values, mark
     assert panel.form.marked() == marked
 
 
+def test_the_tracking_form_runs_the_runs_own_check(make_window):
+    # a rate whose dither bins are shorter than the counter takes: a plan limit, not a
+    # frequency or power one, found by the measurement's check before anything is sent
+    window = make_window()
+    panel = window.tracking_panel
+    set_form(panel.form, {"rate": "100 kHz"})
+    assert panel.read_settings() is None
+    assert panel.form.marked() == ["rate"]
+    assert "gives bins of" in panel.banner.text()
+    set_form(panel.form, {"rate": "100 Hz"})
+    assert panel.read_settings() is not None
+
+
 def test_the_forms_read_the_limit_errors_fields_not_its_text():
     from nvsense.gui.odmr_form import limit_error_fields
     from nvsense.gui.tracking_form import limit_error_fields as track_fields
