@@ -133,7 +133,7 @@ def main() -> None:
     print(f"\nfield map: {ok.mean():.2%} of pixels succeeded "
           f"({int(result['reseeded'].sum())} re-seeded); RMS error vs true B∥ "
           f"{field_rms_error(result, cube) * 1e6:.2f} µT; median reported σ "
-          f"{np.median(result['field_error'].values[ok]) * 1e6:.2f} µT; true B∥ spans "
+          f"{np.median(result['field_parallel_error'].values[ok]) * 1e6:.2f} µT; true B∥ spans "
           f"{np.ptp(cube['true_field_parallel'].values) * 1e6:.0f} µT")
     print(f"curve_fit sample: {cf_ok:.1%} converged, RMS error vs true B∥ {cf_rms * 1e6:.2f} µT")
 

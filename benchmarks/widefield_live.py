@@ -110,11 +110,11 @@ def figure(path: str, cam: object, pl: np.ndarray, live: object, light: np.ndarr
                       coords={"frequency": ("frequency", FREQ, {"units": "Hz"})})
     full = fit_cube(cube, binning=2, workers=0, progress=False)
     ok = full["success"].values
-    field = np.where(ok, full["field"].values, np.nan)
+    field = np.where(ok, full["field_parallel"].values, np.nan)
     truth = bin_pixels(light * observed, 2) / bin_pixels(light, 2)
     bias = np.nanmedian(field)
     um = 1e6 * cam.pixel_size  # type: ignore[attr-defined]
-    pulls = ((field - truth) / full["field_error"].values)[ok]
+    pulls = ((field - truth) / full["field_parallel_error"].values)[ok]
     wire = cam.field_map.sources[0]  # type: ignore[attr-defined]
     panels = [
         ("recorded PL, mean of all frames (e⁻)", np.nanmean(pl, axis=-1) / 20, "gray", None, 1),

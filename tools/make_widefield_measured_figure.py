@@ -51,7 +51,7 @@ def main() -> None:
         fit = fit_cube(result.file, binning=1, workers=0, progress=False)
     live = maps[-1]
     ok = fit["success"].values
-    name = "field_parallel" if "field_parallel" in fit else "field"
+    name = "field_parallel"
     field, error = fit[name].values, fit[f"{name}_error"].values
     z = np.where(ok, (field - truth) / error, np.nan)
     rms_ratio = np.sqrt(np.mean((field - truth)[ok] ** 2)) / np.sqrt(np.mean(error[ok] ** 2))

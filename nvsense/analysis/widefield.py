@@ -140,8 +140,9 @@ def fit_cube(
         ``n_iter``, ``status`` (:class:`nvsense.fitting.FitStatus` codes), ``success``,
         ``reseeded`` (the seeded fit failed and a fit from the pixel's own dips, within
         twice the window of the seed, succeeded); with
-        an even number of lines ``field`` (|B∥| from the outermost pair inwards, T; a ``pair``
-        dimension when there are several pairs), ``field_error``, ``D``, ``D_error``; for
+        an even number of lines ``field_parallel`` (|B∥| from the outermost pair inwards, T; a
+        ``pair`` dimension when there are several pairs; the name of B∥ in run files too),
+        ``field_parallel_error``, ``D``, ``D_error``; for
         "hamiltonian" ``field_x``, ``field_y``, ``field_z`` (T, crystal frame) with errors,
         ``D``, ``E``.  Attributes record the model, binning, seed and where the fit ran.
 
@@ -540,8 +541,8 @@ def _add_axial_field(ds: xr.Dataset, centers: NDArray[np.float64],
         dims = ("y", "x")
     else:
         ds.coords["pair"] = ("pair", np.arange(n // 2))
-    ds["field"] = (dims, field, {"units": "T", "long_name": "|B∥| along the NV axis"})
-    ds["field_error"] = (dims, field_error, {"units": "T"})
+    ds["field_parallel"] = (dims, field, {"units": "T", "long_name": "|B∥| along the NV axis"})
+    ds["field_parallel_error"] = (dims, field_error, {"units": "T"})
     ds["D"] = (dims, D, {"units": "Hz", "long_name": "zero-field splitting (line midpoint)"})
     ds["D_error"] = (dims, D_error, {"units": "Hz"})
 
@@ -570,7 +571,7 @@ def summarise_fit(result: xr.Dataset, cube: xr.Dataset | None = None,
                  + (f" ({failed})" if failed else "")
                  + (f"; {reseeded} re-seeded from their own dips" if reseeded else ""))
     ok = result["success"].values
-    for name in ("field", "field_x", "field_y", "field_z"):
+    for name in ("field_parallel", "field_x", "field_y", "field_z"):
         if name in result and ok.any():
             values = result[name].values
             values = values[..., 0] if values.ndim == 3 else values

@@ -140,8 +140,8 @@ class LiveMapper:
         start = time.perf_counter()
         result = fit_cube(ds, binning=self.binning, workers=0, progress=False, **self.options)
         elapsed = time.perf_counter() - start
-        field = result["field"].values
-        error = result["field_error"].values
+        field = result["field_parallel"].values
+        error = result["field_parallel_error"].values
         if field.ndim == 3:  # several pairs: the outermost
             field, error = field[..., 0], error[..., 0]
         success = result["success"].values.astype(bool)

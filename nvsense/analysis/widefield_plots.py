@@ -46,9 +46,10 @@ def field_map_error(result: xr.Dataset, cube: xr.Dataset) -> xr.DataArray:
         # when the comparison had to pick the fit's representative of the true field.
         error.attrs["truth_mapped_by_symmetry"] = int(not np.allclose(symmetry, np.eye(3)))
         return error
-    if "field" not in result:
-        raise ValueError("the map has no 'field' (fit two lines, or use the hamiltonian model)")
-    fitted = result["field"]
+    if "field_parallel" not in result:
+        raise ValueError("the map has no 'field_parallel' (fit two lines, or use the "
+                         "hamiltonian model)")
+    fitted = result["field_parallel"]
     if "pair" in fitted.dims:
         # Pairs run from the outermost lines inwards: compare with the axes' |B∥| sorted
         # from the largest down.
@@ -202,8 +203,8 @@ def _error_to_show(result: xr.Dataset, cube: xr.Dataset | None) -> np.ndarray | 
 
 
 def _field_to_show(result: xr.Dataset) -> xr.DataArray:
-    if "field" in result:
-        field = result["field"]
+    if "field_parallel" in result:
+        field = result["field_parallel"]
         return field.isel(pair=0) if "pair" in field.dims else field
     if "field_x" in result:
         magnitude = np.sqrt(sum(result[f"field_{c}"] ** 2 for c in "xyz"))

@@ -443,8 +443,8 @@ def _fit_summary(result: Any, cube: Any, args: argparse.Namespace,
                     if "executor_workers" in result.attrs else None),
         "executor_reason": result.attrs["executor_reason"],
     }
-    if "field" in result and ok.any():
-        field = result["field"].values
+    if "field_parallel" in result and ok.any():
+        field = result["field_parallel"].values
         field = field[..., 0] if field.ndim == 3 else field
         out["field_range_t"] = [float(np.nanmin(field[ok])), float(np.nanmax(field[ok]))]
     try:

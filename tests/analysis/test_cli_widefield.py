@@ -56,7 +56,7 @@ def test_fit_and_plot_a_cube(cube_path, tmp_path, capsys):
     assert result["success"].mean() > 0.95
     truth = open_cube(cube_path)["true_field_parallel"].coarsen(y=2, x=2).mean()
     ok = result["success"].values
-    assert np.sqrt(np.mean((result["field"].values - truth.values)[ok] ** 2)) < 15e-6
+    assert np.sqrt(np.mean((result["field_parallel"].values - truth.values)[ok] ** 2)) < 15e-6
 
     image = tmp_path / "map.png"
     assert main(["widefield", "plot", str(map_path), "--cube", str(cube_path),

@@ -31,14 +31,14 @@ def dipole_map(dipole_cube):
 def test_default_cube_fits_with_two_lorentzians(dipole_map):
     assert dipole_map["success"].mean() > 0.99
     assert dipole_map.sizes == {"y": SIZE, "x": SIZE, "line": 2}
-    assert dipole_map["field"].attrs["units"] == "T"
+    assert dipole_map["field_parallel"].attrs["units"] == "T"
     np.testing.assert_allclose(np.median(dipole_map["D"]), 2.870e9, atol=0.1e6)
 
 
 def test_field_map_matches_the_truth_within_its_reported_errors(dipole_map, dipole_cube):
     ok = dipole_map["success"].values
     error = field_map_error(dipole_map, dipole_cube).values[ok]
-    sigma = dipole_map["field_error"].values[ok]
+    sigma = dipole_map["field_parallel_error"].values[ok]
     pulls = error / sigma
     # the dipole spans 0.37 mT; shot noise limits each pixel to ~10 µT
     assert field_rms_error(dipole_map, dipole_cube) < 15e-6
@@ -57,7 +57,7 @@ def test_binning_sums_pixels_and_shrinks_the_error(dipole_cube, dipole_map):
 
 def test_chunking_does_not_change_the_result(dipole_cube, dipole_map):
     small = fit_cube(dipole_cube, workers=0, progress=False, rows_per_task=5)
-    xr.testing.assert_allclose(small["field"], dipole_map["field"])
+    xr.testing.assert_allclose(small["field_parallel"], dipole_map["field_parallel"])
     xr.testing.assert_equal(small["status"], dipole_map["status"])
 
 
@@ -108,7 +108,7 @@ def test_lines_moving_beyond_the_seed_window_are_refitted_from_their_own_dips():
     error = field_map_error(result, cube).values
     ok = result["success"].values
     assert np.sqrt(np.mean(error[ok & reseeded] ** 2)) < 1.5 * np.median(
-        result["field_error"].values[ok & reseeded])
+        result["field_parallel_error"].values[ok & reseeded])
 
 
 def test_hamiltonian_model_recovers_the_field_vector_with_a_bias_guess():
@@ -140,14 +140,14 @@ def test_15n_model_on_resolved_hyperfine_lines():
                          photons=3e5, seed=9)
     result = fit_cube(cube, model="15n", n_lines=2, workers=0, progress=False)
     assert result["success"].mean() > 0.95
-    assert field_rms_error(result, cube) < 3 * np.median(result["field_error"])
+    assert field_rms_error(result, cube) < 3 * np.median(result["field_parallel_error"])
     assert np.median(result["width"]) == pytest.approx(1e6, rel=0.1)
 
 
 def test_several_line_pairs_give_one_field_per_pair():
     cube = simulate_cube(8, "uniform", axes=4, seed=10, points=201)
     result = fit_cube(cube, n_lines=8, workers=0, progress=False)
-    assert result["field"].dims == ("y", "x", "pair")
+    assert result["field_parallel"].dims == ("y", "x", "pair")
     assert result.sizes["pair"] == 4
     assert field_rms_error(result, cube) < 30e-6
 
@@ -155,7 +155,7 @@ def test_several_line_pairs_give_one_field_per_pair():
 def test_map_is_written_as_netcdf_with_units(tmp_path, dipole_map):
     write_cube(dipole_map, tmp_path / "map.nc")
     back = xr.open_dataset(tmp_path / "map.nc", engine="h5netcdf")
-    for name, unit in [("center", "Hz"), ("width", "Hz"), ("field", "T"), ("D", "Hz")]:
+    for name, unit in [("center", "Hz"), ("width", "Hz"), ("field_parallel", "T"), ("D", "Hz")]:
         assert back[name].attrs["units"] == unit
     assert back["success"].dtype == bool
     assert back.attrs["model"] == "lorentzian"

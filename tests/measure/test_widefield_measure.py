@@ -80,7 +80,7 @@ def test_a_recorded_cube_fits_to_the_wire_field_the_camera_saw(tmp_path, capsys)
     fitted = xr.open_dataset(tmp_path / "map.nc", engine="h5netcdf")
     ok = fitted["success"].values
     assert ok.mean() > 0.98
-    name = "field_parallel" if "field_parallel" in fitted else "field"  # B∥ (one name soon)
+    name = "field_parallel"
     field, error = fitted[name].values, fitted[f"{name}_error"].values
     assert np.ptp(truth) > 8 * np.median(error)  # the wire's field stands out of the noise
     rms = np.sqrt(np.mean((field - truth)[ok] ** 2))

@@ -126,10 +126,10 @@ def test_a_simulated_run_is_fitted_by_the_offline_fit_unchanged(tmp_path):
     fitted = xr.open_dataset(tmp_path / "map.nc", engine="h5netcdf")
     assert float(fitted["success"].mean()) == 1.0
     # 2 mT along the NV axis (the bench's bias; no map)
-    np.testing.assert_allclose(fitted["field"].values, 2e-3, atol=6 * float(
-        fitted["field_error"].max()))
+    np.testing.assert_allclose(fitted["field_parallel"].values, 2e-3, atol=6 * float(
+        fitted["field_parallel_error"].max()))
     direct = fit_cube(path, binning=4, workers=0, progress=False)
-    np.testing.assert_allclose(direct["field"].values, fitted["field"].values)
+    np.testing.assert_allclose(direct["field_parallel"].values, fitted["field_parallel"].values)
     info = open_run(path)
     assert info.attrs["kind"] == "widefield" and info.attrs["status"] == "completed"
 
