@@ -7,6 +7,7 @@ may be given as a number in SI units (RF power in dBm) or as a string with a uni
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -43,7 +44,11 @@ class SettingsError(ValueError):
     """Measurement settings are invalid; the message names the setting and the fix."""
 
 
-def _quantity(unit: str, name: str):
+def quantity_parser(unit: str, name: str) -> Callable[[Any], float | None]:
+    """A pydantic "before" validator reading a quantity in ``unit`` (``"1 ms"``, ``"-10dBm"``,
+    a number in SI) for the setting ``name``; every measurement kind's settings use it, so a
+    bad value reads the same in every command."""
+
     def parse(value: Any) -> float | None:
         if value is None:
             return None
@@ -53,6 +58,19 @@ def _quantity(unit: str, name: str):
             raise ValueError(str(exc)) from None
 
     return parse
+
+
+def parse_field_guess(value: Any) -> tuple[float, float, float] | None:
+    """Read a starting field, three components (``"0.4 mT, 1.1 mT, 1.9 mT"`` or a sequence),
+    as a tuple in T; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [v for v in value.replace(";", ",").split(",") if v.strip()]
+    if len(value) != 3:
+        raise ValueError('field_guess needs three components, e.g. "0.4 mT, 1.1 mT, 1.9 mT"')
+    parse = quantity_parser("T", "field_guess")
+    return (parse(value[0]), parse(value[1]), parse(value[2]))
 
 
 def parse_range(text: str) -> FrequencyRange:
@@ -81,8 +99,8 @@ class FrequencyRange(BaseModel):
     stop: float
     points: int = Field(ge=2, le=100_000)
 
-    _start = field_validator("start", mode="before")(_quantity("Hz", "start"))
-    _stop = field_validator("stop", mode="before")(_quantity("Hz", "stop"))
+    _start = field_validator("start", mode="before")(quantity_parser("Hz", "start"))
+    _stop = field_validator("stop", mode="before")(quantity_parser("Hz", "stop"))
 
     @model_validator(mode="after")
     def _ordered(self) -> FrequencyRange:
@@ -140,10 +158,10 @@ class OdmrSettings(BaseModel):
     mode: Literal["auto", "list", "stepped"] = "auto"
     field_guess: tuple[float, float, float] | None = None
 
-    _duration = field_validator("duration", mode="before")(_quantity("s", "duration"))
-    _dwell = field_validator("dwell", mode="before")(_quantity("s", "dwell"))
-    _mw_power = field_validator("mw_power", mode="before")(_quantity("dBm", "mw_power"))
-    _laser = field_validator("laser_power", mode="before")(_quantity("W", "laser_power"))
+    _duration = field_validator("duration", mode="before")(quantity_parser("s", "duration"))
+    _dwell = field_validator("dwell", mode="before")(quantity_parser("s", "dwell"))
+    _mw_power = field_validator("mw_power", mode="before")(quantity_parser("dBm", "mw_power"))
+    _laser = field_validator("laser_power", mode="before")(quantity_parser("W", "laser_power"))
 
     @field_validator("ranges", mode="before")
     @classmethod
@@ -163,13 +181,7 @@ class OdmrSettings(BaseModel):
     @field_validator("field_guess", mode="before")
     @classmethod
     def _field_guess(cls, value: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = [v for v in value.replace(";", ",").split(",") if v.strip()]
-        if len(value) != 3:
-            raise ValueError('field_guess needs three components, e.g. "0.4 mT, 1.1 mT, 1.9 mT"')
-        return tuple(_quantity("T", "field_guess")(v) for v in value)
+        return parse_field_guess(value)
 
     @model_validator(mode="after")
     def _checks(self) -> OdmrSettings:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..settings import FrequencyRange, _quantity, parse_range
+from ..settings import FrequencyRange, parse_range, quantity_parser
 
 __all__ = ["AUTO_SWEEP", "PARAMETER_UNITS", "LockinTrackSettings", "filter_time_constant"]
 
@@ -118,21 +118,22 @@ class LockinTrackSettings(BaseModel):
     match_time: float = 0.5
     transimpedance: float | None = None
 
-    _duration = field_validator("duration", mode="before")(_quantity("s", "duration"))
+    _duration = field_validator("duration", mode="before")(quantity_parser("s", "duration"))
     _fm = field_validator("modulation_frequency", mode="before")(
-        _quantity("Hz", "modulation_frequency"))
-    _dev = field_validator("deviation", mode="before")(_quantity("Hz", "deviation"))
-    _bw = field_validator("bandwidth", mode="before")(_quantity("Hz", "bandwidth"))
-    _rate = field_validator("rate", mode="before")(_quantity("Hz", "rate"))
-    _tau = field_validator("time_constant", mode="before")(_quantity("s", "time_constant"))
-    _block = field_validator("block_time", mode="before")(_quantity("s", "block_time"))
-    _mw = field_validator("mw_power", mode="before")(_quantity("dBm", "mw_power"))
-    _laser = field_validator("laser_power", mode="before")(_quantity("W", "laser_power"))
-    _dwell = field_validator("sweep_dwell", mode="before")(_quantity("s", "sweep_dwell"))
+        quantity_parser("Hz", "modulation_frequency"))
+    _dev = field_validator("deviation", mode="before")(quantity_parser("Hz", "deviation"))
+    _bw = field_validator("bandwidth", mode="before")(quantity_parser("Hz", "bandwidth"))
+    _rate = field_validator("rate", mode="before")(quantity_parser("Hz", "rate"))
+    _tau = field_validator("time_constant", mode="before")(quantity_parser("s", "time_constant"))
+    _block = field_validator("block_time", mode="before")(quantity_parser("s", "block_time"))
+    _mw = field_validator("mw_power", mode="before")(quantity_parser("dBm", "mw_power"))
+    _laser = field_validator("laser_power", mode="before")(quantity_parser("W", "laser_power"))
+    _dwell = field_validator("sweep_dwell", mode="before")(quantity_parser("s", "sweep_dwell"))
     _mains = field_validator("mains_frequency", mode="before")(
-        _quantity("Hz", "mains_frequency"))
-    _match = field_validator("match_time", mode="before")(_quantity("s", "match_time"))
-    _tia = field_validator("transimpedance", mode="before")(_quantity("V/A", "transimpedance"))
+        quantity_parser("Hz", "mains_frequency"))
+    _match = field_validator("match_time", mode="before")(quantity_parser("s", "match_time"))
+    _tia = field_validator("transimpedance", mode="before")(
+        quantity_parser("V/A", "transimpedance"))
 
     @field_validator("sweep", mode="before")
     @classmethod

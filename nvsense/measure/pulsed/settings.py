@@ -14,8 +14,13 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ...units import QuantityError, parse_quantity
-from ..settings import FrequencyRange, SettingsError, format_validation_error, parse_range
+from ..settings import (
+    FrequencyRange,
+    SettingsError,
+    format_validation_error,
+    parse_range,
+    quantity_parser,
+)
 
 __all__ = [
     "DEFAULT_TAUS",
@@ -44,18 +49,6 @@ DEFAULT_TAUS: dict[str, tuple[float, float, int]] = {
 MAX_POINTS = 10_000
 
 
-def _quantity(unit: str, name: str):
-    def parse(value: Any) -> float | None:
-        if value is None:
-            return None
-        try:
-            return parse_quantity(value, unit, name=name)
-        except QuantityError as exc:
-            raise ValueError(str(exc)) from None
-
-    return parse
-
-
 class TauRange(BaseModel):
     """A linear sweep of τ from ``start`` to ``stop`` (s, inclusive) in ``points``."""
 
@@ -65,8 +58,8 @@ class TauRange(BaseModel):
     stop: float
     points: int = Field(ge=2, le=MAX_POINTS)
 
-    _start = field_validator("start", mode="before")(_quantity("s", "start"))
-    _stop = field_validator("stop", mode="before")(_quantity("s", "stop"))
+    _start = field_validator("start", mode="before")(quantity_parser("s", "start"))
+    _stop = field_validator("stop", mode="before")(quantity_parser("s", "stop"))
 
     @model_validator(mode="after")
     def _ordered(self) -> TauRange:
@@ -182,17 +175,17 @@ class PulsedSettings(BaseModel):
     fit: bool = True
 
     _mw_frequency = field_validator("mw_frequency", mode="before")(
-        _quantity("Hz", "mw_frequency"))
-    _detuning = field_validator("detuning", mode="before")(_quantity("Hz", "detuning"))
-    _ac = field_validator("ac_frequency", mode="before")(_quantity("Hz", "ac_frequency"))
-    _mw_power = field_validator("mw_power", mode="before")(_quantity("dBm", "mw_power"))
-    _laser = field_validator("laser_power", mode="before")(_quantity("W", "laser_power"))
-    _pi = field_validator("pi_pulse", mode="before")(_quantity("s", "pi_pulse"))
-    _pi_half = field_validator("pi_half", mode="before")(_quantity("s", "pi_half"))
-    _span = field_validator("retrack_span", mode="before")(_quantity("Hz", "retrack_span"))
-    _rdwell = field_validator("retrack_dwell", mode="before")(_quantity("s", "retrack_dwell"))
+        quantity_parser("Hz", "mw_frequency"))
+    _detuning = field_validator("detuning", mode="before")(quantity_parser("Hz", "detuning"))
+    _ac = field_validator("ac_frequency", mode="before")(quantity_parser("Hz", "ac_frequency"))
+    _mw_power = field_validator("mw_power", mode="before")(quantity_parser("dBm", "mw_power"))
+    _laser = field_validator("laser_power", mode="before")(quantity_parser("W", "laser_power"))
+    _pi = field_validator("pi_pulse", mode="before")(quantity_parser("s", "pi_pulse"))
+    _pi_half = field_validator("pi_half", mode="before")(quantity_parser("s", "pi_half"))
+    _span = field_validator("retrack_span", mode="before")(quantity_parser("Hz", "retrack_span"))
+    _rdwell = field_validator("retrack_dwell", mode="before")(quantity_parser("s", "retrack_dwell"))
     _times = field_validator("laser_time", "readout_time", "gate_delay", "wait_time",
-                             mode="before")(_quantity("s", "readout timing"))
+                             mode="before")(quantity_parser("s", "readout timing"))
 
     @field_validator("protocol", mode="before")
     @classmethod

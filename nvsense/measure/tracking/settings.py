@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..settings import (
     FrequencyRange,
     SettingsError,
-    _quantity,
     format_validation_error,
+    parse_field_guess,
     parse_range,
+    quantity_parser,
 )
 from .loop import stable_gains
 
@@ -115,14 +116,15 @@ class TrackSettings(BaseModel):
     field_guess: tuple[float, float, float] | None = None
     mode: Literal["auto", "list", "stepped"] = "auto"
 
-    _duration = field_validator("duration", mode="before")(_quantity("s", "duration"))
-    _rate = field_validator("rate", mode="before")(_quantity("Hz", "rate"))
-    _mw_power = field_validator("mw_power", mode="before")(_quantity("dBm", "mw_power"))
-    _laser = field_validator("laser_power", mode="before")(_quantity("W", "laser_power"))
-    _capture = field_validator("capture_range", mode="before")(_quantity("Hz", "capture_range"))
-    _dwell = field_validator("sweep_dwell", mode="before")(_quantity("s", "sweep_dwell"))
+    _duration = field_validator("duration", mode="before")(quantity_parser("s", "duration"))
+    _rate = field_validator("rate", mode="before")(quantity_parser("Hz", "rate"))
+    _mw_power = field_validator("mw_power", mode="before")(quantity_parser("dBm", "mw_power"))
+    _laser = field_validator("laser_power", mode="before")(quantity_parser("W", "laser_power"))
+    _capture = field_validator("capture_range", mode="before")(
+        quantity_parser("Hz", "capture_range"))
+    _dwell = field_validator("sweep_dwell", mode="before")(quantity_parser("s", "sweep_dwell"))
     _cal = field_validator("calibration_time", mode="before")(
-        _quantity("s", "calibration_time"))
+        quantity_parser("s", "calibration_time"))
 
     @field_validator("axis", mode="before")
     @classmethod
@@ -159,13 +161,7 @@ class TrackSettings(BaseModel):
     @field_validator("field_guess", mode="before")
     @classmethod
     def _field_guess(cls, value: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = [v for v in value.replace(";", ",").split(",") if v.strip()]
-        if len(value) != 3:
-            raise ValueError('field_guess needs three components, e.g. "0.4 mT, 1.1 mT, 1.9 mT"')
-        return tuple(_quantity("T", "field_guess")(v) for v in value)
+        return parse_field_guess(value)
 
     @model_validator(mode="after")
     def _checks(self) -> TrackSettings:

@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..settings import (
     FrequencyRange,
     SettingsError,
-    _quantity,
     format_validation_error,
     parse_range,
+    quantity_parser,
 )
 
 __all__ = ["DEFAULT_WIDEFIELD_RANGE", "LIVE_MAP_PIXELS", "PARAMETER_UNITS", "WidefieldSettings"]
@@ -105,13 +105,13 @@ class WidefieldSettings(BaseModel):
     model: Literal["lorentzian", "gaussian", "14n", "15n"] = "lorentzian"
     buffer_frames: int | None = Field(default=None, ge=1)
 
-    _exposure = field_validator("exposure", mode="before")(_quantity("s", "exposure"))
+    _exposure = field_validator("exposure", mode="before")(quantity_parser("s", "exposure"))
     _frame_period = field_validator("frame_period", mode="before")(
-        _quantity("s", "frame_period"))
-    _mw_power = field_validator("mw_power", mode="before")(_quantity("dBm", "mw_power"))
-    _laser = field_validator("laser_power", mode="before")(_quantity("W", "laser_power"))
+        quantity_parser("s", "frame_period"))
+    _mw_power = field_validator("mw_power", mode="before")(quantity_parser("dBm", "mw_power"))
+    _laser = field_validator("laser_power", mode="before")(quantity_parser("W", "laser_power"))
     _reference_f = field_validator("reference_frequency", mode="before")(
-        _quantity("Hz", "reference_frequency"))
+        quantity_parser("Hz", "reference_frequency"))
 
     @field_validator("range", mode="before")
     @classmethod
