@@ -1,5 +1,5 @@
 """Draw docs/images/gui_widefield.png: the GUI's widefield tab after a run started from its
-form on the simulated bench of examples/benches/widefield.yaml (bin 2: 32×32 frames and live
+form on the simulated bench of examples/benches/widefield.yaml (bin 2 at 1 ms: 32×32 frames and live
 map, the cursor on the wire).
 
 Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python tools/make_widefield_gui_screenshot.py``.
@@ -30,7 +30,7 @@ def main() -> None:
         panel.resize(1300, 800)
         panel.show()
         panel.form.set_values({"range": "2.79GHz:2.95GHz:101", "sweeps": "6",
-                               "exposure": "5ms", "binning": "2", "reference": "none",
+                               "exposure": "1ms", "binning": "2", "reference": "none",
                                "out": "wire.nc"})
         if not panel.start():
             raise SystemExit(panel.banner.text())
