@@ -156,3 +156,18 @@ def test_the_window_is_busy_during_a_widefield_run_and_closing_stops_it(make_win
     assert result.status == "aborted" and "window closed" in result.reason
     assert 1 <= result.sweeps < 500
     assert open_widefield_run(result.file).sizes["sweep"] == result.sweeps
+
+
+def test_the_tab_refuses_to_start_while_another_run_goes(make_window, qtbot, tmp_path):
+    from gui_helpers import QUICK_ODMR, set_form
+
+    window = make_window(BENCH)
+    set_form(window.odmr_panel.form, QUICK_ODMR)
+    assert window.start_odmr(), window.odmr_panel.banner.text()
+    panel = window.widefield_panel
+    panel.form.set_values({**QUICK, "out": "never.nc"})
+    assert not panel.start()
+    assert "Busy" in panel.banner.text() and not panel.running
+    window.stop_run()
+    assert window.wait_idle(60)
+    assert not (tmp_path / "data" / "never.nc").exists()
