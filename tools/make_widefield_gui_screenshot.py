@@ -1,5 +1,6 @@
-"""Draw docs/images/gui_widefield.png: the GUI's widefield tab after a run recorded on the
-simulated bench of examples/benches/widefield.yaml (live map 32×32, the cursor on the wire).
+"""Draw docs/images/gui_widefield.png: the GUI's widefield tab after a run started from its
+form on the simulated bench of examples/benches/widefield.yaml (bin 2 at 1 ms: 32×32 frames and live
+map, the cursor on the wire).
 
 Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python tools/make_widefield_gui_screenshot.py``.
 """
@@ -7,6 +8,7 @@ Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python tools/make_widefield_gui_scree
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import yaml
@@ -19,26 +21,28 @@ def main() -> None:
 
     from nvsense.gui.widefield_panel import WidefieldPanel
     from nvsense.instruments import load_bench
-    from nvsense.measure.widefield import run_widefield
-    from nvsense.storage import Catalog
 
     app = QApplication.instance() or QApplication([])
     config = yaml.safe_load((ROOT / "examples/benches/widefield.yaml").read_text())
     config["sample"]["seed"] = 3
-    docs: list = []
-    with tempfile.TemporaryDirectory() as tmp, load_bench(config) as bench:
-        run_widefield(bench, {"range": "2.79GHz:2.95GHz:101", "sweeps": 6, "live_binning": 2},
-                      out=Path(tmp) / "wire.nc", catalog=Catalog(Path(tmp) / "data"),
-                      subscribers=[docs.append])
-    panel = WidefieldPanel()
-    panel.resize(1100, 800)
-    panel.show()
-    for doc in docs:
-        panel.handle(doc)
-    panel.set_cursor(16, 14)
-    app.processEvents()
-    out = ROOT / "docs/images/gui_widefield.png"
-    panel.grab().save(str(out))
+    with tempfile.TemporaryDirectory() as tmp, load_bench(config, pace="fast") as bench:
+        panel = WidefieldPanel(bench=lambda: bench, data_dir=lambda: Path(tmp) / "data")
+        panel.resize(1300, 800)
+        panel.show()
+        panel.form.set_values({"range": "2.79GHz:2.95GHz:101", "sweeps": "6",
+                               "exposure": "1ms", "binning": "2", "reference": "none",
+                               "out": "wire.nc"})
+        if not panel.start():
+            raise SystemExit(panel.banner.text())
+        while panel.last_result is None:
+            app.processEvents()
+            time.sleep(0.01)
+        if isinstance(panel.last_result, BaseException):
+            raise SystemExit(str(panel.last_result))
+        panel.set_cursor(16, 14)
+        app.processEvents()
+        out = ROOT / "docs/images/gui_widefield.png"
+        panel.grab().save(str(out))
     print(f"wrote {out}")
 
 

@@ -173,7 +173,9 @@ class MainWindow(QMainWindow):
             bench=lambda: self.session.bench if self.session else None,
             data_dir=lambda: self.data_panel.data_dir, busy=lambda: self.busy)
         self.tabs.addTab(self.pulsed_panel, "Pulsed")
-        self.widefield_panel = WidefieldPanel()  # live maps of widefield runs (display only)
+        self.widefield_panel = WidefieldPanel(  # widefield runs: a self-contained tab
+            bench=lambda: self.session.bench if self.session else None,
+            data_dir=lambda: self.data_panel.data_dir, busy=lambda: self.busy)
         self.tabs.addTab(self.widefield_panel, "Widefield")
         self._build_layout()
         self._build_menu()
@@ -355,7 +357,8 @@ class MainWindow(QMainWindow):
     @property
     def busy(self) -> bool:
         """A run or bench task is going."""
-        return self.worker is not None or self.pulsed_panel.running
+        return (self.worker is not None or self.pulsed_panel.running
+                or self.widefield_panel.running)
 
     @property
     def running(self) -> str | None:
@@ -679,6 +682,10 @@ class MainWindow(QMainWindow):
         """Stop any run, wait for it (up to ``timeout`` s), make the bench safe and close it.
         Blocks the GUI thread: for the end of the application."""
         worker = self.worker
+        if self.widefield_panel.running:  # keeps its completed sweeps
+            self.widefield_panel.stop(WINDOW_CLOSED)
+            if not self.widefield_panel.wait(timeout):
+                log.error("the widefield run is still going; making the bench safe anyway")
         if worker is not None:
             worker.stop(WINDOW_CLOSED)
             if not worker.join(timeout):

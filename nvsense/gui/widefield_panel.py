@@ -1,5 +1,12 @@
-"""The widefield tab: the live field map of a widefield run, the spectrum of the map pixel under
-the cursor and the success mask, updated from the run's documents after every sweep.
+"""The widefield tab: a form that starts a widefield run on the window's bench, and the live
+field map of the run, the spectrum of the map pixel under the cursor and the success mask,
+updated from the run's documents after every sweep.
+
+The panel runs :func:`nvsense.measure.widefield.run_widefield` in its own worker thread on the
+window's bench (as the pulsed tab does); the form's settings are checked against the bench with
+:func:`~nvsense.measure.widefield.check_widefield` before anything is sent (an error shows in
+the banner, its field marked).  At the end the run's frames, dropped frames and drift are
+shown.
 
 A widefield run (:mod:`nvsense.measure.widefield`) publishes a
 :class:`~nvsense.measure.documents.WidefieldMap` after each sweep: the binned field map
@@ -12,19 +19,49 @@ it, so a slow display never holds the measurement up).
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, Qt, Signal, Slot
-from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, QPointF, QSettings, Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..measure.documents import RunStarted, WidefieldMap, WidefieldSweep
+from .forms import ErrorBanner, FieldSpec, SettingsForm, limit_fields
 from .theme import LIGHT, PlotTheme, apply_theme
 
-__all__ = ["WidefieldPanel"]
+__all__ = ["WIDEFIELD_FIELDS", "WidefieldPanel"]
+
+log = logging.getLogger(__name__)
+
+#: The form's fields: text as on the command line (``nvsense widefield measure``).
+WIDEFIELD_FIELDS = (
+    FieldSpec("range", "Range", "2.79GHz:2.95GHz:101",
+              tip="START:STOP:POINTS, at least 8 points (--range)"),
+    FieldSpec("sweeps", "Sweeps", "10", tip="number of sweeps (--sweeps)"),
+    FieldSpec("exposure", "Exposure", "5ms", tip="camera exposure per frame (--exposure)"),
+    FieldSpec("binning", "Bin", "1", tip="camera binning, N×N pixels summed at readout (--bin)"),
+    FieldSpec("reference", "Reference", "none", "choice", ("none", "every"),
+              "every: a reference frame (RF far off resonance) after every point (--reference)"),
+    FieldSpec("out", "Output cube", "", tip="the run file to write (*.nc, must not exist); "
+              "relative to the data folder; blank: a new file in the data folder (--out)",
+              placeholder="new file in the data folder"),
+)
+#: The form fields a :class:`~nvsense.instruments.LimitError` is about, by its quantity.
+_LIMIT_FIELDS = {"frequency": ("range",), "exposure": ("exposure",), "binning": ("binning",)}
 
 
 class _Mailbox(QObject):
@@ -58,7 +95,13 @@ class _Mailbox(QObject):
 
 
 class WidefieldPanel(QWidget):
-    """Live map, spectrum under the cursor and success mask of a widefield run.
+    """A widefield run's form, and its live map, spectrum under the cursor and success mask.
+
+    Parameters
+    ----------
+    bench, data_dir, busy
+        Callables giving the window's bench (or ``None``), its data folder, and whether the
+        window is busy with another run; without a bench the panel only displays documents.
 
     Attributes
     ----------
@@ -66,14 +109,47 @@ class WidefieldPanel(QWidget):
         The map document shown (``None`` before the first).
     cursor
         (row, column) of the map pixel whose spectrum is shown.
+    last_result
+        The :class:`~nvsense.measure.widefield.WidefieldResult` of the last run started here
+        (or the exception that ended it), ``None`` while none has ended.
+
+    Signals
+    -------
+    run_ended(object)
+        The run's result (or the exception that stopped it), in the GUI thread.
     """
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    run_ended = Signal(object)
+    _done = Signal(object)
+
+    def __init__(self, bench: Callable[[], Any] | None = None,
+                 data_dir: Callable[[], Any] | None = None,
+                 busy: Callable[[], bool] | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._bench = bench or (lambda: None)
+        self._data_dir = data_dir or (lambda: None)
+        self._busy = busy or (lambda: False)
         self.last_map: WidefieldMap | None = None
         self.cursor: tuple[int, int] | None = None
+        self.control: Any = None
+        self.thread: threading.Thread | None = None
+        self.last_result: Any = None
         self._mailbox = _Mailbox()
         self._mailbox.wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+
+        self.form = SettingsForm(WIDEFIELD_FIELDS, "widefield")
+        self.start_button = QPushButton("Start")
+        self.stop_button = QPushButton("Stop")
+        self.start_button.setObjectName("widefield.start")
+        self.stop_button.setObjectName("widefield.stop")
+        self.stop_button.setEnabled(False)
+        self.banner = ErrorBanner()
+        self.banner.setObjectName("widefield.banner")
+        self.result_label = QLabel("")
+        self.result_label.setObjectName("widefield.result")
+        self.result_label.setWordWrap(True)
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.map_view = pg.PlotWidget(title="B∥ (mT)")
         self.mask_view = pg.PlotWidget(title="fit success")
@@ -103,15 +179,36 @@ class WidefieldPanel(QWidget):
         self._build_layout()
         self.set_theme(LIGHT)
         self.map_view.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self._done.connect(self._on_done)
 
     def _build_layout(self) -> None:
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.stop_button)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.addWidget(self.form)
+        lv.addLayout(buttons)
+        lv.addWidget(self.banner)
+        lv.addWidget(self.result_label)
+        lv.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(280)
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.map_view)
         top.addWidget(self.mask_view)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(top)
-        split.addWidget(self.spectrum)
-        split.setSizes([600, 300])
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(top)
+        right.addWidget(self.spectrum)
+        right.setSizes([600, 300])
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(scroll)
+        split.addWidget(right)
+        split.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(split)
         layout.addWidget(self.status)
@@ -123,6 +220,159 @@ class WidefieldPanel(QWidget):
         self.data_curve.setSymbolBrush(pg.mkBrush(theme.average))
         self.data_curve.setSymbolPen(None)
         self.fit_curve.setPen(pg.mkPen(theme.fit, width=2))
+
+    # -- the form and the run -----------------------------------------------------------------
+
+    def read_settings(self) -> tuple[Any, Path | None] | None:
+        """The form's :class:`~nvsense.measure.widefield.WidefieldSettings` and output cube
+        (``None``: a new file in the data folder), or ``None`` with the error shown in the
+        banner and its field marked."""
+        from ..cli.options import parse_settings
+        from ..measure import SettingsError
+        from ..measure.widefield import WidefieldSettings
+
+        labels = {k: f"{spec.label} ({k})" for k, spec in self.form.specs.items()}
+        values = {k: self.form.value(k) for k in ("range", "sweeps", "exposure", "binning",
+                                                   "reference")}
+        try:
+            settings = parse_settings(WidefieldSettings,
+                                      {k: v for k, v in values.items() if v}, labels)
+            out = self._output_cube()
+        except (SettingsError, ValueError) as exc:
+            self._show_error(str(exc))
+            return None
+        self.form.mark_errors(())
+        self.banner.clear()
+        return settings, out
+
+    def _output_cube(self) -> Path | None:
+        """The run file the form names: a new ``.nc`` file, relative to the data folder."""
+        from ..measure import SettingsError
+
+        text = self.form.value("out").strip()
+        if not text:
+            return None
+        path = Path(text).expanduser()
+        if not path.is_absolute() and self._data_dir() is not None:
+            path = Path(self._data_dir()) / path
+        if path.suffix.lower() != ".nc" or not path.stem or path.name.startswith("."):
+            raise SettingsError(f"Output cube (out) {text!r}: name a new NetCDF run file, "
+                                "e.g. wire.nc")
+        if path.exists() or path.is_symlink():
+            raise SettingsError(f"Output cube (out) {path}: the file exists; a run file is "
+                                "never overwritten (choose a new file name)")
+        return path
+
+    def _show_error(self, text: str, fields: Any = None) -> None:
+        self.banner.show_error(text)
+        if fields is None:
+            fields = [k for k, spec in self.form.specs.items()
+                      if f"{spec.label} ({k})" in text or re.search(rf"\b{k}\b", text)]
+        self.form.mark_errors(fields)
+
+    @property
+    def running(self) -> bool:
+        """A run started from this panel is going."""
+        return self.thread is not None and self.thread.is_alive()
+
+    def start(self) -> bool:
+        """Check the form against the bench and start the run in a worker thread; False with
+        the reason shown if it cannot start (nothing was sent)."""
+        if self.running or self._busy():
+            self._show_error("Busy: wait for the run going to end.", ())
+            return False
+        bench = self._bench()
+        if bench is None:
+            self._show_error("No bench loaded: load one in the Bench panel.", ())
+            return False
+        read = self.read_settings()
+        if read is None:
+            return False
+        settings, out = read
+        from ..instruments import LimitError
+        from ..measure import RunControl, SettingsError
+        from ..measure.widefield import check_widefield
+
+        try:
+            check_widefield(bench, settings)
+        except LimitError as exc:
+            self._show_error(str(exc), limit_fields(exc, _LIMIT_FIELDS))
+            return False
+        except SettingsError as exc:
+            self._show_error(str(exc))
+            return False
+        from ..storage import Catalog
+
+        self.last_result = None
+        self.last_map, self.cursor = None, None
+        self.result_label.setText("starting…")
+        self.status.setText(f"widefield run: waiting for the first of {settings.sweeps} sweeps")
+        self.control = RunControl()
+        control, catalog = self.control, Catalog(self._data_dir())
+
+        def work() -> None:
+            from ..instruments import InstrumentError
+            from ..measure.widefield import run_widefield
+
+            outcome: Any
+            try:
+                outcome = run_widefield(bench, settings, out=out, catalog=catalog,
+                                        control=control, subscribers=[self._mailbox.put])
+            except (InstrumentError, SettingsError, LimitError) as exc:
+                outcome = exc
+            except Exception as exc:  # shown, logged: the lifecycle left the bench safe
+                log.exception("widefield run failed")
+                outcome = exc
+            self._done.emit(outcome)
+
+        self.thread = threading.Thread(target=work, name="nvsense-widefield", daemon=True)
+        self.start_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.thread.start()
+        return True
+
+    def stop(self, reason: str | None = None) -> None:
+        """Stop after the current sweep (every completed sweep is kept in the cube)."""
+        if self.control is not None and self.running:
+            if reason is None:
+                self.control.stop()
+            else:
+                self.control.stop(reason)
+            self.result_label.setText("stopping after the current sweep…")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the worker thread (tests, closing); True when it has ended."""
+        if self.thread is None:
+            return True
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+    def _on_done(self, outcome: Any) -> None:
+        self.start_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        self._drain()  # the last map, if the display had not drawn it yet
+        self.last_result = outcome
+        if isinstance(outcome, BaseException):
+            self.result_label.setText("")
+            self._show_error(str(outcome), ())
+        else:
+            self.result_label.setText("\n".join(result_lines(outcome)))
+        self.run_ended.emit(outcome)
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def save(self, store: QSettings) -> None:
+        self.form.save(store)
+
+    def restore(self, store: QSettings) -> None:
+        self.form.restore(store)
+
+    def screenshot(self, path: str | Path) -> Path:
+        """Save the panel as drawn now (works offscreen) to a PNG."""
+        path = Path(path)
+        if not self.grab().save(str(path)):
+            raise OSError(f"could not write the screenshot {path}")
+        return path
 
     # -- documents ------------------------------------------------------------------------
 
@@ -218,3 +468,19 @@ class WidefieldPanel(QWidget):
         text = (f"B∥ = {value * 1e3:.4f} ± {doc.field_parallel_error[row, col] * 1e6:.1f} µT"
                 if doc.success[row, col] else "fit failed")
         self.spectrum.setTitle(f"map pixel ({row}, {col}): {text}")
+
+
+def result_lines(result: Any) -> list[str]:
+    """What the panel shows of a finished widefield run: status, sweeps, frames, dropped
+    frames, drift, the file and the warnings."""
+    head = f"run {result.run_id}: {result.status}"
+    if result.reason:
+        head += f" ({result.reason})"
+    dy, dx = result.drift_px
+    drift = (f"drift {dy:+.2f}, {dx:+.2f} px" if np.isfinite(dy) and np.isfinite(dx)
+             else "drift: not registered")
+    return [head,
+            f"{result.sweeps}/{result.settings.sweeps} sweeps, {result.frames} frames, "
+            f"{result.dropped_frames} dropped ({result.remeasured_frames} measured again, "
+            f"{result.marked_points} points marked)",
+            drift, *result.warnings, f"file: {result.file}"]
