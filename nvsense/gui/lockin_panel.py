@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QSettings, Signal
+import pyqtgraph as pg
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -151,6 +152,8 @@ class LockinPanel(QWidget):
 
     def set_theme(self, theme: PlotTheme) -> None:
         apply_theme([self.view.trace, self.view.asd], theme)
+        self.view.limit_curve.setPen(pg.mkPen(theme.floor, width=2,
+                                              style=Qt.PenStyle.DashLine))
 
     # -- run documents ----------------------------------------------------------------------
 
