@@ -69,6 +69,13 @@ def _tracking_panel_class() -> Any:
     return TrackingPanel
 
 
+def _lockin_panel_class() -> Any:
+    """The lock-in tab (:mod:`nvsense.gui.lockin_panel`)."""
+    from .lockin_panel import LockinPanel
+
+    return LockinPanel
+
+
 @dataclass(frozen=True)
 class Tab:
     """One measurement tab of the window.
@@ -102,6 +109,7 @@ class Tab:
 TABS: list[Tab] = [
     Tab("odmr", "ODMR", _odmr_panel_class, "Start &ODMR"),
     Tab("track", "Tracking magnetometer", _tracking_panel_class, "Start &tracking"),
+    Tab("lockin_tracking", "Lock-in", _lockin_panel_class, "Start &lock-in tracking"),
 ]
 
 
