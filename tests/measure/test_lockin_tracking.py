@@ -23,7 +23,7 @@ import yaml
 import nvsense.instruments
 from nvsense.analysis.meg import average, epochs
 from nvsense.export.mne_run import tracking_record
-from nvsense.instruments import load_bench
+from nvsense.instruments import LimitError, load_bench
 from nvsense.instruments.simulated.chain import photodiode_chain
 from nvsense.instruments.simulated.photodiode import SimulatedPhotodiodeBench
 from nvsense.measure import RunControl, SettingsError
@@ -256,6 +256,10 @@ def test_bad_settings_name_the_setting_and_send_nothing():
                                                       modulation_frequency=20e3))
     with pytest.raises(ValueError, match="bandwidth"):
         LockinTrackSettings(bandwidth=1e6)
+    # a deviation the source's FM cannot take is refused before the calibration sweeps
+    with pytest.raises(LimitError, match="deviation 40 MHz") as info:
+        check_lockin_track(bench, LockinTrackSettings(deviation=40e6))
+    assert info.value.quantity == "fm_deviation" and info.value.limit == pytest.approx(32e6)
     assert not bench.connected
 
 

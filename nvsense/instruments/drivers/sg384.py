@@ -80,6 +80,8 @@ class SG384(ScpiMicrowaveSource):
     (``model`` one of SG382, SG384, SG386, SG392, SG394, SG396).
     """
 
+    fm_max_deviation = _FM_MAX_DEVIATION  # what set_fm accepts, for checks before a run
+
     description = DriverDescription(
         kind="mw",
         summary="Stanford Research Systems SG382/SG384/SG386 (SG39x) RF signal generator",

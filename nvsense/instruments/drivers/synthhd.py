@@ -66,6 +66,8 @@ class SynthHD(MicrowaveDriver):
     ``"SynthHD v1.4"``, ``"SynthHD v2"``, ``"SynthHD PRO v2"``).
     """
 
+    fm_max_deviation = _FM_MAX_DEVIATION  # what set_fm accepts, for checks before a run
+
     description = DriverDescription(
         kind="mw",
         summary="Windfreak SynthHD / SynthHD PRO dual-channel synthesizer (USB serial)",

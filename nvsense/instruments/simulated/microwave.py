@@ -46,6 +46,8 @@ class SimulatedCWMicrowave(SimulatedInstrument):
     an external FM input has no simulated signal, so it leaves the output unmodulated.
     """
 
+    fm_max_deviation = MAX_FM_DEVIATION  # what set_fm accepts, for checks before a run
+
     model: ClassVar[str] = "SimulatedMW"
     slot: ClassVar[str] = "mw"
 

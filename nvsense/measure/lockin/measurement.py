@@ -17,8 +17,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...instruments.errors import CapabilityError
+from ...instruments.limits import out_of_range
 from ...physics import GAMMA_NV_HZ_PER_T, hyperfine_offsets
 from ...physics.lockin_sensitivity import ELEMENTARY_CHARGE_C
+from ...units import format_quantity
 from ..lifecycle import Conclusion, Measurement, Run, RunAborted
 from ..settings import SettingsError
 from .calibration import (
@@ -201,6 +203,15 @@ class LockinTracking(Measurement):
         if not hasattr(bench.mw, "set_fm"):
             raise SettingsError("lock-in detection frequency-modulates the microwave source: "
                                 "this bench's source has no FM")
+        max_deviation = getattr(bench.mw, "fm_max_deviation", None)
+        if s.deviation is not None and max_deviation and s.deviation > max_deviation:
+            # the source would refuse it only once the FM starts, after the calibration sweeps
+            raise out_of_range(
+                f"deviation {format_quantity(s.deviation, 'Hz')} is above the "
+                f"{format_quantity(max_deviation, 'Hz')} the microwave source's FM takes; "
+                "give a smaller --deviation (or none: it is then optimised); nothing was sent",
+                quantity="fm_deviation", value=s.deviation, low=0.0, high=max_deviation,
+                unit="Hz", instrument=getattr(bench.mw, "name", "mw"))
         self.transimpedance = [
             s.transimpedance if s.transimpedance is not None else
             (chain.sensors[[x.name for x in chain.sensors].index(n)].config.transimpedance
