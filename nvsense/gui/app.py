@@ -3,6 +3,7 @@ Ctrl-C in the terminal."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -13,6 +14,7 @@ from typing import Literal
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from .garbage import collect_in_gui_thread
 from .main_window import CLOSE_TIMEOUT_S, MainWindow
 
 __all__ = ["GUI_SWITCH_INTERVAL", "GuiOptions", "configure_threads", "run_gui"]
@@ -63,6 +65,7 @@ def run_gui(options: GuiOptions) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("nvsense")
     app.setOrganizationName("nvsense")
+    collector = collect_in_gui_thread()  # no Qt object destroyed by a measurement thread
     store = (QSettings(str(options.settings_file), QSettings.Format.IniFormat)
              if options.settings_file else None)
     window = MainWindow(options.bench, pace=options.pace, data_dir=options.data_dir,
@@ -114,6 +117,8 @@ def run_gui(options: GuiOptions) -> int:
     app.aboutToQuit.connect(window.shutdown)  # a last resort: stop, wait, make safe
     _close_on_sigint(window)
     app.exec()
+    collector.timer.stop()
+    gc.enable()
     if window.forced_close:
         failures.append(f"the run did not stop within {CLOSE_TIMEOUT_S:.0f} s of closing the "
                         "window; the bench was made safe from the window")

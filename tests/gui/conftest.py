@@ -3,6 +3,7 @@ its settings and data folder in the test's temporary folder."""
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,20 @@ from PySide6.QtCore import QSettings
 from nvsense.gui.main_window import MainWindow
 
 sys.path.insert(0, str(Path(__file__).parent))  # gui_helpers.py
+
+
+@pytest.fixture(autouse=True)
+def _garbage_collected_in_the_gui_thread() -> Iterator[None]:
+    """As the application does (nvsense.gui.garbage): no cyclic collection while a test runs,
+    so no measurement thread destroys a Qt object of an earlier test (a deadlock on Qt's mutex
+    and the GIL); what is left is collected here, in the GUI thread."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
 
 
 @pytest.fixture
