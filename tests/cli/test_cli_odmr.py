@@ -155,10 +155,18 @@ def test_kill_9_at_random_moments_keeps_every_completed_sweep(tmp_path):
         child = subprocess.Popen(
             [sys.executable, "-u", "-m", "nvsense", "odmr", *SMALL, "--sweeps", "1000000",
              "--data-dir", str(data), "--no-plot"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_child_env())
+            stdout=subprocess.PIPE, stderr=(tmp_path / f"stderr{k}").open("w"), text=True,
+            env=_child_env())
         trials.append((child, data))
-    for child, data in trials:
-        _wait_for_sweeps(data, 1)
+    for k, (child, data) in enumerate(trials):
+        try:  # a generous wait: three children and the other test worker share two cores
+            _wait_for_sweeps(data, 1, timeout=180.0)
+        except AssertionError as exc:
+            for other, _ in trials:
+                other.kill()
+            stderr = (tmp_path / f"stderr{k}").read_text()
+            raise AssertionError(f"{exc}; the child's exit code {child.poll()}, its stderr:\n"
+                                 f"{stderr}") from None
         time.sleep(rng.uniform(0.0, 1.5))
         child.send_signal(signal.SIGKILL)
     for child, data in trials:
