@@ -315,6 +315,11 @@ class SimulatedCamera(SimulatedInstrument):
         self._render: _Render | None = None
         #: Truth of every delivered frame, in delivery order.
         self.frame_log: list[FrameTruth] = []
+        #: Frames rendered and the wall-clock seconds that took (the simulation's own cost),
+        #: and how many of them the producer thread of real-time pace rendered.
+        self.frames_rendered = 0
+        self.render_seconds = 0.0
+        self.frames_produced = 0
 
     # --- protocol: identity, limits, settings ------------------------------------------
 
@@ -487,6 +492,7 @@ class SimulatedCamera(SimulatedInstrument):
                     now = self.sample.now()
                     self._expose_until(now)
                     if self._render_next(acq):
+                        self.frames_produced += 1
                         continue  # the lock is let go between frames: the reader gets in
                     wait = self._ready_time(1) - now
                 acq.halted.wait(min(max(wait, 1e-3), 0.1))
@@ -727,7 +733,10 @@ class SimulatedCamera(SimulatedInstrument):
         if last is not None and last[0] == item.number:  # a repeated frame: the same data
             item.image = last[1]
         else:
+            start = _time.perf_counter()
             item.image = self._frame(item.t_start, item.entry)
+            self.render_seconds += _time.perf_counter() - start
+            self.frames_rendered += 1
         assert self._render is not None
         item.drift = self._render.drift
         item.frequency = self._frequency(item.entry)

@@ -151,6 +151,7 @@ class WidefieldMeasurement(Measurement):
         self.live_thread: BackgroundLiveMap | None = None
         self.sweeps_with_data = 0
         self.skipped_sweeps = 0      # sweeps of which no frame arrived (not written)
+        self.frame_period = math.nan  # the camera's, s, once set
         self.saturated = 0           # frame pixels at the camera's full scale
         self._assembler: Any = None
         self._tracker: Any = None
@@ -334,6 +335,10 @@ class WidefieldMeasurement(Measurement):
             cam.frame_period = s.frame_period
         cam.binning = s.binning
         cam.trigger_mode = "exposure_out"
+        self.frame_period = float(cam.frame_period)
+        if s.frame_period is not None and self.frame_period > s.frame_period * (1 + 1e-6):
+            log.warning("%s: frame period %.4g ms instead of the %.4g ms asked (exposure plus "
+                        "readout)", cam.name, 1e3 * self.frame_period, 1e3 * s.frame_period)
         if s.laser_power is not None:
             bench.laser.power = s.laser_power
         bench.laser.on = True
@@ -574,6 +579,8 @@ class WidefieldMeasurement(Measurement):
         units = {"sweeps": "1", "frames": "1", "dropped_frames": "1",
                  "remeasured_frames": "1", "marked_points": "1", "saturated_pixels": "1",
                  "skipped_sweeps": "1"}
+        if math.isfinite(self.frame_period):
+            results["frame_period"], units["frame_period"] = self.frame_period, "s"
         if np.all(np.isfinite(self.drift_px)):
             results["drift_y"], results["drift_x"] = self.drift_px
             units["drift_y"] = units["drift_x"] = "pixel"
@@ -594,5 +601,6 @@ class WidefieldMeasurement(Measurement):
             marked_points=self.marked_points, drift_px=self.drift_px,
             saturated_pixels=self.saturated, skipped_sweeps=self.skipped_sweeps,
             live_map=self.live.last if self.live is not None else None,
+            frame_period=self.frame_period,
             safe_report=outcome.safe_report, error=error)
 
