@@ -357,6 +357,9 @@ class WidefieldMeasurement(Measurement):
         if threaded is None:  # a simulated clock that waits for the computer: inline
             threaded = getattr(getattr(bench, "sample", None), "pace", "realtime") != "fast"
         self.pipeline = SweepPipeline(lambda job: self._process(run, job), threaded=threaded)
+        pipeline = self.pipeline
+        if hasattr(run.writer, "defer_cube"):  # behind the camera: pl with the last waiting
+            run.writer.defer_cube = lambda: pipeline.waiting > 0
         bench.mw.power = s.mw_power
         bench.mw.load_list(self.plan.hardware_list(self.frequencies, self.reference_frequency,
                                                    cam.mw_trigger_lead), s.mw_power)
@@ -366,10 +369,11 @@ class WidefieldMeasurement(Measurement):
         idle = 0.0
         skipped_in_a_row = 0
         stall = max(10.0, STALL_PERIODS * cam.frame_period)
-        # blocks of ~50 ms of frames: few wake-ups, and the ring buffer is emptied long before
-        # it wraps (it holds seconds)
-        block_frames = int(min(self.plan.entries,
-                               max(1, READ_BLOCK_S // max(cam.frame_period, 1e-9))))
+        # in real time, blocks of ~50 ms of frames: few wake-ups, and the ring buffer is
+        # emptied long before it wraps (it holds seconds); a simulated clock that waits for
+        # the computer goes frame by frame (and stops at the last frame of the run)
+        block_frames = 1 if not threaded else int(
+            min(self.plan.entries, max(1, READ_BLOCK_S // max(cam.frame_period, 1e-9))))
         while self.sweeps_with_data < s.sweeps:
             if run.stop_requested:
                 self.pipeline.finish()
@@ -551,6 +555,8 @@ class WidefieldMeasurement(Measurement):
         if self.live_thread is not None:
             for doc in self.live_thread.finished():
                 run.publish(doc)
+            if self.pipeline is not None and self.pipeline.waiting:
+                return  # behind the camera: the next sweep brings a newer cube to map
             self.live_thread.submit(run.run_id or "", index, index + 1,
                                     run.writer.accumulated())
         elif self.live is not None:

@@ -73,6 +73,8 @@ class SweepPipeline:
         #: Most jobs waiting at once.
         self.max_waiting = 0
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._waiting = 0  # jobs queued behind the one being processed
+        self._count_lock = threading.Lock()
         self._closed = False
         self._thread: threading.Thread | None = None
         if threaded:
@@ -81,8 +83,8 @@ class SweepPipeline:
 
     @property
     def waiting(self) -> int:
-        """Jobs handed over and not yet processed."""
-        return self._queue.qsize()
+        """Jobs handed over and not yet started (behind the one being processed)."""
+        return self._waiting
 
     def submit(self, job: Any) -> None:
         """Hand over ``job``: processed now (inline) or queued, waiting while the queue is
@@ -101,14 +103,21 @@ class SweepPipeline:
             self.check()
             return
         start = time.perf_counter()
+        with self._count_lock:
+            self._waiting += 1
         while True:
             try:
                 self._queue.put(job, timeout=_POLL)
                 break
             except queue.Full:
-                self.check()
+                try:
+                    self.check()
+                except BaseException:
+                    with self._count_lock:
+                        self._waiting -= 1
+                    raise
         self.waited += time.perf_counter() - start
-        self.max_waiting = max(self.max_waiting, self._queue.qsize())
+        self.max_waiting = max(self.max_waiting, self._waiting)
 
     def check(self) -> None:
         """Raise what a job raised, if one did."""
@@ -132,6 +141,8 @@ class SweepPipeline:
 
     def _work(self) -> None:
         while (job := self._queue.get()) is not _END:
+            with self._count_lock:
+                self._waiting -= 1
             if self.error is None:  # after a failure the file takes nothing more
                 self._run(job)
 
