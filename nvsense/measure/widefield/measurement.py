@@ -140,7 +140,8 @@ class WidefieldMeasurement(Measurement):
         self.full_scale = 65535   # ADU at which counts are clipped (set once connected)
         self.pixel_size: float | None = None
         # the run so far
-        self.n_sweeps = 0
+        self.n_sweeps = 0            # sweeps handed to the pipeline
+        self.sweeps_written = 0      # sweeps in the file
         self.frames = 0              # frames received from the camera (all sequences)
         self.dropped_frames = 0      # triggers without a usable frame (lost, missed, rejected)
         self.duplicated_frames = 0
@@ -504,7 +505,6 @@ class WidefieldMeasurement(Measurement):
         index = self.n_sweeps
         self.n_sweeps += 1
         self.sweeps_with_data += bool(sweep.valid.any())
-        self.marked_points += int(np.sum(sweep.marked))
         self.pipeline.submit(_SweepJob(sweep, index, elapsed, missing, remeasured))
 
     def _process(self, run: Run, job: _SweepJob) -> None:
@@ -538,6 +538,7 @@ class WidefieldMeasurement(Measurement):
                               time=elapsed, electrons_per_adu=float(cal.electrons_per_adu),
                               offset=float(cal.offset))
         marked = int(np.sum(sweep.marked))
+        self.marked_points += marked
         saturated = int(np.count_nonzero(sweep.signal[valid] >= self.full_scale))
         if saturated and not self.saturated:
             log.warning("%s: %d pixel(s) of sweep %d at full scale or full well (%d ADU): their "
@@ -550,6 +551,7 @@ class WidefieldMeasurement(Measurement):
             shift=(float(shift[0]), float(shift[1])), drift_confidence=float(confidence),
             sweeps_planned=self.settings.sweeps, missing=missing,
             remeasured=remeasured, marked=marked, saturated=saturated, values=values))
+        self.sweeps_written += 1
         if np.all(np.isfinite(drift)):
             self.drift_px = (float(drift[0]), float(drift[1]))
         if self.live_thread is not None:
@@ -576,7 +578,7 @@ class WidefieldMeasurement(Measurement):
         self._collect_report()
 
     def conclude(self, run: Run, status: str, reason: str | None) -> Conclusion:
-        results: dict[str, Any] = {"sweeps": self.n_sweeps, "frames": self.frames,
+        results: dict[str, Any] = {"sweeps": self.sweeps_written, "frames": self.frames,
                                    "dropped_frames": self.dropped_frames,
                                    "remeasured_frames": self.remeasured,
                                    "marked_points": self.marked_points,
@@ -602,7 +604,7 @@ class WidefieldMeasurement(Measurement):
         return WidefieldResult(
             run_id=outcome.run_id, file=outcome.file, status=outcome.status,
             reason=outcome.reason, settings=self.settings, frequencies=self.frequencies,
-            sweeps=self.n_sweeps, frames=self.frames, dropped_frames=self.dropped_frames,
+            sweeps=self.sweeps_written, frames=self.frames, dropped_frames=self.dropped_frames,
             duplicated_frames=self.duplicated_frames, remeasured_frames=self.remeasured,
             marked_points=self.marked_points, drift_px=self.drift_px,
             saturated_pixels=self.saturated, skipped_sweeps=self.skipped_sweeps,
