@@ -314,7 +314,9 @@ def measure_pipeline(args: argparse.Namespace) -> None:
           f"{result.sweeps * sweep_time / acquired:.3f}× real time); the whole run with set-up "
           f"and close {elapsed:.1f} s ({camera_time:.1f} s of camera time)")
     print(f"frames lost: {result.dropped_frames} (each marked, never shifted: "
-          f"{result.marked_points} points marked; sweeps skipped {result.skipped_sweeps}), "
+          f"{result.marked_points} points marked; sweeps skipped {result.skipped_sweeps}; "
+          f"sequence restarted {measurement.restarts} times after a sweep mostly lost, "
+          f"dropping what the ring buffer held), "
           f"duplicated: {result.duplicated_frames}, misassigned: {misassigned} of {checked} "
           f"checked against the simulation")
     print(f"writer (registration + record + cube, its own thread: "

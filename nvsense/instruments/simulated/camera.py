@@ -169,6 +169,7 @@ class _Acquisition:
     lost: int = 0
     halted: threading.Event = field(default_factory=threading.Event)
     producer: threading.Thread | None = None
+    made: threading.Condition = field(default_factory=threading.Condition)  # a frame rendered
 
 
 class SimulatedCamera(SimulatedInstrument):
@@ -453,7 +454,8 @@ class SimulatedCamera(SimulatedInstrument):
         with self._lock, self.sample.lock:
             acq = _Acquisition(
                 t0=self.sample.now(), buffer=n, list_index0=mw.list_index,
-                list_active=bool(mw.list_active and mw.list_frequencies is not None))
+                list_active=bool(mw.list_active and mw.list_frequencies is not None),
+                made=threading.Condition(self._lock))
             self._acq = acq
             if self.sample.pace == "realtime":
                 acq.producer = threading.Thread(target=self._produce, args=(acq,),
@@ -475,6 +477,8 @@ class SimulatedCamera(SimulatedInstrument):
         """End the acquisition and its producer thread (a frame it renders finishes first)."""
         with self._lock:
             acq, self._acq = self._acq, None
+            if acq is not None:
+                acq.made.notify_all()
         if acq is None:
             return
         acq.halted.set()
@@ -493,11 +497,15 @@ class SimulatedCamera(SimulatedInstrument):
                     self._expose_until(now)
                     if self._render_next(acq):
                         self.frames_produced += 1
+                        acq.made.notify_all()
                         continue  # the lock is let go between frames: the reader gets in
                     wait = self._ready_time(1) - now
                 acq.halted.wait(min(max(wait, 1e-3), 0.1))
         except Exception:  # the reader renders what is left itself (and meets the error)
             log.exception("%s: the frame producer stopped", self.name)
+        finally:
+            with self._lock:
+                acq.made.notify_all()
 
     def read_frames(self, min_frames: int = 1, max_frames: int | None = None,
                     timeout: float = 1.0) -> FrameBlock:
@@ -547,7 +555,24 @@ class SimulatedCamera(SimulatedInstrument):
         with self._lock:
             if self._acq is not acq:
                 raise InstrumentError(self.name, "read frames", "the acquisition was stopped")
+            if self._producing(acq):
+                # frames arrive once the camera has made them (its producer thread): wait
+                # for those read out, the rest of the timeout at most
+                want = min(int(min_frames), len(acq.pending))
+                acq.made.wait_for(lambda: acq.rendered >= want or self._acq is not acq
+                                  or not self._producing(acq),
+                                  timeout=max(deadline - sample.now(), 0.0))
+                if self._acq is not acq:
+                    raise InstrumentError(self.name, "read frames",
+                                          "the acquisition was stopped")
+                if self._producing(acq):
+                    return self._deliver(acq.rendered if max_frames is None
+                                         else min(acq.rendered, int(max_frames)))
             return self._deliver(max_frames)
+
+    @staticmethod
+    def _producing(acq: _Acquisition) -> bool:
+        return acq.producer is not None and acq.producer.is_alive()
 
     # --- the simulated truth -------------------------------------------------------------
 

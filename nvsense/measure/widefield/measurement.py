@@ -153,6 +153,7 @@ class WidefieldMeasurement(Measurement):
         self.sweeps_with_data = 0
         self.skipped_sweeps = 0      # sweeps of which no frame arrived (not written)
         self.frame_period = math.nan  # the camera's, s, once set
+        self.restarts = 0            # sequences started afresh after a sweep mostly lost
         self.saturated = 0           # frame pixels at the camera's full scale
         self._assembler: Any = None
         self._tracker: Any = None
@@ -412,6 +413,7 @@ class WidefieldMeasurement(Measurement):
                     # most of the sweep lost: the computer fell behind the camera and its
                     # ring buffer overflowed; start afresh rather than record fragments
                     self._pause(bench)
+                    self.restarts += 1
                     self.skipped_sweeps += len(done) - k - 1
                     break
         self._pause(bench)
