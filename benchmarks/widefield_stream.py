@@ -19,10 +19,21 @@ Run: ``.venv/bin/python benchmarks/widefield_stream.py [--minutes 1] [--referenc
 [--live 4] [--keep DIR]``.  The issue's target is ``--minutes 10`` (about 8 GB of file).
 
 ``--pipeline measure`` runs the same target through the measurement kind itself
-(:func:`nvsense.measure.widefield.run_widefield`, what ``nvsense widefield measure`` does: one
-measurement thread reads the camera, assigns, registers, writes and fits the live map, with
-lost frames marked), on a simulated bench file with a 256×256 camera at 100 frames/s, and
-checks every stored frame counter against the simulation's truth afterwards.
+(:class:`nvsense.measure.widefield.WidefieldMeasurement` on the lifecycle, what ``nvsense
+widefield measure --frame-period 10ms`` does) on a simulated bench file with a 256×256 camera
+at 100 frames/s: the camera renders its frames in its own producer thread (as hardware makes
+them, whether read or not), the measurement thread only reads the ring buffer in blocks and
+assigns frames to sweeps, and each finished sweep goes through a bounded queue to the sweep
+pipeline's thread (registration, the record written and flushed, ``pl``, the live map's cube);
+the live map is fitted in a third thread on the newest cube; lost frames are marked.  Every
+stored frame counter is checked against the simulation's truth afterwards.  It prints the
+acquisition's pace against real time, frames lost / duplicated / misassigned, the writer's
+time per sweep as a ratio of the camera's data rate (the sweep pipeline's own time per sweep:
+registration + record + cube), the live-map updates per second of acquisition, the camera
+simulation's cost and the process's CPU use.
+
+Measured (``--pipeline measure --minutes 10``), see the "Performance" table of
+docs/widefield_acquisition.md for the figures and the machine's load at the time.
 """
 
 from __future__ import annotations
@@ -222,8 +233,10 @@ def main() -> None:
             print(f"live map (bin {args.live}): {stats['live_done']} updates, "
                   f"{1e3 * np.mean(live):.0f} ms each: {1 / np.mean(live):.1f} Hz possible, "
                   f"{stats['live_done'] / elapsed:.2f} Hz achieved (one per sweep)")
-        print(f"camera simulation: {1e3 * render / max(frames, 1):.1f} ms per frame "
-              f"({100 * render / elapsed:.0f}% of one core)")
+        print(f"camera simulation (its producer thread): {cam.frames_rendered} frames "
+              f"rendered, {1e3 * cam.render_seconds / max(cam.frames_rendered, 1):.1f} ms each "
+              f"({100 * cam.render_seconds / elapsed:.0f}% of one core); the reader spent "
+              f"{1e3 * render / max(frames, 1):.2f} ms a frame in read_frames (waits included)")
         stamps = last[0].timestamp if last else np.array([0.0])
         true_drift = cam.drift_at(t_start + float(np.nanmean(stamps)))
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
