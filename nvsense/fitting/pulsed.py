@@ -398,11 +398,13 @@ def fit_rabi(durations: ArrayLike, signal: ArrayLike, *, sigma: ArrayLike | None
     t_pi = (math.pi - ph) / (2 * math.pi * f) if f > 0 else math.nan
     e_tpi = abs(t_pi) * math.hypot(ef / f if f else math.nan,
                                    eph / (math.pi - ph) if free_phase and ph != math.pi else 0.0)
+    # no damping seen (the rate on its bound 0, e.g. 1e-12 /s): the decay time is ∞, not 1e12 s
+    damped = g > 0 and not raw.at_lower[3]
     values = {"rabi_frequency": f, "pi_pulse": t_pi, "pi_half_pulse": t_pi / 2,
-              "decay_time": 1.0 / g if g > 0 else math.inf, "contrast": abs(a),
+              "decay_time": 1.0 / g if damped else math.inf, "contrast": abs(a),
               "offset": c, "phase": ph}
     errors = {"rabi_frequency": ef, "pi_pulse": e_tpi, "pi_half_pulse": e_tpi / 2,
-              "decay_time": eg / g**2 if g > 0 else math.nan, "contrast": ea, "offset": ec,
+              "decay_time": eg / g**2 if damped else math.nan, "contrast": ea, "offset": ec,
               "phase": eph if free_phase else 0.0}
     if status == PulsedStatus.OK:
         worse = _significant(a, ea, "oscillation amplitude")
