@@ -227,3 +227,18 @@ def test_quaccatoo_single_nv_rabi_frequency():
     assert free.success
     assert free.rabi_frequency == pytest.approx(ref[2], abs=0.02 * err[2])
     assert abs(free.phase) < 2 * free.error("phase")
+
+
+def test_the_pulsed_measurement_fits_a_real_out_of_phase_rabi_with_the_phase_free():
+    """The Rabi fit of ``nvsense pulsed rabi`` (which has no phase option) frees the phase
+    when the data reject φ = 0, so a real oscillation gives the right π pulse."""
+    from nvsense.measure.pulsed.fits import fit_signal
+
+    x, y, s = read_qudi_pulsed("qudi_hira_pulsed_rabi_20220316-1434-53.dat")
+    ref, err, _ = careful_rabi_fit(x, y, s)
+    fit = fit_signal("rabi", x, y, s, method="mean")
+    assert fit.success, fit.message
+    assert fit.values["rabi_frequency_hz"] == pytest.approx(ref[2], abs=0.02 * err[2])
+    # the π pulse of the free-phase fit: where the sine's phase reaches 3π/2 (its minimum)
+    assert fit.values["pi_pulse_s"] == pytest.approx(
+        (1.5 * np.pi - ref[4]) / (2 * np.pi * ref[2]), rel=1e-3)
