@@ -242,3 +242,16 @@ def test_the_pulsed_measurement_fits_a_real_out_of_phase_rabi_with_the_phase_fre
     # the π pulse of the free-phase fit: where the sine's phase reaches 3π/2 (its minimum)
     assert fit.values["pi_pulse_s"] == pytest.approx(
         (1.5 * np.pi - ref[4]) / (2 * np.pi * ref[2]), rel=1e-3)
+
+
+def test_one_line_given_for_the_qudi_pair_is_not_a_success():
+    """The pair of the pulsed ODMR fitted as one line: it converges at the pair's midpoint,
+    inside its bounds and significant, with χ²/dof = 13 — the data hold two lines, so it is
+    not a success; two lines are."""
+    da = nvsense.load_spectrum(REAL / "qudi_hira_pulsed_odmr_20220315-2050-39.dat")
+    f, y, s = da.frequency.values, da.values, da.coords["sigma"].values
+    one = fit_spectrum(f, y, n_lines=1, sigma=s)
+    assert not one.success and one.status == FitStatus.TOO_FEW_LINES
+    assert one.centers[0] == pytest.approx(2869.3e6, abs=0.1e6)  # neither dip
+    two = fit_spectrum(f, y, n_lines=2, sigma=s)
+    assert two.success and two.redchi < one.redchi / 5
