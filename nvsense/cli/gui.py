@@ -38,8 +38,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--start", choices=("odmr", "track"),
                    help="start this measurement with the window's settings at once")
     p.add_argument("--replay", metavar="RUN",
-                   help="show a finished odmr or track run as if it were live: a run file, a "
-                        "run id or latest / latest-KIND (`nvsense runs` lists them); with "
+                   help="show a finished odmr, track or widefield run as if it were live: a run "
+                        "file, a run id or latest / latest-KIND (`nvsense runs` lists them); with "
                         "--pace fast as fast as the window draws, else at the recorded pace")
     p.add_argument("--screenshot", metavar="PNG", type=Path,
                    help="save a picture of the window to PNG (needs --quit-after)")

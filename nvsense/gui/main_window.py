@@ -185,6 +185,9 @@ class MainWindow(QMainWindow):
             bench=lambda: self.session.bench if self.session else None,
             data_dir=lambda: self.data_panel.data_dir, busy=lambda: self.busy)
         self.tabs.addTab(self.widefield_panel, "Widefield")
+        #: The tabs that show a run's documents (a replay's too), by run kind.
+        self.document_panels: dict[str, Any] = {**self.panels,
+                                                 "widefield": self.widefield_panel}
         self._build_layout()
         self._build_menu()
         self.stats_label = QLabel("")
@@ -248,6 +251,7 @@ class MainWindow(QMainWindow):
         b.sweeps.connect(self._on_sweeps)
         b.tracking.connect(self._on_tracking)
         b.records.connect(self._on_records)
+        b.documents.connect(self._on_document)
         b.run_finished.connect(self._on_run_finished)
         b.run_ended.connect(self._on_run_ended)
         self.bench_panel.load_requested.connect(self.load_bench)
@@ -256,6 +260,7 @@ class MainWindow(QMainWindow):
         for kind, panel in self.panels.items():
             panel.start_requested.connect(lambda k=kind: self.start_run(k))
             panel.stop_requested.connect(self.stop_run)
+        self.widefield_panel.stop_requested.connect(self.stop_run)  # a replay in its tab
         self.data_panel.data_dir_changed.connect(
             lambda path: self.store.setValue("data/dir", path))
         self.data_panel.replay_requested.connect(
@@ -448,7 +453,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Replay: {exc}")
             self.odmr_panel.show_error(f"Replay: {exc}")
             return False
-        panel = self.panels.get(stored.kind)
+        panel = self._panel(stored.kind)
         if panel is None:
             text = f"Replay: this window has no tab for {stored.kind} runs"
             self.statusBar().showMessage(text)
@@ -490,6 +495,7 @@ class MainWindow(QMainWindow):
             # a replay runs in the tab of its run's kind; Stop ends it
             panel.set_running(panel_kind == kind or (replaying and panel_kind == self._shown),
                               idle)
+        self.widefield_panel.set_replaying(replaying and self._shown == "widefield")
         self.bench_panel.set_busy(kind is not None, run_going=kind in self.panels)
         for action in self.start_actions.values():
             action.setEnabled(idle)
@@ -498,7 +504,7 @@ class MainWindow(QMainWindow):
     # -- events (GUI thread) ----------------------------------------------------------------
 
     def _panel(self, kind: str) -> Any:
-        return self.panels.get(kind)
+        return self.document_panels.get(kind)
 
     @property
     def _shown(self) -> str | None:
@@ -540,6 +546,14 @@ class MainWindow(QMainWindow):
         if panel is not None and hasattr(panel, "show_records"):
             panel.show_records(records)
         self.bridge.stats.record(records[-1].wall_time, records[0].wall_time)
+        self._show_stats()
+
+    def _on_document(self, document: Any) -> None:
+        """A document of its own type (a widefield sweep or map): to its run's tab."""
+        panel = self._panel(self._run_kinds.get(document.run_id, self._shown or ""))
+        if panel is not None and hasattr(panel, "handle"):
+            panel.handle(document)
+        self.bridge.stats.record(getattr(document, "wall_time", time.time()))
         self._show_stats()
 
     def _show_stats(self) -> None:

@@ -293,6 +293,12 @@ class ThreadRunPanel(RunPanel):
                 self.control.stop(reason)
             self.result_label.setText(self.stopping_text)
 
+    def set_replaying(self, replaying: bool) -> None:
+        """The window replays a stored run in this tab: Stop ends the replay, Start waits."""
+        if not self.running:
+            self.start_button.setEnabled(not replaying)
+            self.stop_button.setEnabled(replaying)
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the worker thread (tests, closing); True when it has ended."""
         if self.thread is None:

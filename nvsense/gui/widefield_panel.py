@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..measure.documents import RunStarted, WidefieldMap, WidefieldSweep
+from ..measure.documents import RunFinished, RunStarted, WidefieldMap, WidefieldSweep
 from .forms import FieldSpec, limit_fields
 from .run_panel import ThreadRunPanel
 from .theme import LIGHT, PlotTheme, apply_theme
@@ -283,6 +283,22 @@ class WidefieldPanel(ThreadRunPanel):
         elif isinstance(document, WidefieldSweep):
             self._show_sweep(document)
 
+    def run_started(self, event: RunStarted) -> None:
+        """A run shown through the window (a replay) starts."""
+        self.banner.clear()
+        self.result_label.setText("")
+        self.handle(event)
+
+    def run_finished(self, event: RunFinished) -> None:
+        """A run shown through the window (a replay) has ended: its stored result."""
+        self.result_label.setText("\n".join(finished_lines(event)))
+        if event.status == "completed":
+            self.banner.clear()
+        elif (event.reason or "").startswith("stopped by user"):
+            self.banner.show_note("The run was stopped by the user; its sweeps are kept.")
+        else:
+            self.banner.show_error(f"The run {event.status}: {event.reason}")
+
     @Slot()
     def _drain(self) -> None:
         latest_map, sweep = self._mailbox.take()
@@ -361,6 +377,24 @@ class WidefieldPanel(ThreadRunPanel):
         text = (f"B∥ = {value * 1e3:.4f} ± {doc.field_parallel_error[row, col] * 1e6:.1f} µT"
                 if doc.success[row, col] else "fit failed")
         self.spectrum.setTitle(f"map pixel ({row}, {col}): {text}")
+
+
+def finished_lines(event: RunFinished) -> list[str]:
+    """What the panel shows of a run's end document (a replayed run): status, sweeps,
+    frames, dropped frames, drift, the file and the warnings, from its stored results."""
+    results = event.results or {}
+    head = f"run {event.run_id}: {event.status}"
+    if event.reason:
+        head += f" ({event.reason})"
+    dy, dx = (float(results.get(k, np.nan)) for k in ("drift_y", "drift_x"))
+    drift = (f"drift {dy:+.2f}, {dx:+.2f} px" if np.isfinite(dy) and np.isfinite(dx)
+             else "drift: not registered")
+    warnings = [w for w in str(event.attrs.get("warnings") or "").split("; ") if w]
+    return [head,
+            f"{results.get('sweeps', 0)} sweeps, {results.get('frames', 0)} frames, "
+            f"{results.get('dropped_frames', 0)} dropped ({results.get('remeasured_frames', 0)}"
+            f" measured again, {results.get('marked_points', 0)} points marked)",
+            drift, *warnings, f"file: {event.file}"]
 
 
 def result_lines(result: Any) -> list[str]:
