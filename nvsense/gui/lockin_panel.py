@@ -23,6 +23,7 @@ from ..measure.lockin import LockinTrackSettings, check_lockin_track, run_lockin
 from .lockin_form import (
     LOCKIN_FIELDS,
     lockin_error_fields,
+    lockin_form_defaults,
     lockin_limit_fields,
     lockin_settings,
 )
@@ -54,8 +55,9 @@ class LockinPanel(RunPanel):
         return run_lockin_track
 
     def apply_bench_defaults(self, bench: Any) -> None:
-        """The form's own values (a bench file has no lock-in defaults yet)."""
-        self.form.set_values({spec.key: spec.default for spec in LOCKIN_FIELDS})
+        """Start the form from the bench file's defaults where they apply to lock-in tracking
+        (:func:`~nvsense.gui.lockin_form.lockin_form_defaults`), the form's own elsewhere."""
+        self.form.set_values(lockin_form_defaults(bench))
         self._last_checked = None
 
     def read_settings(self, bench: Any = None) -> LockinTrackSettings | None:

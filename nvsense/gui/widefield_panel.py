@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, Qt, Signal, Slot
+from PySide6.QtCore import QObject, QPointF, QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QLabel,
     QSplitter,
@@ -255,6 +255,12 @@ class WidefieldPanel(ThreadRunPanel):
 
         self.launch("widefield", procedure)
         return True
+
+    def save(self, store: QSettings) -> None:
+        """Remember the form but the output cube: a run file is never overwritten, so the
+        next session starts with a blank one (a new file in the data folder)."""
+        super().save(store)
+        store.remove(f"{self.form.group}/out")
 
     def finish(self, outcome: Any) -> None:
         """Show the run's result: sweeps, frames, dropped frames, drift, the file (or why it
