@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
 )
 
 from ..formatting import StickyUnit
-from ..instruments import LimitError
 from ..measure import OdmrSettings, RunFinished, RunStarted, SettingsError, run_odmr
 from ..measure.odmr import check_odmr
 from ..measure.resonance import RESONANCE_KEY
@@ -189,19 +188,12 @@ class OdmrPanel(RunPanel):
         """Validate the form (and, with a bench, its limits, sending nothing); show what is
         wrong and return ``None``, or clear the message and return the settings."""
         bench = bench if bench is not None else self._bench
-        try:
-            settings = odmr_settings(self.form.values())
-        except SettingsError as exc:
-            return self.reject(str(exc), settings_error_fields(str(exc)))
-        if bench is not None:
-            try:
-                check_odmr(bench, settings)  # the run's own check (nvsense odmr calls it too)
-            except LimitError as exc:
-                return self.reject(f"ODMR settings: {exc}",
-                                   limit_error_fields(exc, self.form.values()))
-            except SettingsError as exc:
-                return self.reject(f"ODMR settings: {exc}", settings_error_fields(str(exc)))
-        return self.accept(settings)
+        return self.checked(
+            lambda: odmr_settings(self.form.values()),
+            # the run's own check (nvsense odmr calls it too)
+            (lambda settings: check_odmr(bench, settings)) if bench is not None else None,
+            title="ODMR settings", error_fields=settings_error_fields,
+            limit_fields=lambda exc: limit_error_fields(exc, self.form.values()))
 
     # -- run state --------------------------------------------------------------------------
 

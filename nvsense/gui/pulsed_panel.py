@@ -184,15 +184,8 @@ class PulsedPanel(ThreadRunPanel):
 
     # -- the run --------------------------------------------------------------------------------
 
-    def start(self) -> bool:
-        """Check the form against the bench and start the run in a worker thread; False with
-        the reason shown if it cannot start (nothing was sent)."""
-        bench = self.ready_bench()
-        if bench is None:
-            return False
-        settings = self.read_settings()
-        if settings is None:
-            return False
+    def begin(self, bench: Any, settings: PulsedSettings) -> bool:
+        """Check the protocol against the bench (sending nothing) and start the run."""
         from ..measure.pulsed import check_pulsed
 
         try:

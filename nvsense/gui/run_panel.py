@@ -128,6 +128,33 @@ class RunPanel(QWidget):
         """The form's settings, or ``None`` with what is wrong shown (each tab's own)."""
         raise NotImplementedError
 
+    def checked(self, parse: Callable[[], Any], check: Callable[[Any], None] | None, *,
+                title: str, error_fields: Callable[[str], Iterable[str]],
+                limit_fields: Callable[[Any], Iterable[str]]) -> Any:
+        """The settings ``parse()`` reads from the form, checked by ``check(settings)``
+        (the run's own check against the bench, sending nothing; ``None``: no bench);
+        ``None`` with the message shown and its fields outlined when either refuses them.
+
+        A :class:`~nvsense.measure.SettingsError` of the form is shown as it is, one of the
+        check (and a :class:`~nvsense.instruments.LimitError`) after ``title``;
+        ``error_fields(message)`` and ``limit_fields(error)`` name the fields to outline.
+        """
+        from ..instruments import LimitError
+        from ..measure import SettingsError
+
+        try:
+            settings = parse()
+        except SettingsError as exc:
+            return self.reject(str(exc), error_fields(str(exc)))
+        if check is not None:
+            try:
+                check(settings)
+            except LimitError as exc:
+                return self.reject(f"{title}: {exc}", limit_fields(exc))
+            except SettingsError as exc:
+                return self.reject(f"{title}: {exc}", error_fields(str(exc)))
+        return self.accept(settings)
+
     def reject(self, text: str, fields: Iterable[str] = ()) -> None:
         """Show why the form cannot run (banner) and outline the fields it is about; returns
         ``None`` for ``read_settings`` to return."""
@@ -245,8 +272,19 @@ class ThreadRunPanel(RunPanel):
         return self.thread is not None and self.thread.is_alive()
 
     def start(self) -> bool:
-        """Check the form against the bench and start the run; False with the reason shown
-        if it cannot start (nothing was sent)."""
+        """Check the form against the bench and start the run in a worker thread; False with
+        the reason shown if it cannot start (nothing was sent)."""
+        bench = self.ready_bench()
+        if bench is None:
+            return False
+        settings = self.read_settings()
+        if settings is None:
+            return False
+        return self.begin(bench, settings)
+
+    def begin(self, bench: Any, settings: Any) -> bool:
+        """Check ``settings`` (what :meth:`read_settings` gave) against ``bench`` as the run
+        will, then :meth:`launch` it; False with the reason shown (each tab its own)."""
         raise NotImplementedError
 
     def ready_bench(self) -> Any:

@@ -24,8 +24,7 @@ from PySide6.QtWidgets import (
 
 from ..analysis import amplitude_spectral_density, noise_floor
 from ..formatting import StickyUnit, format_value_error
-from ..instruments import LimitError
-from ..measure import RunFinished, RunStarted, SettingsError, TrackingBlock
+from ..measure import RunFinished, RunStarted, TrackingBlock
 from ..measure.tracking import TrackSettings, check_track, run_track
 from ..measure.tracking.measurement import calibration_record
 from ..measure.tracking.noise import MIN_NOISE_SAMPLES, noise_band_for
@@ -203,19 +202,12 @@ class TrackingPanel(RunPanel):
         """Validate the form and the bench limits (as ``run_track`` will, sending nothing);
         show what is wrong and return None, or return the settings."""
         bench = bench if bench is not None else self._bench
-        try:
-            settings = track_settings(self.form.values())
-        except SettingsError as exc:
-            return self.reject(str(exc), settings_error_fields(str(exc)))
-        if bench is not None:
-            try:
-                check_track(bench, settings)  # the run's own check (nvsense track calls it too)
-            except LimitError as exc:
-                return self.reject(f"tracking settings: {exc}", limit_error_fields(exc))
-            except SettingsError as exc:
-                return self.reject(f"tracking settings: {exc}",
-                                   settings_error_fields(str(exc)))
-        return self.accept(settings)
+        return self.checked(
+            lambda: track_settings(self.form.values()),
+            # the run's own check (nvsense track calls it too)
+            (lambda settings: check_track(bench, settings)) if bench is not None else None,
+            title="tracking settings", error_fields=settings_error_fields,
+            limit_fields=limit_error_fields)
 
     def save(self, store: QSettings) -> None:
         super().save(store)

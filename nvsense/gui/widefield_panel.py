@@ -217,16 +217,10 @@ class WidefieldPanel(ThreadRunPanel):
                       if f"{spec.label} ({k})" in text or re.search(rf"\b{k}\b", text)]
         self.reject(text, fields)
 
-    def start(self) -> bool:
-        """Check the form against the bench and start the run in a worker thread; False with
-        the reason shown if it cannot start (nothing was sent)."""
-        bench = self.ready_bench()
-        if bench is None:
-            return False
-        read = self.read_settings()
-        if read is None:
-            return False
-        settings, out = read
+    def begin(self, bench: Any, settings_and_cube: tuple[Any, Path | None]) -> bool:
+        """Check the settings against the bench and the camera (sending nothing) and start
+        the run, writing the cube the form names."""
+        settings, out = settings_and_cube
         from ..instruments import LimitError
         from ..measure import SettingsError
         from ..measure.widefield import check_widefield

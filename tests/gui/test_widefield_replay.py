@@ -4,10 +4,9 @@ documents path (nothing sent to the bench, nothing written); Stop in the tab end
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
+from gui_helpers import WIDEFIELD_BENCH, ReplayHold
 from PySide6.QtCore import Qt
 
 from nvsense.instruments import load_bench
@@ -16,24 +15,13 @@ from nvsense.measure.replay import replay_documents, replay_source
 from nvsense.measure.widefield import run_widefield
 from nvsense.storage import Catalog
 
-#: The small simulated widefield bench of the widefield tab's tests (a wire's field).
-BENCH = {
-    "name": "widefield_replay",
-    "sample": {"field": ["1.1547 mT"] * 3, "axes": [0], "linewidth": "6 MHz", "contrast": 0.03},
-    "instruments": {"mw": {"driver": "simulated"}, "laser": {"driver": "simulated"},
-                    "counter": {"driver": "simulated"},
-                    "camera": {"driver": "simulated", "sensor": [32, 32], "field_map": "wire"}},
-    "limits": {"frequency": ["2.5 GHz", "3.3 GHz"], "max_mw_power": "0 dBm"},
-    "safe_state": {"laser": "off"},
-}
-
 
 @pytest.fixture(scope="module")
 def stored_widefield_run(tmp_path_factory):
     """A finished 3-sweep run of 16×16 binned frames, and the live maps it published."""
     data = tmp_path_factory.mktemp("stored_widefield")
     maps: list[WidefieldMap] = []
-    with load_bench(BENCH, pace="fast") as bench:
+    with load_bench(WIDEFIELD_BENCH, pace="fast") as bench:
         result = run_widefield(
             bench, {"range": "2.79GHz:2.95GHz:61", "sweeps": 3, "exposure": "1ms",
                     "binning": 2},
@@ -107,25 +95,13 @@ def test_a_widefield_run_replays_in_its_tab(make_window, qtbot, stored_widefield
 
 def test_stop_in_the_widefield_tab_ends_its_replay(make_window, qtbot, stored_widefield_run,
                                                    monkeypatch):
-    import nvsense.measure.replay as replay
-
-    held, go_on = threading.Event(), threading.Event()
-    real = replay.replay_documents
-
-    def held_after_the_first_map(stored):  # the replay waits there until the test acts
-        for when, doc in real(stored):
-            yield when, doc
-            if isinstance(doc, WidefieldMap):
-                held.set()
-                go_on.wait(60)
-
-    monkeypatch.setattr(replay, "replay_documents", held_after_the_first_map)
+    hold = ReplayHold(monkeypatch, WidefieldMap)  # the replay waits after the first map
     result, _live = stored_widefield_run
     window = make_window()
     assert window.replay(result.file)
-    assert held.wait(60)
+    assert hold.wait()
     qtbot.mouseClick(window.widefield_panel.stop_button, Qt.MouseButton.LeftButton)
-    go_on.set()
+    hold.release()
     qtbot.waitUntil(lambda: not window.busy, timeout=60_000)
     assert window.last_result is None  # stopped before the run's end
     assert "replay stopped" in window.statusBar().currentMessage()
