@@ -125,23 +125,45 @@ class LiveMapper:
             If the cube does not match the sweep, or the image-average spectrum cannot be
             fitted (no lines yet: too few sweeps, or the wrong range).
         """
+        start = time.perf_counter()
+        spectra = self.bin(pl)
+        return self.fit_spectra(spectra, n_sweeps=n_sweeps, started=start)
+
+    def bin(self, pl: ArrayLike) -> NDArray[np.float64]:
+        """The cube ``pl`` (rows, columns, frequency) binned: ``binning`` × ``binning`` pixels
+        summed in float64 (counts of many sweeps exceed float32's integers).
+
+        Raises
+        ------
+        ValueError
+            If the cube does not match the sweep, or its frames are smaller than the binning.
+        """
         cube = np.asarray(pl, dtype=np.float32)
         if cube.ndim != 3 or cube.shape[-1] != self.frequency.size:
             raise ValueError(f"pl must be (rows, columns, {self.frequency.size}) counts, not "
                              f"shape {cube.shape}")
         ny, nx = cube.shape[:2]
         b = self.binning
-        start = time.perf_counter()
         if ny < b or nx < b:  # fit_cube says why it cannot bin
             ds = xr.Dataset({"pl": (("y", "x", "frequency"), cube, {"units": "counts"})},
                             coords={"frequency": ("frequency", self.frequency)})
             fit_cube(ds, binning=b, workers=0, progress=False, **self.options)
-        # bin once, summing in float64 (counts of many sweeps exceed float32's integers), and
-        # fit the binned cube: the same sums fit_cube would make, without passing the full
-        # cube twice (its seed average and its blocks)
+        # bin once and fit the binned cube: the same sums fit_cube would make, without
+        # passing the full cube twice (its seed average and its blocks)
         nby, nbx = ny // b, nx // b
-        spectra = cube[:nby * b, :nbx * b].reshape(nby, b, nbx, b, -1).sum(
+        return cube[:nby * b, :nbx * b].reshape(nby, b, nbx, b, -1).sum(
             axis=(1, 3), dtype=np.float64)
+
+    def fit_spectra(self, spectra: NDArray[np.float64], *, n_sweeps: int | None = None,
+                    started: float | None = None) -> LiveMap:
+        """Fit binned spectra (rows, columns, frequency), counts (:meth:`bin`).
+
+        A spectrum with a NaN point (a frequency not measured yet) is never a success:
+        ``fit_batch`` flags it as bad input, and the map says so whatever the fit did.
+        """
+        start = time.perf_counter() if started is None else started
+        nby, nbx = spectra.shape[:2]
+        b = self.binning
         scale, unit = (self.pixel_size, "m") if self.pixel_size is not None else (1.0, "pixel")
         coords: dict[str, Any] = {
             "frequency": ("frequency", self.frequency, {"units": "Hz"}),
@@ -157,7 +179,7 @@ class LiveMapper:
         error = result["field_parallel_error"].values
         if field.ndim == 3:  # several pairs: the outermost
             field, error = field[..., 0], error[..., 0]
-        success = result["success"].values.astype(bool)
+        success = result["success"].values.astype(bool) & np.isfinite(spectra).all(axis=-1)
         field = np.where(success, field, np.nan)
         error = np.where(success, error, np.nan)
         return LiveMap(field, error, success, self.binning, n_sweeps, elapsed, result,

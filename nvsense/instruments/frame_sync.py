@@ -481,6 +481,12 @@ class SweepAssembler:
     def report(self) -> SyncReport:
         return self.sync.report
 
+    @property
+    def in_progress(self) -> SweepFrames | None:
+        """The sweep to be handed over next, as far as its frames have arrived (``None``
+        before its first frame); frames of its points not arrived yet may still be put."""
+        return self._open.get(self._next)
+
     def add(self, block: FrameBlock) -> list[SweepFrames]:
         """Assign a block's frames; return the sweeps that are now over, in order."""
         if len(block) and block.frames.shape[1:] != self.frame_shape:

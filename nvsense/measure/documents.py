@@ -320,6 +320,11 @@ class WidefieldMap(Event):
         Wall time of the fit.
     message
         Why there is no map yet (empty arrays then), else empty.
+    partial_points
+        0 for the map after a completed sweep; else the map is a refresh during sweep
+        ``index`` (not completed yet) and includes its first ``partial_points`` measured
+        points: at those points the average has ``n_sweeps`` sweeps, at the others one less
+        (NaN, and no pixel a success, while the first sweep is under way).
     """
 
     index: int
@@ -334,6 +339,7 @@ class WidefieldMap(Event):
     fit_seconds: float = 0.0
     message: str = ""
     wall_time: float = field(default_factory=_now)
+    partial_points: int = 0
 
 
 @dataclass(frozen=True)

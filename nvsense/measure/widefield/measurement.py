@@ -36,6 +36,7 @@ import logging
 import math
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,13 @@ from ...instruments.errors import CapabilityError, InstrumentError
 from ..documents import WidefieldSweep
 from ..lifecycle import Conclusion, Measurement, Run, RunAborted, RunOutcome
 from ..settings import SettingsError
-from .live_map import BackgroundLiveMap, LiveMapProcessor, live_binning
+from .live_map import (
+    LIVE_MAP_PERIOD,
+    BackgroundLiveMap,
+    LiveMapProcessor,
+    PartialSweep,
+    live_binning,
+)
 from .result import WidefieldResult
 from .settings import PARAMETER_UNITS, WidefieldSettings
 from .sweep_pipeline import SweepPipeline
@@ -162,6 +169,12 @@ class WidefieldMeasurement(Measurement):
         #: Process finished sweeps in a thread of their own (``None``: in real time only).
         self.threaded = threaded
         self.pipeline: SweepPipeline | None = None
+        #: Run clock when the last live map was handed to be made (complete or partial).
+        self._last_map = -math.inf
+        #: Refreshed maps made during sweeps (:meth:`_refresh_live_map`).
+        self.partial_maps = 0
+        # the pipeline's thread and the reader both publish maps: one at a time
+        self._publish_lock = threading.Lock()
 
     # -- the kind -------------------------------------------------------------------------
 
@@ -416,11 +429,53 @@ class WidefieldMeasurement(Measurement):
                     self.restarts += 1
                     self.skipped_sweeps += len(done) - k - 1
                     break
+            self._refresh_live_map(run)
         self._pause(bench)
         self.pipeline.finish()  # every sweep written
         if self.live_thread is not None:  # the map of every sweep, before the run ends
             for doc in self.live_thread.wait(timeout=60.0):
                 run.publish(doc)
+
+    def _refresh_live_map(self, run: Run) -> None:
+        """In the reader's thread, between blocks: publish the maps the live map's thread has
+        finished (unless the pipeline is publishing: next time), and, once
+        :data:`LIVE_MAP_PERIOD` has passed since the last map, hand over the sweep under way
+        for a refreshed map — only if the pipeline has written every sweep before it and the
+        map's thread is idle (never queued, never waited for: the camera comes first)."""
+        live = self.live
+        if live is None or self.pipeline is None or self._assembler is None:
+            return
+        if self.live_thread is not None and self._publish_lock.acquire(blocking=False):
+            try:
+                for doc in self.live_thread.finished():
+                    run.publish(doc)
+            finally:
+                self._publish_lock.release()
+        now = run.clock()
+        index = self.n_sweeps
+        if now - self._last_map < LIVE_MAP_PERIOD or index >= self.settings.sweeps \
+                or self.pipeline.waiting or self.sweeps_written != index \
+                or not live.can_refresh(index):
+            return
+        sweep = self._assembler.in_progress
+        if sweep is None or not sweep.valid.any():
+            return
+        if self.live_thread is not None and not self.live_thread.idle:
+            return
+        cal = self.calibration
+        shift = self._shift if self.settings.drift_correction else (0.0, 0.0)
+        part = PartialSweep.take(index, sweep, shift, float(cal.electrons_per_adu),
+                                 float(cal.offset))
+        if self.live_thread is not None:
+            if not self.live_thread.submit_refresh(run.run_id or "", part):
+                return
+        else:  # fast pace: the clock waits for the fit
+            doc = live.refresh(run.run_id or "", part)
+            if doc is None:
+                return
+            run.publish(doc)
+        self._last_map = now
+        self.partial_maps += 1
 
     def _start_sequence(self, bench: Any) -> None:
         """Start the hardware-timed sequence: the list at its first entry, the camera on its
@@ -547,6 +602,15 @@ class WidefieldMeasurement(Measurement):
                         "counts are clipped; shorten the exposure", self.camera.name, saturated,
                         index + 1, self.full_scale)
         self.saturated += saturated
+        with self._publish_lock:
+            self._publish_sweep_and_map(run, sweep, index, elapsed, drift, shift, confidence,
+                                        values, missing, remeasured, marked, saturated)
+
+    def _publish_sweep_and_map(self, run: Run, sweep: Any, index: int, elapsed: float,
+                               drift: tuple[float, float], shift: tuple[float, float],
+                               confidence: float, values: dict[str, Any], missing: int,
+                               remeasured: int, marked: int, saturated: int) -> None:
+        """Publish the sweep's record (written first), then hand its cube to the live map."""
         run.publish(WidefieldSweep(
             run_id=run.run_id or "", index=index, frequencies=self.frequencies,
             elapsed=elapsed, drift=(float(drift[0]), float(drift[1])),
@@ -561,9 +625,11 @@ class WidefieldMeasurement(Measurement):
                 run.publish(doc)
             if self.pipeline is not None and self.pipeline.waiting:
                 return  # behind the camera: the next sweep brings a newer cube to map
+            self._last_map = run.clock()
             self.live_thread.submit(run.run_id or "", index, index + 1,
                                     run.writer.accumulated())
         elif self.live is not None:
+            self._last_map = run.clock()
             run.publish(self.live.update(run.run_id or "", index, index + 1,
                                          run.writer.accumulated()))
 
