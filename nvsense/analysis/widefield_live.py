@@ -22,6 +22,7 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from ..fitting import dip_spectrum
+from ..fitting.status import FitStatus
 from ..physics import hyperfine_offsets
 from .widefield import fit_cube
 
@@ -158,8 +159,9 @@ class LiveMapper:
                     started: float | None = None) -> LiveMap:
         """Fit binned spectra (rows, columns, frequency), counts (:meth:`bin`).
 
-        A spectrum with a NaN point (a frequency not measured yet) is never a success:
-        ``fit_batch`` flags it as bad input, and the map says so whatever the fit did.
+        A spectrum with a NaN point (a frequency not measured yet) is never a success: its
+        status is ``BAD_INPUT`` (as ``fit_batch`` flags a NaN spectrum), and it does not bend
+        the image-average seed of the others.
         """
         start = time.perf_counter() if started is None else started
         nby, nbx = spectra.shape[:2]
@@ -170,16 +172,26 @@ class LiveMapper:
             "y": ("y", (np.arange(nby) * b + (b - 1) / 2) * scale, {"units": unit}),
             "x": ("x", (np.arange(nbx) * b + (b - 1) / 2) * scale, {"units": unit}),
         }
-        ds = xr.Dataset({"pl": (("y", "x", "frequency"), spectra, {"units": "counts"})},
+        complete = np.isfinite(spectra).all(axis=-1)
+        data = spectra
+        if complete.any() and not complete.all():
+            # the fit seeds from the image average: a pixel missing points would bend it
+            # for every pixel; it gets the mean complete spectrum (and no success) instead
+            data = spectra.copy()
+            data[~complete] = spectra[complete].mean(axis=0)
+        ds = xr.Dataset({"pl": (("y", "x", "frequency"), data, {"units": "counts"})},
                         coords=coords)
         result = fit_cube(ds, binning=1, workers=0, progress=False, **self.options)
         result.attrs["bin"] = b
+        if not complete.all():  # what the fit saw there was not this pixel's spectrum
+            result["status"].values[~complete] = FitStatus.BAD_INPUT
+            result["success"].values[~complete] = False
         elapsed = time.perf_counter() - start
         field = result["field_parallel"].values
         error = result["field_parallel_error"].values
         if field.ndim == 3:  # several pairs: the outermost
             field, error = field[..., 0], error[..., 0]
-        success = result["success"].values.astype(bool) & np.isfinite(spectra).all(axis=-1)
+        success = result["success"].values.astype(bool)
         field = np.where(success, field, np.nan)
         error = np.where(success, error, np.nan)
         return LiveMap(field, error, success, self.binning, n_sweeps, elapsed, result,

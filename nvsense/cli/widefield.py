@@ -199,6 +199,8 @@ def _measure_progress(planned: int) -> Any:
             print(f"sweep {event.index + 1}/{planned}  t = {event.elapsed:7.2f} s  {drift}"
                   + (f"  ({'; '.join(notes)})" if notes else ""), flush=True)
         elif isinstance(event, WidefieldMap):
+            if event.partial_points:  # refreshes during a sweep are for displays
+                return
             if event.message:
                 print(f"  live map: {event.message}", flush=True)
                 return

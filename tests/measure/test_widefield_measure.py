@@ -293,8 +293,10 @@ def test_in_real_time_the_live_map_is_fitted_beside_the_camera(tmp_path):
     # each map comes after the record of the sweep it was made from
     order = [(type(d).__name__, d.index) for d in docs
              if isinstance(d, WidefieldMap | WidefieldSweep)]
+    # (a map refreshed during a sweep comes before its record: see test_widefield_live_refresh)
+    maps_by_position = [d for d in docs if isinstance(d, WidefieldMap | WidefieldSweep)]
     for position, (name, index) in enumerate(order):
-        if name == "WidefieldMap":
+        if name == "WidefieldMap" and not maps_by_position[position].partial_points:
             assert ("WidefieldSweep", index) in order[:position]
     assert isinstance(docs[-1], type(docs[-1])) and type(docs[-1]).__name__ == "RunFinished"
 

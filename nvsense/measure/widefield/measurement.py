@@ -170,7 +170,7 @@ class WidefieldMeasurement(Measurement):
         self.threaded = threaded
         self.pipeline: SweepPipeline | None = None
         #: Run clock when the last live map was handed to be made (complete or partial).
-        self._last_map = -math.inf
+        self._last_map = math.inf
         #: Refreshed maps made during sweeps (:meth:`_refresh_live_map`).
         self.partial_maps = 0
         # the pipeline's thread and the reader both publish maps: one at a time
@@ -381,6 +381,7 @@ class WidefieldMeasurement(Measurement):
         bench.mw.output = True
         self._start_sequence(bench)
         t0 = run.clock()
+        self._last_map = t0  # the first refresh a period into the first sweep
         idle = 0.0
         skipped_in_a_row = 0
         stall = max(10.0, STALL_PERIODS * cam.frame_period)
