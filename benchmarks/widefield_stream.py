@@ -259,6 +259,7 @@ def measure_pipeline(args: argparse.Namespace) -> None:
     from nvsense.measure.documents import WidefieldMap, WidefieldSweep
     from nvsense.measure.lifecycle import execute
     from nvsense.measure.widefield import WidefieldMeasurement, WidefieldSettings
+    from nvsense.measure.widefield.live_map import LIVE_MAP_PERIOD
     from nvsense.storage import Catalog
     from nvsense.storage.cube_writer import open_widefield_run
 
@@ -280,13 +281,16 @@ def measure_pipeline(args: argparse.Namespace) -> None:
     arrivals: list[float] = []
     fits: list[float] = []
     maps: list[float] = []
+    partial: list[bool] = []
 
     def timing(doc: object) -> None:
         if isinstance(doc, WidefieldSweep):  # written (the writer is the first subscriber)
             arrivals.append(time.perf_counter())
         elif isinstance(doc, WidefieldMap) and not doc.message:
-            fits.append(doc.fit_seconds)
+            if doc.fit_seconds > 0:  # (a refresh during the first sweep has no fit)
+                fits.append(doc.fit_seconds)
             maps.append(time.perf_counter())
+            partial.append(doc.partial_points > 0)
 
     cpu0 = os.times()
     with tempfile.TemporaryDirectory() as tmp:
@@ -346,13 +350,19 @@ def measure_pipeline(args: argparse.Namespace) -> None:
           f"{sweep_time / np.max(busy):.1f}×); most sweeps queued "
           f"{pipeline.max_waiting if pipeline else 0}, reader waited "
           f"{pipeline.waited if pipeline else 0:.1f} s for the queue")
-    if fits:
+    if maps:
         gaps = np.diff(maps) if len(maps) > 1 else np.array([np.nan])
-        print(f"live map (bin {args.live}): {len(fits)} updates, {1e3 * np.mean(fits):.0f} ms "
-              f"each ({1 / np.mean(fits):.1f} Hz possible); {len(fits) / acquired:.2f} Hz "
-              f"achieved during acquisition (one per sweep at most: a sweep takes "
-              f"{sweep_time:.2f} s); median gap {np.median(gaps):.2f} s, longest "
-              f"{np.max(gaps):.2f} s")
+        refreshed = int(np.sum(partial))
+        during = [t for t in maps if arrivals and t <= arrivals[-1]]
+        window = arrivals[-1] - start if arrivals else float("nan")
+        fit_ms = 1e3 * np.mean(fits) if fits else float("nan")
+        print(f"live map (bin {args.live}): {len(maps)} updates ({len(maps) - refreshed} after "
+              f"a sweep, {refreshed} refreshed during a sweep with its frames so far, every "
+              f"{LIVE_MAP_PERIOD:g} s at most), {fit_ms:.0f} ms a fit "
+              f"({1e3 / fit_ms:.1f} Hz possible); {len(during) / window:.2f} Hz achieved "
+              f"during acquisition ({len(during)} maps until the last sweep was written, "
+              f"{window:.1f} s; a sweep takes {sweep_time:.2f} s); median gap "
+              f"{np.median(gaps):.2f} s, longest {np.max(gaps):.2f} s")
     if len(arrivals) > 1:
         print(f"sweeps written every {np.median(np.diff(arrivals)):.3f} s (median)")
     print(f"camera simulation: {rendered} frames rendered, {1e3 * render_s / max(rendered, 1):.1f}"
