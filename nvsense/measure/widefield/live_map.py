@@ -4,7 +4,10 @@ After each sweep the accumulated cube is binned and fitted (:class:`~nvsense.ana
 widefield_live.LiveMapper`: ``fit_batch``, the same procedure as the offline fit) and the map
 is published as a :class:`~nvsense.measure.documents.WidefieldMap` document: the field with
 its error, the success mask, and each map pixel's spectrum with its fitted curve, so that a
-display draws the spectrum under its cursor without evaluating a model.
+display draws the spectrum under its cursor without evaluating a model.  During a sweep,
+every :data:`LIVE_MAP_PERIOD`, the map is refreshed with the sweep's frames so far
+(:meth:`LiveMapProcessor.refresh`: the binned cube of the sweeps before plus this sweep's
+measured points, ``partial_points`` of them), so that a slow sweep's map keeps moving.
 """
 
 from __future__ import annotations
@@ -162,8 +165,8 @@ class LiveMapProcessor:
             out = np.full((nby, nbx, self.frequency.size), np.nan)
         if points.size == 0:
             return out
-        # electrons as the cube adds them: gain, offset, the reference normalisation, the
-        # whole-pixel shift (zero outside the overlap)
+        # electrons as the cube adds them: gain, offset, the reference normalisation (from
+        # the references measured so far), the whole-pixel shift (zero outside the overlap)
         norm = sweep_norm(sweep, part.electrons_per_adu, part.offset)[points]
         dy, dx = round(float(part.shift[0])), round(float(part.shift[1]))
         (src_y, dst_y), (src_x, dst_x) = _overlap(ny, dy), _overlap(nx, dx)
