@@ -123,3 +123,45 @@ def test_in_real_time_refreshes_never_hold_up_the_camera(tmp_path):
     for m in maps:
         if m.partial_points and m.index == 0:
             assert not m.success.any()
+
+
+def test_a_partial_sweep_is_shifted_and_normalised_as_the_cube_adds_it():
+    """partial_spectra against a numpy computation: gain and offset, the whole-pixel drift
+    shift (map pixels partly outside keep the sweeps before only), the reference levels."""
+    from nvsense.instruments.frame_sync import SweepFrames
+    from nvsense.measure.widefield.live_map import LiveMapProcessor, PartialSweep
+
+    rng = np.random.default_rng(5)
+    n_points, ny, nx, b = 6, 12, 16, 4
+    f = np.linspace(2.8e9, 2.9e9, n_points)
+    processor = LiveMapProcessor(f, binning=b, model="lorentzian", n_lines=2)
+    base_cube = rng.uniform(1e3, 2e3, (ny, nx, n_points)).astype(np.float32)  # 2 sweeps
+    processor.base = (1, processor.mapper.bin(base_cube))
+    sweep = SweepFrames.empty(7, n_points, (ny, nx), reference=True)
+    measured = [0, 1, 2]
+    for p in measured:
+        sweep.put(p, rng.integers(100, 4000, (ny, nx)).astype(np.uint16), frame_number=p)
+        sweep.put(p, np.full((ny, nx), 500 + 100 * p, np.uint16), reference=True)
+    gain, offset, shift = 2.0, 100.0, (1.0, -2.0)
+    part = PartialSweep.take(2, sweep, shift, gain, offset)
+    sweep.put(3, np.full((ny, nx), 9999, np.uint16))   # arrives after the snapshot
+    got = processor.partial_spectra(part)
+    # numpy: electrons, normalised to the sweep's mean reference level, the references not
+    # measured yet taking their neighbour's level (as a missing reference does)
+    levels = (np.array([500.0, 600.0, 700.0, 700.0, 700.0, 700.0]) - offset) * gain
+    norm = (levels.mean() / levels)[:3]
+    frames = sweep.signal[measured].astype(np.float64)
+    e = (frames - offset) * gain * norm[:, None, None]
+    shifted = np.zeros_like(e)
+    shifted[:, :ny - 1, 2:] = e[:, 1:, :nx - 2]          # out[i] = data[i + shift]
+    binned = shifted.reshape(3, ny // b, b, nx // b, b).sum(axis=(2, 4)).transpose(1, 2, 0)
+    base = base_cube.astype(np.float64).reshape(ny // b, b, nx // b, b, n_points).sum(
+        axis=(1, 3))
+    expected = base * 3 / 2                               # 2 sweeps scaled to 3
+    whole = np.ones((ny // b, nx // b), bool)
+    whole[-1, :] = False                                  # last row of map pixels: row 11 empty
+    whole[:, 0] = False                                   # first column: columns 0-1 empty
+    expected[..., :3] = np.where(whole[..., None], base[..., :3] + binned, expected[..., :3])
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    # a refresh for a sweep whose predecessor is not in the cube yet is not made
+    assert processor.partial_spectra(PartialSweep.take(3, sweep, shift, gain, offset)) is None

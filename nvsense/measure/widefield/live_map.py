@@ -165,8 +165,9 @@ class LiveMapProcessor:
             out = np.full((nby, nbx, self.frequency.size), np.nan)
         if points.size == 0:
             return out
-        # electrons as the cube adds them: gain, offset, the reference normalisation (from
-        # the references measured so far), the whole-pixel shift (zero outside the overlap)
+        # electrons as the cube adds them: gain, offset, the reference normalisation (the
+        # references not measured yet take their neighbours' level, as a missing one does),
+        # the whole-pixel shift (zero outside the overlap)
         norm = sweep_norm(sweep, part.electrons_per_adu, part.offset)[points]
         dy, dx = round(float(part.shift[0])), round(float(part.shift[1]))
         (src_y, dst_y), (src_x, dst_x) = _overlap(ny, dy), _overlap(nx, dx)
