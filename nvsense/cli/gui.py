@@ -21,8 +21,11 @@ from typing import Any
 
 from . import EXIT_BAD_INPUT, EXIT_FAULT
 
-__all__ = ["QT_SYSTEM_PACKAGES", "register", "run"]
+__all__ = ["QT_SYSTEM_PACKAGES", "START_CHOICES", "register", "run"]
 
+#: ``--start``: every measurement tab of the window (nvsense.gui.main_window.START_NAMES;
+#: written out here so that the command line does not import Qt).
+START_CHOICES = ("odmr", "track", "lockin", "pulsed", "widefield")
 #: Debian/Ubuntu packages Qt needs besides the Python wheels.
 QT_SYSTEM_PACKAGES = "libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3"
 
@@ -35,11 +38,12 @@ def register(subparsers: Any) -> None:
                     "bench, paced in real time).  Settings are remembered between sessions.")
     p.add_argument("--bench", metavar="FILE", help="bench file (YAML) or built-in bench name; "
                    "default: the one of the last session, else the simulated bench")
-    p.add_argument("--start", choices=("odmr", "track"),
-                   help="start this measurement with the window's settings at once")
+    p.add_argument("--start", choices=START_CHOICES,
+                   help="start this measurement with its tab's settings at once (lockin: "
+                        "lock-in tracking)")
     p.add_argument("--replay", metavar="RUN",
-                   help="show a finished odmr or track run as if it were live: a run file, a "
-                        "run id or latest / latest-KIND (`nvsense runs` lists them); with "
+                   help="show a finished odmr, track or widefield run as if it were live: a run "
+                        "file, a run id or latest / latest-KIND (`nvsense runs` lists them); with "
                         "--pace fast as fast as the window draws, else at the recorded pace")
     p.add_argument("--screenshot", metavar="PNG", type=Path,
                    help="save a picture of the window to PNG (needs --quit-after)")

@@ -15,7 +15,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from .garbage import collect_in_gui_thread
-from .main_window import CLOSE_TIMEOUT_S, MainWindow
+from .main_window import CLOSE_TIMEOUT_S, START_NAMES, THREAD_TABS, MainWindow
 
 __all__ = ["GUI_SWITCH_INTERVAL", "GuiOptions", "configure_threads", "run_gui"]
 
@@ -44,7 +44,7 @@ class GuiOptions:
     """What ``nvsense gui`` was asked to do (see :mod:`nvsense.cli.gui`)."""
 
     bench: str | None = None
-    start: Literal["odmr", "track"] | None = None
+    start: str | None = None  # a name of nvsense.gui.main_window.START_NAMES
     screenshot: Path | None = None
     quit_after: float | None = None
     data_dir: str | None = None
@@ -79,15 +79,18 @@ def run_gui(options: GuiOptions) -> int:
     failures: list[str] = []
 
     def start() -> None:
-        started = window.start_odmr() if options.start == "odmr" else window.start_tracking()
-        if not started:
-            panel = window.odmr_panel if options.start == "odmr" else window.tracking_panel
-            text = panel.banner.text() if panel is not None else "no tracking panel"
+        assert options.start is not None
+        if not window.start_tab(options.start):
+            panel = window.tab_panels.get(START_NAMES.get(options.start, options.start))
+            text = panel.banner.text() if panel is not None else "this window has no such tab"
             failures.append(f"could not start {options.start}: {text}")
 
     def ended(item: object) -> None:
-        error = getattr(item, "error", None) or getattr(getattr(item, "result", None), "error",
-                                                        None)
+        # the window's runs end with a RunEnded, the pulsed and widefield tabs' with the
+        # result (or the exception that stopped the run)
+        error = item if isinstance(item, BaseException) else (
+            getattr(item, "error", None)
+            or getattr(getattr(item, "result", None), "error", None))
         if error is not None:
             failures.append(f"{options.start} run failed: {error}")
 
@@ -111,6 +114,8 @@ def run_gui(options: GuiOptions) -> int:
         QTimer.singleShot(0, replay)
     elif options.start:
         window.run_ended.connect(ended)
+        for name in THREAD_TABS:
+            window.tab_panels[name].run_ended.connect(ended)
         QTimer.singleShot(0, start)
     if options.quit_after is not None:
         QTimer.singleShot(int(options.quit_after * 1000), finish)

@@ -13,6 +13,9 @@ typed signals.  While it waits, newer events merge with older ones of the same t
   live trace has no gaps;
 - consecutive :class:`~nvsense.measure.documents.Record` documents (the measurement kinds
   without a document type of their own) arrive together, as one list;
+- a widefield map (:class:`~nvsense.measure.documents.WidefieldMap`) replaces the one of its
+  run still waiting (only the newest is drawn); it and the other documents of their own type
+  (:class:`~nvsense.measure.documents.WidefieldSweep`) come out as ``documents``;
 - run start/finish and :class:`RunEnded` are never merged and keep their order.
 
 Nothing is lost on disk either way: the run file is written by the measurement thread before an
@@ -31,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
+from ..measure.documents import Event, WidefieldMap
 from ..measure.events import (
     Record,
     RunFinished,
@@ -138,13 +142,15 @@ class EventBridge(QObject):
     Signals
     -------
     run_started(RunStarted), sweeps(SweepBatch), tracking(TrackingBlock),
-    records(list of Record), run_finished(RunFinished), run_ended(RunEnded)
+    records(list of Record), documents(Event: any other document, e.g. a widefield map),
+    run_finished(RunFinished), run_ended(RunEnded)
     """
 
     run_started = Signal(object)
     sweeps = Signal(object)
     tracking = Signal(object)
     records = Signal(object)
+    documents = Signal(object)
     run_finished = Signal(object)
     run_ended = Signal(object)
     _wake = Signal()
@@ -197,6 +203,11 @@ class EventBridge(QObject):
                     last.append(event)
                 else:
                     self._queue.append(_Records([event]))
+            elif isinstance(event, WidefieldMap):  # the newest map of the run is enough
+                self._queue = [item for item in self._queue
+                               if not (isinstance(item, WidefieldMap)
+                                       and item.run_id == event.run_id)]
+                self._queue.append(event)
             else:
                 self._queue.append(event)
             post = not self._wake_posted
@@ -238,6 +249,8 @@ class EventBridge(QObject):
                 self.run_finished.emit(item)
             elif isinstance(item, RunEnded):
                 self.run_ended.emit(item)
+            elif isinstance(item, Event):
+                self.documents.emit(item)
 
     @property
     def pending(self) -> int:

@@ -103,8 +103,9 @@ class DataPanel(QWidget):
         refresh.clicked.connect(self.refresh)
         self.replay_button = QPushButton("Replay")
         self.replay_button.setObjectName("data.replay")
-        self.replay_button.setToolTip("Show the selected run (ODMR or tracking) in its tab as "
-                                      "if it were live; nothing is sent to the bench.")
+        self.replay_button.setToolTip("Show the selected run (ODMR, tracking or widefield) in "
+                                      "its tab as if it were live; nothing is sent to the "
+                                      "bench.")
         self.replay_button.clicked.connect(self._replay_selected)
         self.banner = ErrorBanner()
         self._files: list[str] = []

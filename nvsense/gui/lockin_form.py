@@ -11,8 +11,8 @@ from ..measure import SettingsError
 from ..measure.lockin import LockinTrackSettings
 from .forms import FieldSpec, limit_fields
 
-__all__ = ["LOCKIN_FIELDS", "LOCKIN_LIMIT_FIELDS", "lockin_error_fields", "lockin_limit_fields",
-           "lockin_settings", "lockin_values"]
+__all__ = ["BENCH_TRACK_SETTINGS", "LOCKIN_FIELDS", "LOCKIN_LIMIT_FIELDS", "lockin_error_fields",
+           "lockin_form_defaults", "lockin_limit_fields", "lockin_settings", "lockin_values"]
 
 LOCKIN_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("duration", "Duration", "10 s", placeholder="blank: until Stop",
@@ -49,6 +49,34 @@ LOCKIN_FIELDS: tuple[FieldSpec, ...] = (
 _KEYS = {f.key for f in LOCKIN_FIELDS}
 #: Phrases of the measurement's messages that name a form field in other words.
 _PHRASES = {"dual resonance": "dual_resonance", "the hyperfine drive": "hyperfine_drive"}
+
+
+#: The settings of a bench file's ``defaults.track`` that mean the same for lock-in tracking
+#: (the lock-in's ``rate`` is its output rate, not the counting tracker's sample rate).
+BENCH_TRACK_SETTINGS = ("duration", "axis", "line", "mw_power")
+
+
+def lockin_form_defaults(bench: Any) -> dict[str, str]:
+    """The lock-in form's starting values on ``bench``: the settings of the bench file's
+    ``defaults.track`` that mean the same for lock-in tracking (:data:`BENCH_TRACK_SETTINGS`),
+    else its sample's microwave power of ``defaults.odmr``; the form's own defaults elsewhere.
+    A value the form cannot hold (an axis of a vector tracking run, a line of a run on both
+    lines) is left at the form's default."""
+    from ..measure.bench_defaults import bench_defaults
+
+    values = {spec.key: spec.default for spec in LOCKIN_FIELDS}
+    track = bench_defaults(bench, "track")
+    given = {k: track[k] for k in BENCH_TRACK_SETTINGS if k in track}
+    if not track and "mw_power" in bench_defaults(bench, "odmr"):
+        given["mw_power"] = bench_defaults(bench, "odmr")["mw_power"]
+    if track.get("both_lines"):
+        given.pop("line", None)
+    choices = {spec.key: spec.choices for spec in LOCKIN_FIELDS if spec.kind == "choice"}
+    for key, value in given.items():
+        text = "" if value is None else str(value).strip()
+        if key in values and text and (key not in choices or text in choices[key]):
+            values[key] = text
+    return values
 
 
 def lockin_values(raw: dict[str, str]) -> dict[str, Any]:

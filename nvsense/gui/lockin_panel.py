@@ -14,34 +14,27 @@ from collections.abc import Callable
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import (
-    QGroupBox,
-    QHBoxLayout,
-    QPushButton,
-    QScrollArea,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 
 from ..instruments import LimitError
 from ..measure import RunFinished, RunStarted, SettingsError
 from ..measure.lockin import LockinTrackSettings, check_lockin_track, run_lockin_track
-from .forms import ErrorBanner, SettingsForm
 from .lockin_form import (
     LOCKIN_FIELDS,
     lockin_error_fields,
+    lockin_form_defaults,
     lockin_limit_fields,
     lockin_settings,
 )
 from .lockin_view import KIND, LockinLiveView
+from .run_panel import RunPanel
 from .theme import PlotTheme, apply_theme
 
 __all__ = ["KIND", "LockinPanel"]
 
 
-class LockinPanel(QWidget):
+class LockinPanel(RunPanel):
     """Settings, Start / Stop and the live view of lock-in tracking.
 
     Signals
@@ -49,48 +42,11 @@ class LockinPanel(QWidget):
     start_requested, stop_requested
     """
 
-    start_requested = Signal()
-    stop_requested = Signal()
-
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.form = SettingsForm(LOCKIN_FIELDS, "lockin")
-        self.start_button = QPushButton("Start lock-in tracking")
-        self.stop_button = QPushButton("Stop")
-        self.start_button.setObjectName("lockin.start")
-        self.stop_button.setObjectName("lockin.stop")
-        self.stop_button.setEnabled(False)
-        self.start_button.clicked.connect(self.start_requested)
-        self.stop_button.clicked.connect(self.stop_requested)
-        self.banner = ErrorBanner()
-        self.banner.setObjectName("lockin.banner")
+        super().__init__(LOCKIN_FIELDS, "lockin", "Start lock-in tracking", parent)
         self.view = LockinLiveView()
-        self._bench: Any = None
-        self._last_checked: dict[str, str] | None = None
-        self._build_layout()
-        self.form.edited.connect(self._edited)
-
-    def _build_layout(self) -> None:
-        box = QGroupBox("lock-in settings")
-        inner = QVBoxLayout(box)
-        inner.addWidget(self.form)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.stop_button)
-        inner.addLayout(buttons)
-        inner.addWidget(self.banner)
-        inner.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(box)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(340)
-        splitter = QSplitter()
-        splitter.addWidget(scroll)
-        splitter.addWidget(self.view)
-        splitter.setStretchFactor(1, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
+        self.place(self.settings_column("lock-in settings", stretch=True), self.view,
+                   min_width=340)
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -98,13 +54,10 @@ class LockinPanel(QWidget):
         """The measurement the window runs for this panel."""
         return run_lockin_track
 
-    def set_bench(self, bench: Any) -> None:
-        self._bench = bench
-        self._last_checked = None
-
     def apply_bench_defaults(self, bench: Any) -> None:
-        """The form's own values (a bench file has no lock-in defaults yet)."""
-        self.form.set_values({spec.key: spec.default for spec in LOCKIN_FIELDS})
+        """Start the form from the bench file's defaults where they apply to lock-in tracking
+        (:func:`~nvsense.gui.lockin_form.lockin_form_defaults`), the form's own elsewhere."""
+        self.form.set_values(lockin_form_defaults(bench))
         self._last_checked = None
 
     def read_settings(self, bench: Any = None) -> LockinTrackSettings | None:
@@ -117,38 +70,12 @@ class LockinPanel(QWidget):
             if bench is not None:
                 check_lockin_track(bench, settings)
         except LimitError as exc:
-            self.form.mark_errors(lockin_limit_fields(exc))
-            self.banner.show_error(f"lock-in settings: {exc}")
-            return None
+            return self.reject(f"lock-in settings: {exc}", lockin_limit_fields(exc))
         except SettingsError as exc:
             text = str(exc)
-            self.form.mark_errors(lockin_error_fields(text))
-            self.banner.show_error(text if text.startswith("lock-in settings")
-                                   else f"lock-in settings: {text}")
-            return None
-        self.form.mark_errors(())
-        self.banner.clear()
-        return settings
-
-    def _edited(self) -> None:
-        values = self.form.values()
-        if values != self._last_checked and self.form.isEnabled():
-            self._last_checked = values
-            self.read_settings()
-
-    def save(self, store: QSettings) -> None:
-        self.form.save(store)
-
-    def restore(self, store: QSettings) -> None:
-        self.form.restore(store)
-
-    def set_running(self, running: bool, idle_allowed: bool = True) -> None:
-        self.form.setEnabled(not running)
-        self.start_button.setEnabled(not running and idle_allowed)
-        self.stop_button.setEnabled(running)
-
-    def show_error(self, text: str) -> None:
-        self.banner.show_error(text)
+            return self.reject(text if text.startswith("lock-in settings")
+                               else f"lock-in settings: {text}", lockin_error_fields(text))
+        return self.accept(settings)
 
     def set_theme(self, theme: PlotTheme) -> None:
         apply_theme([self.view.trace, self.view.asd], theme)

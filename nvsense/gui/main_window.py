@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,7 +42,7 @@ from .theme import DARK, LIGHT
 from .widefield_panel import WidefieldPanel
 from .worker import RunWorker
 
-__all__ = ["REPLAY", "TABS", "MainWindow", "Tab"]
+__all__ = ["REPLAY", "START_NAMES", "TABS", "THREAD_TABS", "MainWindow", "Tab"]
 
 log = logging.getLogger(__name__)
 
@@ -97,20 +97,41 @@ class Tab:
         documents of any other kind).
     action
         Text of its Run menu entry.
+    run_state
+        What its runs turn on, by bench slot: the bench panel's state column while one goes.
+    doing
+        What such a run does, for the status line while it goes ("" says nothing more).
     """
 
     kind: str
     title: str
     panel_class: Callable[[], Any]
     action: str
+    run_state: Mapping[str, str] = field(default_factory=lambda: dict(COUNTING))
+    doing: str = ""
+
+
+#: What a run that counts photons turns on (ODMR, tracking).
+COUNTING = {"mw": "RF on", "laser": "laser on", "counter": "counting"}
+#: What lock-in tracking turns on: the microwave frequency-modulated by the FM drive, the
+#: analog input sampling the photodiodes that the lock-in demodulates (no photon counter).
+LOCKIN_DETECTION = {"mw": "RF on, FM", "laser": "laser on", "fm_drive": "FM drive on",
+                    "analog_input": "sampling the photodiodes (lock-in)"}
 
 
 #: The measurement tabs, in order: a new measurement kind adds its entry here.
 TABS: list[Tab] = [
     Tab("odmr", "ODMR", _odmr_panel_class, "Start &ODMR"),
     Tab("track", "Tracking magnetometer", _tracking_panel_class, "Start &tracking"),
-    Tab("lockin_tracking", "Lock-in", _lockin_panel_class, "Start &lock-in tracking"),
+    Tab("lockin_tracking", "Lock-in", _lockin_panel_class, "Start &lock-in tracking",
+        run_state=LOCKIN_DETECTION,
+        doing="the lock-in demodulates the photodiodes; the microwave follows the line"),
 ]
+#: The tabs that run their measurement themselves (not in :data:`TABS`), by name.
+THREAD_TABS = ("pulsed", "widefield")
+#: ``nvsense gui --start NAME``: the tab each name starts (``lockin``: lock-in tracking).
+START_NAMES = {"odmr": "odmr", "track": "track", "lockin": "lockin_tracking",
+               "pulsed": "pulsed", "widefield": "widefield"}
 
 
 class MainWindow(QMainWindow):
@@ -185,6 +206,12 @@ class MainWindow(QMainWindow):
             bench=lambda: self.session.bench if self.session else None,
             data_dir=lambda: self.data_panel.data_dir, busy=lambda: self.busy)
         self.tabs.addTab(self.widefield_panel, "Widefield")
+        #: The tabs that show a run's documents (a replay's too), by run kind.
+        self.document_panels: dict[str, Any] = {**self.panels,
+                                                 "widefield": self.widefield_panel}
+        #: Every measurement tab by name (its run kind): the remembered tab, ``--start``.
+        self.tab_panels: dict[str, Any] = {**self.panels, "pulsed": self.pulsed_panel,
+                                           "widefield": self.widefield_panel}
         self._build_layout()
         self._build_menu()
         self.stats_label = QLabel("")
@@ -248,6 +275,7 @@ class MainWindow(QMainWindow):
         b.sweeps.connect(self._on_sweeps)
         b.tracking.connect(self._on_tracking)
         b.records.connect(self._on_records)
+        b.documents.connect(self._on_document)
         b.run_finished.connect(self._on_run_finished)
         b.run_ended.connect(self._on_run_ended)
         self.bench_panel.load_requested.connect(self.load_bench)
@@ -256,6 +284,9 @@ class MainWindow(QMainWindow):
         for kind, panel in self.panels.items():
             panel.start_requested.connect(lambda k=kind: self.start_run(k))
             panel.stop_requested.connect(self.stop_run)
+        self.widefield_panel.stop_requested.connect(self.stop_run)  # a replay in its tab
+        for name in THREAD_TABS:  # their new run files are listed
+            self.tab_panels[name].run_ended.connect(lambda _outcome: self.data_panel.refresh())
         self.data_panel.data_dir_changed.connect(
             lambda path: self.store.setValue("data/dir", path))
         self.data_panel.replay_requested.connect(
@@ -263,14 +294,14 @@ class MainWindow(QMainWindow):
 
     def _restore(self, bench: BenchSource, data_dir: str | Path | None) -> None:
         s = self.store
-        for panel in self.panels.values():
+        for panel in self.tab_panels.values():
             panel.restore(s)
         if s.contains("bench/file"):  # the forms hold the values used on that bench
             self._form_bench = str(s.value("bench/file") or "")
         geometry = s.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        self.tabs.setCurrentIndex(int(s.value("window/tab", 0) or 0))
+        self._restore_tab(s.value("window/tab"))
         self.dark_action.setChecked(str(s.value("view/dark", "false")).lower() == "true")
         self.set_dark_plots(self.dark_action.isChecked())
         self.data_panel.set_data_dir(data_dir if data_dir is not None
@@ -279,16 +310,31 @@ class MainWindow(QMainWindow):
             bench = str(s.value("bench/file", "") or "")
         self.load_bench(bench)
 
+    @property
+    def current_tab(self) -> str:
+        """The name of the tab shown (its run kind, :attr:`tab_panels`)."""
+        current = self.tabs.currentWidget()
+        return next((name for name, panel in self.tab_panels.items() if panel is current), "")
+
+    def _restore_tab(self, stored: Any) -> None:
+        """Show the remembered tab: stored by name; a number (as earlier versions stored the
+        tab) is taken as a tab index when there is such a tab; anything else is ignored."""
+        text = str(stored or "").strip()
+        if text in self.tab_panels:
+            self.tabs.setCurrentWidget(self.tab_panels[text])
+        elif text.isdigit() and int(text) < self.tabs.count():
+            self.tabs.setCurrentIndex(int(text))
+
     def save_settings(self) -> None:
         """Remember the panels' settings, bench file, data folder and window layout."""
         s = self.store
-        for panel in self.panels.values():
+        for panel in self.tab_panels.values():
             panel.save(s)
         if isinstance(self._bench_source, str):
             s.setValue("bench/file", self._bench_source)
         s.setValue("data/dir", str(self.data_panel.data_dir))
         s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/tab", self.tabs.currentIndex())
+        s.setValue("window/tab", self.current_tab)
         s.setValue("view/dark", "true" if self.dark_action.isChecked() else "false")
         s.sync()
 
@@ -416,6 +462,19 @@ class MainWindow(QMainWindow):
         self._start_worker(kind, target)
         return True
 
+    def start_tab(self, name: str) -> bool:
+        """Start the measurement of the tab ``name`` (:data:`START_NAMES`: ``odmr``,
+        ``track``, ``lockin``, ``pulsed``, ``widefield``) with its form's settings, showing
+        the tab; False (with the reason shown in the tab) if it cannot start."""
+        kind = START_NAMES.get(name, name)
+        if kind in self.panels:
+            return self.start_run(kind)
+        panel = self.tab_panels.get(kind)
+        if panel is None:
+            return False
+        self.tabs.setCurrentWidget(panel)
+        return bool(panel.start())
+
     @property
     def replay_speed(self) -> float | None:
         """The speed of a replay started from the window: the recorded pace in a window paced
@@ -448,7 +507,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Replay: {exc}")
             self.odmr_panel.show_error(f"Replay: {exc}")
             return False
-        panel = self.panels.get(stored.kind)
+        panel = self._panel(stored.kind)
         if panel is None:
             text = f"Replay: this window has no tab for {stored.kind} runs"
             self.statusBar().showMessage(text)
@@ -490,6 +549,7 @@ class MainWindow(QMainWindow):
             # a replay runs in the tab of its run's kind; Stop ends it
             panel.set_running(panel_kind == kind or (replaying and panel_kind == self._shown),
                               idle)
+        self.widefield_panel.set_replaying(replaying and self._shown == "widefield")
         self.bench_panel.set_busy(kind is not None, run_going=kind in self.panels)
         for action in self.start_actions.values():
             action.setEnabled(idle)
@@ -498,7 +558,7 @@ class MainWindow(QMainWindow):
     # -- events (GUI thread) ----------------------------------------------------------------
 
     def _panel(self, kind: str) -> Any:
-        return self.panels.get(kind)
+        return self.document_panels.get(kind)
 
     @property
     def _shown(self) -> str | None:
@@ -517,10 +577,12 @@ class MainWindow(QMainWindow):
             return
         self.data_panel.refresh()  # the new run is listed as "running"
         self.bench_panel.set_identities(event.identities)
+        tab = next((t for t in TABS if t.kind == event.kind), None)
         on = {slot: "connected" for slot in event.identities}
-        on.update({"mw": "RF on", "laser": "laser on", "counter": "counting"})
+        on.update(tab.run_state if tab is not None else COUNTING)
         self.bench_panel.show_run_state(on)
-        self.statusBar().showMessage(f"{event.kind} run {event.run_id} going")
+        doing = f": {tab.doing}" if tab is not None and tab.doing else ""
+        self.statusBar().showMessage(f"{event.kind} run {event.run_id} going{doing}")
 
     def _on_sweeps(self, batch: SweepBatch) -> None:
         self.odmr_panel.show_sweeps(batch)
@@ -540,6 +602,14 @@ class MainWindow(QMainWindow):
         if panel is not None and hasattr(panel, "show_records"):
             panel.show_records(records)
         self.bridge.stats.record(records[-1].wall_time, records[0].wall_time)
+        self._show_stats()
+
+    def _on_document(self, document: Any) -> None:
+        """A document of its own type (a widefield sweep or map): to its run's tab."""
+        panel = self._panel(self._run_kinds.get(document.run_id, self._shown or ""))
+        if panel is not None and hasattr(panel, "handle"):
+            panel.handle(document)
+        self.bridge.stats.record(getattr(document, "wall_time", time.time()))
         self._show_stats()
 
     def _show_stats(self) -> None:
@@ -690,10 +760,12 @@ class MainWindow(QMainWindow):
         """Stop any run, wait for it (up to ``timeout`` s), make the bench safe and close it.
         Blocks the GUI thread: for the end of the application."""
         worker = self.worker
-        if self.widefield_panel.running:  # keeps its completed sweeps
-            self.widefield_panel.stop(WINDOW_CLOSED)
-            if not self.widefield_panel.wait(timeout):
-                log.error("the widefield run is still going; making the bench safe anyway")
+        for name in THREAD_TABS:  # their runs keep every completed sweep / average
+            panel = self.tab_panels[name]
+            if panel.running:
+                panel.stop(WINDOW_CLOSED)
+                if not panel.wait(timeout):
+                    log.error("the %s run is still going; making the bench safe anyway", name)
         if worker is not None:
             worker.stop(WINDOW_CLOSED)
             if not worker.join(timeout):

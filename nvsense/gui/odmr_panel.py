@@ -5,17 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPushButton,
-    QScrollArea,
-    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -23,13 +19,11 @@ from PySide6.QtWidgets import (
 )
 
 from ..formatting import StickyUnit
-from ..instruments import LimitError
 from ..measure import OdmrSettings, RunFinished, RunStarted, SettingsError, run_odmr
 from ..measure.odmr import check_odmr
 from ..measure.resonance import RESONANCE_KEY
 from .bridge import SweepBatch
 from .format import d_text, field_text, lines_rows, progress_text
-from .forms import ErrorBanner, SettingsForm
 from .odmr_form import (
     ODMR_FIELDS,
     limit_error_fields,
@@ -38,6 +32,7 @@ from .odmr_form import (
     settings_error_fields,
 )
 from .odmr_plots import OdmrPlots
+from .run_panel import RunPanel
 from .theme import PlotTheme
 
 __all__ = ["OdmrPanel"]
@@ -127,7 +122,7 @@ class OdmrResults(QWidget):
         self.lines.setRowCount(0)
 
 
-class OdmrPanel(QWidget):
+class OdmrPanel(RunPanel):
     """Settings and live view of CW-ODMR runs.
 
     The window validates and starts runs (it owns the bench); the panel reads and checks its
@@ -138,53 +133,18 @@ class OdmrPanel(QWidget):
     start_requested, stop_requested
     """
 
-    start_requested = Signal()
-    stop_requested = Signal()
-
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.form = SettingsForm(ODMR_FIELDS, "odmr")
-        self.start_button = QPushButton("Start ODMR")
-        self.stop_button = QPushButton("Stop")
-        self.start_button.setObjectName("odmr.start")
-        self.stop_button.setObjectName("odmr.stop")
-        self.stop_button.setEnabled(False)
-        self.start_button.clicked.connect(self.start_requested)
-        self.stop_button.clicked.connect(self.stop_requested)
-        self.banner = ErrorBanner()
-        self.banner.setObjectName("odmr.banner")
+        super().__init__(ODMR_FIELDS, "odmr", "Start ODMR", parent)
         self.results = OdmrResults()
         self.plots = OdmrPlots()
-
-        settings_box = QGroupBox("ODMR settings")
-        box_layout = QVBoxLayout(settings_box)
-        box_layout.addWidget(self.form)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.stop_button)
-        box_layout.addLayout(buttons)
-        box_layout.addWidget(self.banner)
         results_box = QGroupBox("fit of the running average")
         QVBoxLayout(results_box).addWidget(self.results)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(settings_box)
+        left_layout.addWidget(self.settings_column("ODMR settings"))
         left_layout.addWidget(results_box, 1)
-        scroll = QScrollArea()
-        scroll.setWidget(left)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(380)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(scroll)
-        splitter.addWidget(self.plots)
-        splitter.setStretchFactor(1, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
-        self.form.edited.connect(self._edited)
-        self._bench: Any = None
-        self._last_checked: dict[str, str] | None = None
+        self.place(left, self.plots, min_width=380)
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -195,8 +155,7 @@ class OdmrPanel(QWidget):
     def set_bench(self, bench: Any) -> None:
         """The bench whose limits the form is checked against (``None``: no bench loaded);
         shows its usable ranges as hints."""
-        self._bench = bench
-        self._last_checked = None
+        super().set_bench(bench)
         if bench is None:
             return
         kind = getattr(bench.counter, "kind", "counts")
@@ -229,48 +188,14 @@ class OdmrPanel(QWidget):
         """Validate the form (and, with a bench, its limits, sending nothing); show what is
         wrong and return ``None``, or clear the message and return the settings."""
         bench = bench if bench is not None else self._bench
-        try:
-            settings = odmr_settings(self.form.values())
-        except SettingsError as exc:
-            self.form.mark_errors(settings_error_fields(str(exc)))
-            self.banner.show_error(str(exc))
-            return None
-        if bench is not None:
-            try:
-                check_odmr(bench, settings)  # the run's own check (nvsense odmr calls it too)
-            except LimitError as exc:
-                self.form.mark_errors(limit_error_fields(exc, self.form.values()))
-                self.banner.show_error(f"ODMR settings: {exc}")
-                return None
-            except SettingsError as exc:
-                self.form.mark_errors(settings_error_fields(str(exc)))
-                self.banner.show_error(f"ODMR settings: {exc}")
-                return None
-        self.form.mark_errors(())
-        self.banner.clear()
-        return settings
-
-    def _edited(self) -> None:
-        # check as soon as a value is entered, so an out-of-range value shows its limit at once
-        values = self.form.values()
-        if values != self._last_checked and self.form.isEnabled():
-            self._last_checked = values
-            self.read_settings()
-
-    def save(self, store: QSettings) -> None:
-        self.form.save(store)
-
-    def restore(self, store: QSettings) -> None:
-        self.form.restore(store)
+        return self.checked(
+            lambda: odmr_settings(self.form.values()),
+            # the run's own check (nvsense odmr calls it too)
+            (lambda settings: check_odmr(bench, settings)) if bench is not None else None,
+            title="ODMR settings", error_fields=settings_error_fields,
+            limit_fields=lambda exc: limit_error_fields(exc, self.form.values()))
 
     # -- run state --------------------------------------------------------------------------
-
-    def set_running(self, running: bool, idle_allowed: bool = True) -> None:
-        """Lock the form while a run goes; ``idle_allowed`` is False while another panel's run
-        or a bench task is going."""
-        self.form.setEnabled(not running)
-        self.start_button.setEnabled(not running and idle_allowed)
-        self.stop_button.setEnabled(running)
 
     def starting(self) -> None:
         """The run was asked to start (its first event comes after the first sweep when the
@@ -305,9 +230,6 @@ class OdmrPanel(QWidget):
             self.banner.show_error(f"Run aborted after {sweeps} sweeps: {event.reason}")
         self.results.progress.setText(self.results.progress.text().split("  (")[0]
                                       + f"  — {event.status}")
-
-    def show_error(self, text: str) -> None:
-        self.banner.show_error(text)
 
     def set_theme(self, theme: PlotTheme) -> None:
         self.plots.set_theme(theme)

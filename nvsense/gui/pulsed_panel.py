@@ -9,10 +9,7 @@ error (the same message as the command line) and marks its field.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,27 +19,22 @@ from matplotlib.figure import Figure
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from ..instruments import InstrumentError, LimitError
+from ..instruments import LimitError
 from ..measure import RunControl, SettingsError
 from ..measure.documents import Record, RunFinished
 from ..measure.pulsed import PULSED_PROTOCOLS, PulsedSettings, build_program, resolve_settings
 from ..measure.pulsed.figure import result_lines
 from ..measure.pulsed.fits import result_keys
 from ..pulses import PulseProgramError
-from .forms import ErrorBanner, FieldSpec, SettingsForm
+from .forms import FieldSpec
+from .run_panel import ThreadRunPanel
 
 __all__ = ["PULSED_FIELDS", "PulsedPanel"]
-
-log = logging.getLogger(__name__)
 
 #: The form's fields: text as on the command line (``nvsense pulsed``), blank = default.
 PULSED_FIELDS = (
@@ -75,7 +67,7 @@ _USED = {
 _COMMON = {"protocol", "averages", "repetitions", "randomise"}
 
 
-class PulsedPanel(QWidget):
+class PulsedPanel(ThreadRunPanel):
     """Settings, sequence and live signal of pulsed runs.
 
     Parameters
@@ -91,36 +83,17 @@ class PulsedPanel(QWidget):
         stopped it before it started), in the GUI thread.
     """
 
-    run_ended = Signal(object)
     _event = Signal(object)
-    _done = Signal(object)
+    stopping_text = "stopping after the current average…"
 
     def __init__(self, bench: Callable[[], Any] | None = None,
                  data_dir: Callable[[], Any] | None = None,
                  busy: Callable[[], bool] | None = None,
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._bench = bench or (lambda: None)
-        self._data_dir = data_dir or (lambda: None)
-        self._busy = busy or (lambda: False)
-        self.control: RunControl | None = None
-        self.thread: threading.Thread | None = None
-        self.last_result: Any = None
+        super().__init__(PULSED_FIELDS, "pulsed", bench=bench, data_dir=data_dir, busy=busy,
+                         parent=parent)
         self.settings: PulsedSettings | None = None
         self.x: np.ndarray | None = None
-
-        self.form = SettingsForm(PULSED_FIELDS, "pulsed")
-        self.start_button = QPushButton("Start")
-        self.stop_button = QPushButton("Stop")
-        self.start_button.setObjectName("pulsed.start")
-        self.stop_button.setObjectName("pulsed.stop")
-        self.stop_button.setEnabled(False)
-        self.banner = ErrorBanner()
-        self.banner.setObjectName("pulsed.banner")
-        self.result_label = QLabel("")
-        self.result_label.setObjectName("pulsed.result")
-        self.result_label.setWordWrap(True)
-        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.figure = Figure(figsize=(6, 2.2), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
@@ -138,41 +111,19 @@ class PulsedPanel(QWidget):
 
         self._build_layout()
         self.form.edited.connect(self.preview)
-        self.start_button.clicked.connect(self.start)
-        self.stop_button.clicked.connect(self.stop)
         self._event.connect(self._on_event)
-        self._done.connect(self._on_done)
         self._enable_fields()
         self.preview()
 
     def _build_layout(self) -> None:
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.stop_button)
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.addWidget(self.form)
-        lv.addLayout(buttons)
-        lv.addWidget(self.banner)
-        lv.addWidget(self.result_label)
-        lv.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(left)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(300)
         seq_box = QGroupBox("Sequence (one shot)")
         QVBoxLayout(seq_box).addWidget(self.canvas)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(seq_box)
         right.addWidget(self.plot)
         right.setSizes([260, 500])
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(scroll)
-        split.addWidget(right)
-        split.setStretchFactor(1, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(split)
+        self.place(self.settings_column(None, self.result_label, stretch=True), right,
+                   min_width=300, margins=2)
 
     # -- the form -----------------------------------------------------------------------------
 
@@ -182,7 +133,7 @@ class PulsedPanel(QWidget):
             widget.setEnabled(key in used)
             self.form.labels[key].setEnabled(key in used)
 
-    def read_settings(self) -> PulsedSettings | None:
+    def read_settings(self, bench: Any = None) -> PulsedSettings | None:
         """The form's settings (with the bench's stored calibration where blank), or
         ``None`` with the error shown and its field marked."""
         from ..cli.options import parse_settings
@@ -199,20 +150,16 @@ class PulsedPanel(QWidget):
         labels = {k: self.form.specs[k].label for k in self.form.specs}
         try:
             settings = parse_settings(PulsedSettings, values, labels)
-            bench = self._bench()
+            bench = bench if bench is not None else self._bench()
             if bench is not None:
                 settings = resolve_settings(settings, bench, self._data_dir())
         except (SettingsError, ValueError) as exc:
-            self._show_error(str(exc))
-            return None
-        self.form.mark_errors(())
-        self.banner.clear()
-        return settings
+            return self._show_error(str(exc))
+        return self.accept(settings)
 
     def _show_error(self, text: str) -> None:
-        self.banner.show_error(text)
-        self.form.mark_errors(k for k, spec in self.form.specs.items()
-                              if spec.label in text or k in text)
+        self.reject(text, [k for k, spec in self.form.specs.items()
+                           if spec.label in text or k in text])
 
     def preview(self) -> None:
         """Draw the sequence the form describes (or show why it cannot be built)."""
@@ -237,23 +184,8 @@ class PulsedPanel(QWidget):
 
     # -- the run --------------------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
-
-    def start(self) -> bool:
-        """Check the form against the bench and start the run in a worker thread; False with
-        the reason shown if it cannot start (nothing was sent)."""
-        if self.running or self._busy():
-            self._show_error("Busy: wait for the run going to end.")
-            return False
-        bench = self._bench()
-        if bench is None:
-            self._show_error("No bench loaded: load one in the Bench panel.")
-            return False
-        settings = self.read_settings()
-        if settings is None:
-            return False
+    def begin(self, bench: Any, settings: PulsedSettings) -> bool:
+        """Check the protocol against the bench (sending nothing) and start the run."""
         from ..measure.pulsed import check_pulsed
 
         try:
@@ -268,41 +200,16 @@ class PulsedPanel(QWidget):
         self.last_result = None
         self.result_label.setText("starting…")
         self._plot(None, None, None)
-        self.control = RunControl()
-        control, catalog = self.control, Catalog(self._data_dir())
+        catalog = Catalog(self._data_dir())
 
-        def work() -> None:
+        def procedure(control: RunControl) -> Any:
             from ..measure.pulsed import run_pulsed
 
-            outcome: Any
-            try:
-                outcome = run_pulsed(bench, settings, catalog=catalog, control=control,
-                                     subscribers=[self._event.emit])
-            except (InstrumentError, SettingsError, LimitError) as exc:
-                outcome = exc
-            except Exception as exc:  # shown, logged: the lifecycle left the bench safe
-                log.exception("pulsed run failed")
-                outcome = exc
-            self._done.emit(outcome)
+            return run_pulsed(bench, settings, catalog=catalog, control=control,
+                              subscribers=[self._event.emit])
 
-        self.thread = threading.Thread(target=work, name="nvsense-pulsed", daemon=True)
-        self.start_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        self.thread.start()
+        self.launch("pulsed", procedure)
         return True
-
-    def stop(self) -> None:
-        """Stop after the current average (every completed one is kept)."""
-        if self.control is not None and self.running:
-            self.control.stop()
-            self.result_label.setText("stopping after the current average…")
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the worker thread (tests, closing); True when it has ended."""
-        if self.thread is None:
-            return True
-        self.thread.join(timeout)
-        return not self.thread.is_alive()
 
     def _on_event(self, event: Any) -> None:
         if isinstance(event, Record) and "signal" in event.values:
@@ -317,9 +224,8 @@ class PulsedPanel(QWidget):
         elif isinstance(event, RunFinished):
             self.stop_button.setEnabled(False)
 
-    def _on_done(self, outcome: Any) -> None:
-        self.start_button.setEnabled(True)
-        self.stop_button.setEnabled(False)
+    def finish(self, outcome: Any) -> None:
+        """Show the run's result: the last fit, its values, the file (or why it failed)."""
         if isinstance(outcome, BaseException):
             self._show_error(str(outcome))
         else:
@@ -341,7 +247,6 @@ class PulsedPanel(QWidget):
             notes = outcome.warnings
             self.result_label.setText("\n".join([head, *lines, *notes,
                                                  f"file: {outcome.file}"]))
-        self.run_ended.emit(outcome)
 
     def _scale(self) -> float:
         if self.settings is not None and self.settings.protocol == "podmr":
@@ -369,16 +274,6 @@ class PulsedPanel(QWidget):
 
     # -- persistence --------------------------------------------------------------------------
 
-    def save(self, store: QSettings) -> None:
-        self.form.save(store)
-
     def restore(self, store: QSettings) -> None:
-        self.form.restore(store)
+        super().restore(store)
         self.preview()
-
-    def screenshot(self, path: str | Path) -> Path:
-        """Save the panel as drawn now (works offscreen) to a PNG."""
-        path = Path(path)
-        if not self.grab().save(str(path)):
-            raise OSError(f"could not write the screenshot {path}")
-        return path

@@ -10,15 +10,13 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
-    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -26,13 +24,12 @@ from PySide6.QtWidgets import (
 
 from ..analysis import amplitude_spectral_density, noise_floor
 from ..formatting import StickyUnit, format_value_error
-from ..instruments import LimitError
-from ..measure import RunFinished, RunStarted, SettingsError, TrackingBlock
+from ..measure import RunFinished, RunStarted, TrackingBlock
 from ..measure.tracking import TrackSettings, check_track, run_track
 from ..measure.tracking.measurement import calibration_record
 from ..measure.tracking.noise import MIN_NOISE_SAMPLES, noise_band_for
 from .format import si_time
-from .forms import ErrorBanner, SettingsForm
+from .run_panel import RunPanel
 from .theme import LIGHT, PlotTheme, apply_theme
 from .trace_buffer import TraceBuffer
 from .tracking_form import (
@@ -67,7 +64,7 @@ def _segment(n: int) -> int:
     return int(min(n, 2 ** max(6, int(np.log2(max(n, 1) / 8)))))
 
 
-class TrackingPanel(QWidget):
+class TrackingPanel(RunPanel):
     """Settings and live view of the tracking magnetometer.
 
     Signals
@@ -75,22 +72,9 @@ class TrackingPanel(QWidget):
     start_requested, stop_requested
     """
 
-    start_requested = Signal()
-    stop_requested = Signal()
-
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(TRACK_FIELDS, "track", "Start tracking", parent)
         self.theme = LIGHT
-        self.form = SettingsForm(TRACK_FIELDS, "track")
-        self.start_button = QPushButton("Start tracking")
-        self.stop_button = QPushButton("Stop")
-        self.start_button.setObjectName("track.start")
-        self.stop_button.setObjectName("track.stop")
-        self.stop_button.setEnabled(False)
-        self.start_button.clicked.connect(self.start_requested)
-        self.stop_button.clicked.connect(self.stop_requested)
-        self.banner = ErrorBanner()
-        self.banner.setObjectName("track.banner")
 
         self.lock_label = QLabel("idle")
         self.lock_label.setObjectName("track.lock")
@@ -141,21 +125,10 @@ class TrackingPanel(QWidget):
         self.live_floor: float | None = None
         self._field_kind = "parallel"
         self._asd_time = 0.0
-        self._bench: Any = None
-        self._last_checked: dict[str, str] | None = None
         self._apply_pens()
         self._build_layout()
-        self.form.edited.connect(self._edited)
 
     def _build_layout(self) -> None:
-        settings_box = QGroupBox("tracking settings")
-        box = QVBoxLayout(settings_box)
-        box.addWidget(self.form)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.stop_button)
-        box.addLayout(buttons)
-        box.addWidget(self.banner)
         status_box = QGroupBox("lock")
         status = QVBoxLayout(status_box)
         for widget in (self.lock_label, self.field_label, self.noise_label,
@@ -165,12 +138,8 @@ class TrackingPanel(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(settings_box)
+        left_layout.addWidget(self.settings_column("tracking settings"))
         left_layout.addWidget(status_box, 1)
-        scroll = QScrollArea()
-        scroll.setWidget(left)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(380)
         window_row = QHBoxLayout()
         window_row.addWidget(QLabel("time window"))
         window_row.addWidget(self.window_box)
@@ -183,13 +152,7 @@ class TrackingPanel(QWidget):
         plots = QSplitter(Qt.Orientation.Vertical)
         plots.addWidget(trace_holder)
         plots.addWidget(self.asd)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(scroll)
-        splitter.addWidget(plots)
-        splitter.setStretchFactor(1, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
+        self.place(left, plots, min_width=380)
 
     # -- appearance -------------------------------------------------------------------------
 
@@ -220,8 +183,7 @@ class TrackingPanel(QWidget):
         return run_track
 
     def set_bench(self, bench: Any) -> None:
-        self._bench = bench
-        self._last_checked = None
+        super().set_bench(bench)
         if bench is None:
             return
         try:
@@ -240,51 +202,23 @@ class TrackingPanel(QWidget):
         """Validate the form and the bench limits (as ``run_track`` will, sending nothing);
         show what is wrong and return None, or return the settings."""
         bench = bench if bench is not None else self._bench
-        try:
-            settings = track_settings(self.form.values())
-        except SettingsError as exc:
-            self.form.mark_errors(settings_error_fields(str(exc)))
-            self.banner.show_error(str(exc))
-            return None
-        if bench is not None:
-            try:
-                check_track(bench, settings)  # the run's own check (nvsense track calls it too)
-            except LimitError as exc:
-                self.form.mark_errors(limit_error_fields(exc))
-                self.banner.show_error(f"tracking settings: {exc}")
-                return None
-            except SettingsError as exc:
-                self.form.mark_errors(settings_error_fields(str(exc)))
-                self.banner.show_error(f"tracking settings: {exc}")
-                return None
-        self.form.mark_errors(())
-        self.banner.clear()
-        return settings
-
-    def _edited(self) -> None:
-        values = self.form.values()
-        if values != self._last_checked and self.form.isEnabled():
-            self._last_checked = values
-            self.read_settings()
+        return self.checked(
+            lambda: track_settings(self.form.values()),
+            # the run's own check (nvsense track calls it too)
+            (lambda settings: check_track(bench, settings)) if bench is not None else None,
+            title="tracking settings", error_fields=settings_error_fields,
+            limit_fields=limit_error_fields)
 
     def save(self, store: QSettings) -> None:
-        self.form.save(store)
+        super().save(store)
         store.setValue("track/window_s", self.window_box.value())
 
     def restore(self, store: QSettings) -> None:
-        self.form.restore(store)
+        super().restore(store)
         try:
             self.window_box.setValue(float(store.value("track/window_s", 10.0)))
         except (TypeError, ValueError):
             pass
-
-    def set_running(self, running: bool, idle_allowed: bool = True) -> None:
-        self.form.setEnabled(not running)
-        self.start_button.setEnabled(not running and idle_allowed)
-        self.stop_button.setEnabled(running)
-
-    def show_error(self, text: str) -> None:
-        self.banner.show_error(text)
 
     # -- run events -------------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ it, so a slow display never holds the measurement up).
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from collections.abc import Callable
@@ -30,22 +29,17 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
-    QPushButton,
-    QScrollArea,
     QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
-from ..measure.documents import RunStarted, WidefieldMap, WidefieldSweep
-from .forms import ErrorBanner, FieldSpec, SettingsForm, limit_fields
+from ..measure.documents import RunFinished, RunStarted, WidefieldMap, WidefieldSweep
+from .forms import FieldSpec, limit_fields
+from .run_panel import ThreadRunPanel
 from .theme import LIGHT, PlotTheme, apply_theme
 
 __all__ = ["WIDEFIELD_FIELDS", "WidefieldPanel"]
-
-log = logging.getLogger(__name__)
 
 #: The form's fields: text as on the command line (``nvsense widefield measure``).
 WIDEFIELD_FIELDS = (
@@ -94,7 +88,7 @@ class _Mailbox(QObject):
         return out
 
 
-class WidefieldPanel(QWidget):
+class WidefieldPanel(ThreadRunPanel):
     """A widefield run's form, and its live map, spectrum under the cursor and success mask.
 
     Parameters
@@ -119,37 +113,16 @@ class WidefieldPanel(QWidget):
         The run's result (or the exception that stopped it), in the GUI thread.
     """
 
-    run_ended = Signal(object)
-    _done = Signal(object)
-
     def __init__(self, bench: Callable[[], Any] | None = None,
                  data_dir: Callable[[], Any] | None = None,
                  busy: Callable[[], bool] | None = None,
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._bench = bench or (lambda: None)
-        self._data_dir = data_dir or (lambda: None)
-        self._busy = busy or (lambda: False)
+        super().__init__(WIDEFIELD_FIELDS, "widefield", bench=bench, data_dir=data_dir,
+                         busy=busy, parent=parent)
         self.last_map: WidefieldMap | None = None
         self.cursor: tuple[int, int] | None = None
-        self.control: Any = None
-        self.thread: threading.Thread | None = None
-        self.last_result: Any = None
         self._mailbox = _Mailbox()
         self._mailbox.wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
-
-        self.form = SettingsForm(WIDEFIELD_FIELDS, "widefield")
-        self.start_button = QPushButton("Start")
-        self.stop_button = QPushButton("Stop")
-        self.start_button.setObjectName("widefield.start")
-        self.stop_button.setObjectName("widefield.stop")
-        self.stop_button.setEnabled(False)
-        self.banner = ErrorBanner()
-        self.banner.setObjectName("widefield.banner")
-        self.result_label = QLabel("")
-        self.result_label.setObjectName("widefield.result")
-        self.result_label.setWordWrap(True)
-        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.map_view = pg.PlotWidget(title="B∥ (mT)")
         self.mask_view = pg.PlotWidget(title="fit success")
@@ -179,25 +152,8 @@ class WidefieldPanel(QWidget):
         self._build_layout()
         self.set_theme(LIGHT)
         self.map_view.scene().sigMouseMoved.connect(self._mouse_moved)
-        self.start_button.clicked.connect(self.start)
-        self.stop_button.clicked.connect(self.stop)
-        self._done.connect(self._on_done)
 
     def _build_layout(self) -> None:
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.stop_button)
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.addWidget(self.form)
-        lv.addLayout(buttons)
-        lv.addWidget(self.banner)
-        lv.addWidget(self.result_label)
-        lv.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(left)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(280)
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.map_view)
         top.addWidget(self.mask_view)
@@ -205,13 +161,8 @@ class WidefieldPanel(QWidget):
         right.addWidget(top)
         right.addWidget(self.spectrum)
         right.setSizes([600, 300])
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(scroll)
-        split.addWidget(right)
-        split.setStretchFactor(1, 1)
-        layout = QVBoxLayout(self)
-        layout.addWidget(split)
-        layout.addWidget(self.status)
+        self.place(self.settings_column(None, self.result_label, stretch=True), right,
+                   min_width=280, margins=None, footer=self.status)
 
     def set_theme(self, theme: PlotTheme) -> None:
         """Colours of the plots (the window's View → Dark plots)."""
@@ -223,7 +174,7 @@ class WidefieldPanel(QWidget):
 
     # -- the form and the run -----------------------------------------------------------------
 
-    def read_settings(self) -> tuple[Any, Path | None] | None:
+    def read_settings(self, bench: Any = None) -> tuple[Any, Path | None] | None:
         """The form's :class:`~nvsense.measure.widefield.WidefieldSettings` and output cube
         (``None``: a new file in the data folder), or ``None`` with the error shown in the
         banner and its field marked."""
@@ -239,11 +190,8 @@ class WidefieldPanel(QWidget):
                                       {k: v for k, v in values.items() if v}, labels)
             out = self._output_cube()
         except (SettingsError, ValueError) as exc:
-            self._show_error(str(exc))
-            return None
-        self.form.mark_errors(())
-        self.banner.clear()
-        return settings, out
+            return self._show_error(str(exc))
+        return self.accept((settings, out))
 
     def _output_cube(self) -> Path | None:
         """The run file the form names: a new ``.nc`` file, relative to the data folder."""
@@ -264,33 +212,17 @@ class WidefieldPanel(QWidget):
         return path
 
     def _show_error(self, text: str, fields: Any = None) -> None:
-        self.banner.show_error(text)
         if fields is None:
             fields = [k for k, spec in self.form.specs.items()
                       if f"{spec.label} ({k})" in text or re.search(rf"\b{k}\b", text)]
-        self.form.mark_errors(fields)
+        self.reject(text, fields)
 
-    @property
-    def running(self) -> bool:
-        """A run started from this panel is going."""
-        return self.thread is not None and self.thread.is_alive()
-
-    def start(self) -> bool:
-        """Check the form against the bench and start the run in a worker thread; False with
-        the reason shown if it cannot start (nothing was sent)."""
-        if self.running or self._busy():
-            self._show_error("Busy: wait for the run going to end.", ())
-            return False
-        bench = self._bench()
-        if bench is None:
-            self._show_error("No bench loaded: load one in the Bench panel.", ())
-            return False
-        read = self.read_settings()
-        if read is None:
-            return False
-        settings, out = read
+    def begin(self, bench: Any, settings_and_cube: tuple[Any, Path | None]) -> bool:
+        """Check the settings against the bench and the camera (sending nothing) and start
+        the run, writing the cube the form names."""
+        settings, out = settings_and_cube
         from ..instruments import LimitError
-        from ..measure import RunControl, SettingsError
+        from ..measure import SettingsError
         from ..measure.widefield import check_widefield
 
         try:
@@ -307,49 +239,26 @@ class WidefieldPanel(QWidget):
         self.last_map, self.cursor = None, None
         self.result_label.setText("starting…")
         self.status.setText(f"widefield run: waiting for the first of {settings.sweeps} sweeps")
-        self.control = RunControl()
-        control, catalog = self.control, Catalog(self._data_dir())
+        catalog = Catalog(self._data_dir())
 
-        def work() -> None:
-            from ..instruments import InstrumentError
+        def procedure(control: Any) -> Any:
             from ..measure.widefield import run_widefield
 
-            outcome: Any
-            try:
-                outcome = run_widefield(bench, settings, out=out, catalog=catalog,
-                                        control=control, subscribers=[self._mailbox.put])
-            except (InstrumentError, SettingsError, LimitError) as exc:
-                outcome = exc
-            except Exception as exc:  # shown, logged: the lifecycle left the bench safe
-                log.exception("widefield run failed")
-                outcome = exc
-            self._done.emit(outcome)
+            return run_widefield(bench, settings, out=out, catalog=catalog, control=control,
+                                 subscribers=[self._mailbox.put])
 
-        self.thread = threading.Thread(target=work, name="nvsense-widefield", daemon=True)
-        self.start_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        self.thread.start()
+        self.launch("widefield", procedure)
         return True
 
-    def stop(self, reason: str | None = None) -> None:
-        """Stop after the current sweep (every completed sweep is kept in the cube)."""
-        if self.control is not None and self.running:
-            if reason is None:
-                self.control.stop()
-            else:
-                self.control.stop(reason)
-            self.result_label.setText("stopping after the current sweep…")
+    def save(self, store: QSettings) -> None:
+        """Remember the form but the output cube: a run file is never overwritten, so the
+        next session starts with a blank one (a new file in the data folder)."""
+        super().save(store)
+        store.remove(f"{self.form.group}/out")
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the worker thread (tests, closing); True when it has ended."""
-        if self.thread is None:
-            return True
-        self.thread.join(timeout)
-        return not self.thread.is_alive()
-
-    def _on_done(self, outcome: Any) -> None:
-        self.start_button.setEnabled(True)
-        self.stop_button.setEnabled(False)
+    def finish(self, outcome: Any) -> None:
+        """Show the run's result: sweeps, frames, dropped frames, drift, the file (or why it
+        failed)."""
         self._drain()  # the last map, if the display had not drawn it yet
         self.last_result = outcome
         if isinstance(outcome, BaseException):
@@ -357,22 +266,6 @@ class WidefieldPanel(QWidget):
             self._show_error(str(outcome), ())
         else:
             self.result_label.setText("\n".join(result_lines(outcome)))
-        self.run_ended.emit(outcome)
-
-    # -- persistence --------------------------------------------------------------------------
-
-    def save(self, store: QSettings) -> None:
-        self.form.save(store)
-
-    def restore(self, store: QSettings) -> None:
-        self.form.restore(store)
-
-    def screenshot(self, path: str | Path) -> Path:
-        """Save the panel as drawn now (works offscreen) to a PNG."""
-        path = Path(path)
-        if not self.grab().save(str(path)):
-            raise OSError(f"could not write the screenshot {path}")
-        return path
 
     # -- documents ------------------------------------------------------------------------
 
@@ -389,6 +282,22 @@ class WidefieldPanel(QWidget):
             self.show_map(document)
         elif isinstance(document, WidefieldSweep):
             self._show_sweep(document)
+
+    def run_started(self, event: RunStarted) -> None:
+        """A run shown through the window (a replay) starts."""
+        self.banner.clear()
+        self.result_label.setText("")
+        self.handle(event)
+
+    def run_finished(self, event: RunFinished) -> None:
+        """A run shown through the window (a replay) has ended: its stored result."""
+        self.result_label.setText("\n".join(finished_lines(event)))
+        if event.status == "completed":
+            self.banner.clear()
+        elif (event.reason or "").startswith("stopped by user"):
+            self.banner.show_note("The run was stopped by the user; its sweeps are kept.")
+        else:
+            self.banner.show_error(f"The run {event.status}: {event.reason}")
 
     @Slot()
     def _drain(self) -> None:
@@ -468,6 +377,24 @@ class WidefieldPanel(QWidget):
         text = (f"B∥ = {value * 1e3:.4f} ± {doc.field_parallel_error[row, col] * 1e6:.1f} µT"
                 if doc.success[row, col] else "fit failed")
         self.spectrum.setTitle(f"map pixel ({row}, {col}): {text}")
+
+
+def finished_lines(event: RunFinished) -> list[str]:
+    """What the panel shows of a run's end document (a replayed run): status, sweeps,
+    frames, dropped frames, drift, the file and the warnings, from its stored results."""
+    results = event.results or {}
+    head = f"run {event.run_id}: {event.status}"
+    if event.reason:
+        head += f" ({event.reason})"
+    dy, dx = (float(results.get(k, np.nan)) for k in ("drift_y", "drift_x"))
+    drift = (f"drift {dy:+.2f}, {dx:+.2f} px" if np.isfinite(dy) and np.isfinite(dx)
+             else "drift: not registered")
+    warnings = [w for w in str(event.attrs.get("warnings") or "").split("; ") if w]
+    return [head,
+            f"{results.get('sweeps', 0)} sweeps, {results.get('frames', 0)} frames, "
+            f"{results.get('dropped_frames', 0)} dropped ({results.get('remeasured_frames', 0)}"
+            f" measured again, {results.get('marked_points', 0)} points marked)",
+            drift, *warnings, f"file: {event.file}"]
 
 
 def result_lines(result: Any) -> list[str]:

@@ -11,7 +11,10 @@ the same path: ``nvsense gui --replay RUN``.
   running average, the stored fits of the sweep and of the average as
   :class:`~nvsense.measure.documents.FitSummary` with the curve to draw, the verdict on a
   resonance) or a :class:`~nvsense.measure.documents.TrackingBlock` per
-  :data:`TRACKING_BLOCK_S` of tracking samples;
+  :data:`TRACKING_BLOCK_S` of tracking samples; for a widefield run, per sweep a
+  :class:`~nvsense.measure.documents.WidefieldSweep` and the live map
+  (:class:`~nvsense.measure.documents.WidefieldMap`) of the cube so far, fitted as the live
+  map was (:mod:`nvsense.measure.replay_widefield`);
 - :class:`~nvsense.measure.documents.RunFinished` with the stored status, reason, results and
   warnings (a file its writer never closed ends as it is: ``running`` or ``interrupted``).
 
@@ -58,7 +61,7 @@ __all__ = [
 ]
 
 #: The run kinds a stored run of which replays.
-REPLAYABLE_KINDS = ("odmr", "track")
+REPLAYABLE_KINDS = ("odmr", "track", "widefield")
 
 #: Tracking samples replayed per block, in seconds of the run.
 TRACKING_BLOCK_S = 0.1
@@ -95,23 +98,31 @@ def replay_source(path: str | os.PathLike[str]) -> StoredRun:
         The run's kind does not replay (:data:`REPLAYABLE_KINDS`).
     """
     from ..storage import RunNotClosedWarning, open_run, run_metadata
+    from .replay_widefield import is_widefield_file, open_widefield_replay
 
     path = Path(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RunNotClosedWarning)  # replayed as far as it got
-        data = open_run(path)
+    if is_widefield_file(path):  # its cube, without the raw frames (read sweep by sweep)
+        data = open_widefield_replay(path)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RunNotClosedWarning)  # replayed as far as it got
+            data = open_run(path)
     info = run_metadata(data)
     if info.kind not in REPLAYABLE_KINDS:
         raise ReplayError(f"{path}: a {info.kind or 'unknown'} run does not replay; replay "
-                          f"shows {' and '.join(REPLAYABLE_KINDS)} runs")
+                          f"shows {', '.join(REPLAYABLE_KINDS[:-1])} and "
+                          f"{REPLAYABLE_KINDS[-1]} runs")
     return StoredRun(path, data, info)
 
 
 def replay_documents(stored: StoredRun) -> Iterator[tuple[float, Event]]:
     """The run's documents in order, each with the time since the run's start (s) at which
     the run published it."""
+    from .replay_widefield import widefield_documents
+
     yield 0.0, _run_started(stored)
-    records = _odmr_documents if stored.kind == "odmr" else _tracking_documents
+    records = {"odmr": _odmr_documents, "widefield": widefield_documents}.get(
+        stored.kind, _tracking_documents)
     end = 0.0
     for when, document in records(stored):
         end = max(end, when)
@@ -166,7 +177,10 @@ def replay_run(source: StoredRun | str | os.PathLike[str],
 
 
 def _run_started(stored: StoredRun) -> RunStarted:
+    from .replay_widefield import CUBE_VARIABLES
+
     info, attrs = stored.info, stored.data.attrs
+    data = stored.data.drop_vars(CUBE_VARIABLES, errors="ignore")  # widefield: not records
     snapshot = attrs.get("instrument_snapshot")
     try:
         snapshot = json.loads(snapshot) if isinstance(snapshot, str) else None
@@ -177,7 +191,7 @@ def _run_started(stored: StoredRun) -> RunStarted:
     return RunStarted(
         run_id=info.run_id, kind=info.kind, file=str(stored.path),
         parameters=dict(info.parameters), identities=dict(info.instruments),
-        layout=_layout(stored.data), parameter_units=dict(info.parameter_units),
+        layout=_layout(data), parameter_units=dict(info.parameter_units),
         attrs=kind_attrs, md={"replay_of": str(stored.path)},
         bench={"bench_config": info.bench_config, "bench_source": info.bench_source},
         snapshot=snapshot, start_time=info.start_time or None)

@@ -9,6 +9,7 @@ import numpy as np
 
 from nvsense.gui.bridge import EventBridge, RunEnded
 from nvsense.measure import RunFinished, RunStarted, SweepDone, TrackingBlock
+from nvsense.measure.documents import WidefieldMap, WidefieldSweep
 
 
 def sweep(i: int) -> SweepDone:
@@ -118,3 +119,32 @@ def test_record_documents_arrive_together_in_order(qtbot):
     thread.join()
     assert [r.index for chunk in lists for r in chunk] == list(range(200))
     assert len(lists) < 200 and all(isinstance(chunk, list) for chunk in lists)
+
+
+def widefield_map(run_id: str, i: int) -> WidefieldMap:
+    empty = np.zeros((2, 2))
+    return WidefieldMap(run_id=run_id, index=i, n_sweeps=i + 1, binning=1,
+                        frequencies=np.arange(3.0), field_parallel=empty,
+                        field_parallel_error=empty, success=np.ones((2, 2), bool),
+                        spectra=np.zeros((2, 2, 3), np.float32),
+                        curves=np.zeros((2, 2, 3), np.float32))
+
+
+def widefield_sweep(i: int) -> WidefieldSweep:
+    return WidefieldSweep(run_id="w", index=i, frequencies=np.arange(3.0), elapsed=0.1 * i,
+                          drift=(0.0, 0.0), shift=(0.0, 0.0), drift_confidence=10.0)
+
+
+def test_widefield_documents_arrive_and_only_the_newest_map_is_drawn(qtbot):
+    bridge = EventBridge(min_interval=0.05)
+    documents: list[object] = []
+    bridge.documents.connect(documents.append)
+    # published while the display is busy: the sweeps all arrive, of the maps the newest
+    for i in range(3):
+        bridge(widefield_sweep(i))
+        bridge(widefield_map("w", i))
+    bridge(widefield_map("other run", 0))
+    bridge.flush()
+    assert [(type(d).__name__, d.run_id, d.index) for d in documents] == [
+        ("WidefieldSweep", "w", 0), ("WidefieldSweep", "w", 1), ("WidefieldSweep", "w", 2),
+        ("WidefieldMap", "w", 2), ("WidefieldMap", "other run", 0)]

@@ -4,12 +4,10 @@ error's quantity; the bench label says what the bench file declares about its sa
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 import yaml
-from gui_helpers import QUICK_ODMR, set_form
+from gui_helpers import QUICK_ODMR, ReplayHold, set_form
 from PySide6.QtCore import Qt
 
 from nvsense.instruments import LimitError, load_bench
@@ -66,24 +64,12 @@ def test_a_stored_run_replays_in_the_window_as_if_live(make_window, qtbot, store
 
 
 def test_a_replay_stops_on_stop(make_window, qtbot, stored_odmr_run, monkeypatch):
-    import nvsense.measure.replay as replay
-
-    held, go_on = threading.Event(), threading.Event()
-    real = replay.replay_documents
-
-    def held_after_the_first_sweep(stored):  # the replay waits there until the test acts
-        for when, doc in real(stored):
-            yield when, doc
-            if isinstance(doc, SweepDone):
-                held.set()
-                go_on.wait(60)
-
-    monkeypatch.setattr(replay, "replay_documents", held_after_the_first_sweep)
+    hold = ReplayHold(monkeypatch, SweepDone)  # the replay waits after the first sweep
     window = make_window()
     assert window.replay(stored_odmr_run.file)
-    assert held.wait(60)
+    assert hold.wait()
     qtbot.mouseClick(window.odmr_panel.stop_button, Qt.MouseButton.LeftButton)
-    go_on.set()
+    hold.release()
     qtbot.waitUntil(lambda: not window.busy, timeout=60_000)
     assert window.bridge.stats.sweeps_received == 1  # nothing after the Stop
     assert window.last_result is None  # stopped before the run's end

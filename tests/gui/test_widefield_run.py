@@ -10,21 +10,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gui_helpers import WIDEFIELD_BENCH
 
 from nvsense.analysis import fit_cube, open_cube
 from nvsense.gui.widefield_panel import WidefieldPanel
 from nvsense.instruments import load_bench
 from nvsense.storage.cube_writer import open_widefield_run
 
-BENCH = {
-    "name": "widefield_gui_run",
-    "sample": {"field": ["1.1547 mT"] * 3, "axes": [0], "linewidth": "6 MHz", "contrast": 0.03},
-    "instruments": {"mw": {"driver": "simulated"}, "laser": {"driver": "simulated"},
-                    "counter": {"driver": "simulated"},
-                    "camera": {"driver": "simulated", "sensor": [32, 32], "field_map": "wire"}},
-    "limits": {"frequency": ["2.5 GHz", "3.3 GHz"], "max_mw_power": "0 dBm"},
-    "safe_state": {"laser": "off"},
-}
 #: A small, quick run: 16×16 frames (2×2 binning, 1 ms: no pixel clipped), 61 points.
 QUICK = {"range": "2.79GHz:2.95GHz:61", "sweeps": "3", "exposure": "1ms", "binning": "2",
          "reference": "none"}
@@ -32,7 +24,7 @@ QUICK = {"range": "2.79GHz:2.95GHz:61", "sweeps": "3", "exposure": "1ms", "binni
 
 @pytest.fixture
 def panel(qtbot: Any, tmp_path: Path):
-    bench = load_bench(BENCH, pace="fast")
+    bench = load_bench(WIDEFIELD_BENCH, pace="fast")
     widget = WidefieldPanel(bench=lambda: bench, data_dir=lambda: tmp_path / "data")
     qtbot.addWidget(widget)
     widget.resize(1200, 750)
@@ -137,7 +129,7 @@ def test_without_a_bench_the_panel_says_so(qtbot):
 
 
 def test_the_window_is_busy_during_a_widefield_run_and_closing_stops_it(make_window, qtbot):
-    window = make_window(BENCH)
+    window = make_window(WIDEFIELD_BENCH)
     panel = window.widefield_panel
     assert panel._bench() is window.session.bench
     panel.form.set_values({**QUICK, "sweeps": "500", "out": "busy.nc"})
@@ -161,7 +153,7 @@ def test_the_window_is_busy_during_a_widefield_run_and_closing_stops_it(make_win
 def test_the_tab_refuses_to_start_while_another_run_goes(make_window, qtbot, tmp_path):
     from gui_helpers import QUICK_ODMR, set_form
 
-    window = make_window(BENCH)
+    window = make_window(WIDEFIELD_BENCH)
     set_form(window.odmr_panel.form, QUICK_ODMR)
     assert window.start_odmr(), window.odmr_panel.banner.text()
     panel = window.widefield_panel
