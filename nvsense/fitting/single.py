@@ -206,6 +206,7 @@ def fit_spectrum(
     count_options = dict(baseline=baseline, lineshape=lineshape, signal_kind=kind, sigma=sigma,
                          n_averages=n_averages, counts_per_unit=counts_per_unit,
                          min_significance=min_significance)
+    given_lines = n_lines
     if n_lines is None and not is_ham:
         if isinstance(seed_in, Mapping) and seed_in.get("centers") is not None:
             n_lines = int(np.size(seed_in["centers"]))
@@ -225,8 +226,38 @@ def fit_spectrum(
         D0 = float(seed.values["D"][0, 0]) if seed.has("D") else ZFS_HZ
         B = hamiltonian_field_guess(sweep, y, spec, D0, field_guess)
         seed = SeedArrays({**seed.values, "field": np.asarray(B, dtype=float)[None, :]})
-    return _fit_careful(sweep, y, spec, seed, sigma, k_counts, bounds, fixed, scale_covar,
-                        min_significance, max_nfev)
+    result = _fit_careful(sweep, y, spec, seed, sigma, k_counts, bounds, fixed, scale_covar,
+                          min_significance, max_nfev)
+    if (given_lines is not None and not is_ham and kind in ("dips", "peaks")
+            and result.status == FitStatus.OK and given_lines < MAX_DETECTED_LINES
+            and _more_lines_counted(sweep.frequencies, y_given, model, given_lines,
+                                    count_options)):
+        from dataclasses import replace
+
+        result = replace(result, status=FitStatus.TOO_FEW_LINES)
+    return result
+
+
+def _more_lines_counted(f: NDArray[np.float64], y: NDArray[np.float64], model: Any,
+                        n_lines: int, count_options: dict[str, Any]) -> bool:
+    """Whether the lines counted in the data (as for ``n_lines=None``) outnumber ``n_lines``.
+
+    A given number of lines smaller than the data hold fits averages of several resonances
+    (one line at the midpoint of a pair) that converge, sit inside their bounds and are
+    significant; only counting the lines tells them apart.  A "line" narrower than the sweep
+    step is one point (a glitch, a cosmic ray), not a resonance, and does not count.
+    """
+    from .errors import NoDipFoundError
+
+    try:
+        counted = count_lines(f, y, model, max_lines=n_lines + 1, **count_options)
+    except (NoDipFoundError, FitInputError):
+        return False
+    if counted.n_lines <= n_lines:
+        return False
+    widths = np.abs(np.asarray(counted.seed.get("widths", []), dtype=float)).ravel()
+    step = float(np.median(np.abs(np.diff(f))))
+    return int(np.sum(widths >= step)) > n_lines
 
 
 def _fit_careful(sweep: Sweep, y: NDArray[np.float64], spec: ModelSpec, seed: SeedArrays,

@@ -37,6 +37,10 @@ class FitStatus(IntEnum):
     IMPLAUSIBLE = 7
     #: Another starting point found a clearly lower χ²: this fit is a local minimum.
     LOCAL_MINIMUM = 8
+    #: The data hold more lines than the number given: the lines fitted are averages of
+    #: several resonances (``fit_spectrum`` with ``n_lines`` given; the lines are counted as
+    #: for ``n_lines=None``).
+    TOO_FEW_LINES = 9
 
     @property
     def message(self) -> str:
@@ -55,6 +59,8 @@ _MESSAGES = {
                             "data, lines larger than the data, or a line on the sweep's edge: "
                             "check signal= dips/peaks/derivative and the number of lines)"),
     FitStatus.LOCAL_MINIMUM: "another starting point found a clearly lower χ² (local minimum)",
+    FitStatus.TOO_FEW_LINES: ("the data hold more lines than n_lines: the lines fitted average "
+                              "several resonances (leave n_lines unset to count them)"),
 }
 
 

@@ -137,3 +137,22 @@ def test_pulsed_odmr_reuses_fit_spectrum():
     fit = fit_pulsed_odmr(f, y + 0.002 * np.random.default_rng(1).standard_normal(f.size))
     assert fit.success
     assert fit.centers[0] == pytest.approx(2.8712e9, abs=20e3)
+
+
+def test_rabi_held_in_phase_is_not_a_success_when_the_data_start_out_of_phase():
+    """φ held at 0 on an oscillation that starts at φ = 0.6 rad (a delay before the pulse)
+    biases the frequency: WRONG_MODEL, and free_phase=True recovers the truth.  Data in phase
+    (20 seeds) are not flagged."""
+    t = np.arange(10e-9, 1.25e-6, 50e-9)
+    f, sigma = 1.4e6, 0.001
+    clean = 1.07 + 0.045 * np.exp(-t / 1e-6) * np.cos(2 * np.pi * f * t + 0.6)
+    y = clean + sigma * np.random.default_rng(3).standard_normal(t.size)
+    held = fit_rabi(t, y, sigma=np.full(t.size, sigma))
+    assert not held.success and held.status == PulsedStatus.WRONG_MODEL
+    free = fit_rabi(t, y, sigma=np.full(t.size, sigma), free_phase=True)
+    assert free.success and _close(free["rabi_frequency"], free.error("rabi_frequency"), f)
+    in_phase = 1.07 + 0.045 * np.exp(-t / 1e-6) * np.cos(2 * np.pi * f * t)
+    for seed in range(20):
+        noisy = in_phase + sigma * np.random.default_rng(seed).standard_normal(t.size)
+        fit = fit_rabi(t, noisy, sigma=np.full(t.size, sigma))
+        assert fit.success, (seed, fit.message)

@@ -135,6 +135,10 @@ def fit_signal(protocol: str, x: NDArray[np.float64], signal: NDArray[np.float64
             return _fit_podmr(x, signal, ok, nucleus)
         if protocol == "rabi":
             fit = fits.fit_rabi(xs, ys, sigma=es)
+            if fit.status == fits.PulsedStatus.WRONG_MODEL:
+                # a real pulse starts late or rises slowly: the phase is free, the π pulse
+                # (π − φ)/(2π f) includes it
+                fit = fits.fit_rabi(xs, ys, sigma=es, free_phase=True)
         elif protocol == "ramsey":
             fit = fits.fit_ramsey(xs, ys, sigma=es, nucleus=nucleus or "none")
         elif protocol == "echo":
