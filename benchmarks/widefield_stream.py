@@ -19,10 +19,27 @@ Run: ``.venv/bin/python benchmarks/widefield_stream.py [--minutes 1] [--referenc
 [--live 4] [--keep DIR]``.  The issue's target is ``--minutes 10`` (about 8 GB of file).
 
 ``--pipeline measure`` runs the same target through the measurement kind itself
-(:func:`nvsense.measure.widefield.run_widefield`, what ``nvsense widefield measure`` does: one
-measurement thread reads the camera, assigns, registers, writes and fits the live map, with
-lost frames marked), on a simulated bench file with a 256×256 camera at 100 frames/s, and
-checks every stored frame counter against the simulation's truth afterwards.
+(:class:`nvsense.measure.widefield.WidefieldMeasurement` on the lifecycle, what ``nvsense
+widefield measure --frame-period 10ms`` does) on a simulated bench file with a 256×256 camera
+at 100 frames/s: the camera renders its frames in its own producer thread (as hardware makes
+them, whether read or not), the measurement thread only reads the ring buffer in blocks and
+assigns frames to sweeps, and each finished sweep goes through a bounded queue to the sweep
+pipeline's thread (registration, the record written and flushed, ``pl``, the live map's cube);
+the live map is fitted in a third thread on the newest cube; lost frames are marked.  Every
+stored frame counter is checked against the simulation's truth afterwards.  It prints the
+acquisition's pace against real time, frames lost / duplicated / misassigned, the writer's
+time per sweep as a ratio of the camera's data rate (the sweep pipeline's own time per sweep:
+registration + record + cube), the live-map updates per second of acquisition, the camera
+simulation's cost and the process's CPU use.
+
+Measured (``--pipeline measure --minutes 10``, 2026-12-07, load average 1.1–1.8 on 2 cores):
+594 sweeps, 59,996 frames (7.89 GB) in 600.0 s (1.000× real time); frames lost 0,
+duplicated 0, misassigned 0 of 59,994 checked; writer 287 ms per 1.01 s sweep = 3.5× the
+camera's data rate (slowest sweep 1.0×); live map 591 updates, 0.26 s each (3.9 Hz possible),
+0.99 Hz achieved (one per 1.01 s sweep); camera simulation 5.1 ms a frame in its own thread;
+0.89 cores used.  At load 5–10 the process got 0.5–0.6 of a core and lost 80–250 frames a
+minute in the ring buffer (each marked, none misassigned).  See the "Performance" table of
+docs/widefield_acquisition.md.
 """
 
 from __future__ import annotations
@@ -222,8 +239,10 @@ def main() -> None:
             print(f"live map (bin {args.live}): {stats['live_done']} updates, "
                   f"{1e3 * np.mean(live):.0f} ms each: {1 / np.mean(live):.1f} Hz possible, "
                   f"{stats['live_done'] / elapsed:.2f} Hz achieved (one per sweep)")
-        print(f"camera simulation: {1e3 * render / max(frames, 1):.1f} ms per frame "
-              f"({100 * render / elapsed:.0f}% of one core)")
+        print(f"camera simulation (its producer thread): {cam.frames_rendered} frames "
+              f"rendered, {1e3 * cam.render_seconds / max(cam.frames_rendered, 1):.1f} ms each "
+              f"({100 * cam.render_seconds / elapsed:.0f}% of one core); the reader spent "
+              f"{1e3 * render / max(frames, 1):.2f} ms a frame in read_frames (waits included)")
         stamps = last[0].timestamp if last else np.array([0.0])
         true_drift = cam.drift_at(t_start + float(np.nanmean(stamps)))
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -234,11 +253,12 @@ def main() -> None:
 
 
 def measure_pipeline(args: argparse.Namespace) -> None:
-    """The target through :func:`~nvsense.measure.widefield.run_widefield`."""
+    """The target through the measurement kind (what ``nvsense widefield measure`` runs)."""
     from nvsense.instruments import load_bench
     from nvsense.instruments.simulated.widefield import WIDEFIELD_SAMPLE
     from nvsense.measure.documents import WidefieldMap, WidefieldSweep
-    from nvsense.measure.widefield import run_widefield
+    from nvsense.measure.lifecycle import execute
+    from nvsense.measure.widefield import WidefieldMeasurement, WidefieldSettings
     from nvsense.storage import Catalog
     from nvsense.storage.cube_writer import open_widefield_run
 
@@ -253,29 +273,38 @@ def measure_pipeline(args: argparse.Namespace) -> None:
                         "camera": {"driver": "simulated", "sensor": [SIZE, SIZE],
                                    "field_map": "wire", "drift": [0.5 / 60, -0.3 / 60]}},
     }
-    settings = {"range": f"{FREQ[0]}:{FREQ[-1]}:{POINTS}", "sweeps": sweeps,
-                "exposure": EXPOSURE, "frame_period": 1 / FPS, "reference": args.reference,
-                "live_binning": args.live, "repair": "mark", "buffer_frames": args.buffer}
-    writes: list[float] = []
+    settings = WidefieldSettings.parse({
+        "range": f"{FREQ[0]}:{FREQ[-1]}:{POINTS}", "sweeps": sweeps, "exposure": EXPOSURE,
+        "frame_period": 1 / FPS, "reference": args.reference, "live_binning": args.live,
+        "repair": "mark", "buffer_frames": args.buffer})
+    arrivals: list[float] = []
     fits: list[float] = []
+    maps: list[float] = []
 
     def timing(doc: object) -> None:
-        if isinstance(doc, WidefieldSweep):  # the writer has stored it: time since it was made
-            writes.append(time.time() - doc.wall_time)
+        if isinstance(doc, WidefieldSweep):  # written (the writer is the first subscriber)
+            arrivals.append(time.perf_counter())
         elif isinstance(doc, WidefieldMap) and not doc.message:
             fits.append(doc.fit_seconds)
+            maps.append(time.perf_counter())
 
+    cpu0 = os.times()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep) if args.keep else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"widefield_measure_{os.getpid()}.nc"
         with load_bench(config) as bench:
+            measurement = WidefieldMeasurement(settings, out=path)
             start = time.perf_counter()
-            result = run_widefield(bench, settings, out=path,
-                                   catalog=Catalog(folder / "nvsense-data"),
-                                   subscribers=[timing])
+            outcome = execute(measurement, bench, catalog=Catalog(folder / "nvsense-data"),
+                              subscribers=[timing])
             elapsed = time.perf_counter() - start
-            truth = {f.frame_number: f.frequency for f in bench.camera.frame_log}
+            result = measurement.result(outcome)
+            cam = bench.camera
+            truth = {f.frame_number: f.frequency for f in cam.frame_log}
+            rendered, render_s, produced = (cam.frames_rendered, cam.render_seconds,
+                                            cam.frames_produced)
+        cpu = os.times()
         ds = open_widefield_run(path)
         checked = misassigned = 0
         for name, expected in (("frame_number", FREQ),
@@ -287,29 +316,53 @@ def measure_pipeline(args: argparse.Namespace) -> None:
                     if number >= 0:
                         checked += 1
                         misassigned += truth.get(int(number)) != expected[p]
+        acquired = float(ds["time"].values[-1]) if ds.sizes["sweep"] else float("nan")
         size = path.stat().st_size
         if not args.keep:
             path.unlink()
+    pipeline = measurement.pipeline
     camera_time = result.frames / FPS
     sweep_time = entries / FPS
-    w = np.array(writes) if writes else np.array([np.nan])
+    busy = np.array(pipeline.busy if pipeline is not None and pipeline.busy else [np.nan])
     print(f"measure pipeline ({args.pace}): {result.status}, {result.sweeps} of {sweeps} "
           f"sweeps of {POINTS} points{' + references' if args.reference == 'every' else ''}, "
-          f"{SIZE}×{SIZE} pixels at {FPS:.0f} frames/s, {result.frames} frames in "
-          f"{elapsed:.0f} s ({camera_time:.0f} s of camera time: "
-          f"{camera_time / elapsed:.2f}× real time), {size / 1e9:.2f} GB")
+          f"{SIZE}×{SIZE} pixels at {FPS:.0f} frames/s (frame period "
+          f"{1e3 * result.frame_period:.2f} ms), {result.frames} frames, {size / 1e9:.2f} GB")
+    print(f"acquisition: last sweep ended {acquired:.1f} s after the sequence started "
+          f"({result.sweeps * sweep_time:.1f} s of frames: "
+          f"{result.sweeps * sweep_time / acquired:.3f}× real time); the whole run with set-up "
+          f"and close {elapsed:.1f} s ({camera_time:.1f} s of camera time)")
     print(f"frames lost: {result.dropped_frames} (each marked, never shifted: "
-          f"{result.marked_points} points marked), duplicated: {result.duplicated_frames}, "
-          f"misassigned: {misassigned} of {checked} checked against the simulation")
-    print(f"writer: {1e3 * np.mean(w):.0f} ms per {sweep_time:.2f} s sweep (max "
-          f"{1e3 * np.max(w):.0f} ms): {sweep_time / np.mean(w):.1f}× the camera rate "
-          f"({SIZE * SIZE * 2 * FPS / 1e6:.1f} MB/s)")
+          f"{result.marked_points} points marked; sweeps skipped {result.skipped_sweeps}; "
+          f"sequence restarted {measurement.restarts} times after a sweep mostly lost, "
+          f"dropping what the ring buffer held), "
+          f"duplicated: {result.duplicated_frames}, misassigned: {misassigned} of {checked} "
+          f"checked against the simulation")
+    print(f"writer (registration + record + cube, its own thread: "
+          f"{'yes' if pipeline is not None and pipeline.threaded else 'no'}): "
+          f"{1e3 * np.mean(busy):.0f} ms per {sweep_time:.2f} s sweep (max "
+          f"{1e3 * np.max(busy):.0f} ms): {sweep_time / np.mean(busy):.1f}× the camera rate "
+          f"({SIZE * SIZE * 2 * FPS / 1e6:.1f} MB/s; worst sweep "
+          f"{sweep_time / np.max(busy):.1f}×); most sweeps queued "
+          f"{pipeline.max_waiting if pipeline else 0}, reader waited "
+          f"{pipeline.waited if pipeline else 0:.1f} s for the queue")
     if fits:
+        gaps = np.diff(maps) if len(maps) > 1 else np.array([np.nan])
         print(f"live map (bin {args.live}): {len(fits)} updates, {1e3 * np.mean(fits):.0f} ms "
-              f"each ({1 / np.mean(fits):.1f} Hz possible), "
-              f"{len(fits) / elapsed:.2f} Hz achieved (one per sweep)")
-    print(f"drift of the last sweep: {result.drift_px[0]:+.2f}, {result.drift_px[1]:+.2f} px; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+              f"each ({1 / np.mean(fits):.1f} Hz possible); {len(fits) / acquired:.2f} Hz "
+              f"achieved during acquisition (one per sweep at most: a sweep takes "
+              f"{sweep_time:.2f} s); median gap {np.median(gaps):.2f} s, longest "
+              f"{np.max(gaps):.2f} s")
+    if len(arrivals) > 1:
+        print(f"sweeps written every {np.median(np.diff(arrivals)):.3f} s (median)")
+    print(f"camera simulation: {rendered} frames rendered, {1e3 * render_s / max(rendered, 1):.1f}"
+          f" ms each ({100 * render_s / max(elapsed, 1e-9):.0f}% of one core), "
+          f"{produced} by its producer thread")
+    user, system = cpu.user - cpu0.user, cpu.system - cpu0.system
+    print(f"process CPU: {user + system:.0f} s in {elapsed:.0f} s "
+          f"({(user + system) / elapsed:.2f} cores); load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores")
+    print(f"drift of the last sweep: {result.drift_px[0]:+.2f}, {result.drift_px[1]:+.2f} px")
 
 
 def writer_alone(folder: Path, sweep: object, cam: object, plan: SweepPlan) -> float:

@@ -23,7 +23,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..fitting import dip_spectrum
 from ..physics import hyperfine_offsets
-from .cube import bin_pixels
 from .widefield import fit_cube
 
 __all__ = ["LiveMap", "LiveMapper"]
@@ -131,14 +130,28 @@ class LiveMapper:
             raise ValueError(f"pl must be (rows, columns, {self.frequency.size}) counts, not "
                              f"shape {cube.shape}")
         ny, nx = cube.shape[:2]
-        coords: dict[str, Any] = {"frequency": ("frequency", self.frequency, {"units": "Hz"})}
-        if self.pixel_size is not None:
-            coords["y"] = ("y", np.arange(ny) * self.pixel_size, {"units": "m"})
-            coords["x"] = ("x", np.arange(nx) * self.pixel_size, {"units": "m"})
-        ds = xr.Dataset({"pl": (("y", "x", "frequency"), cube, {"units": "counts"})},
-                        coords=coords)
+        b = self.binning
         start = time.perf_counter()
-        result = fit_cube(ds, binning=self.binning, workers=0, progress=False, **self.options)
+        if ny < b or nx < b:  # fit_cube says why it cannot bin
+            ds = xr.Dataset({"pl": (("y", "x", "frequency"), cube, {"units": "counts"})},
+                            coords={"frequency": ("frequency", self.frequency)})
+            fit_cube(ds, binning=b, workers=0, progress=False, **self.options)
+        # bin once, summing in float64 (counts of many sweeps exceed float32's integers), and
+        # fit the binned cube: the same sums fit_cube would make, without passing the full
+        # cube twice (its seed average and its blocks)
+        nby, nbx = ny // b, nx // b
+        spectra = cube[:nby * b, :nbx * b].reshape(nby, b, nbx, b, -1).sum(
+            axis=(1, 3), dtype=np.float64)
+        scale, unit = (self.pixel_size, "m") if self.pixel_size is not None else (1.0, "pixel")
+        coords: dict[str, Any] = {
+            "frequency": ("frequency", self.frequency, {"units": "Hz"}),
+            "y": ("y", (np.arange(nby) * b + (b - 1) / 2) * scale, {"units": unit}),
+            "x": ("x", (np.arange(nbx) * b + (b - 1) / 2) * scale, {"units": unit}),
+        }
+        ds = xr.Dataset({"pl": (("y", "x", "frequency"), spectra, {"units": "counts"})},
+                        coords=coords)
+        result = fit_cube(ds, binning=1, workers=0, progress=False, **self.options)
+        result.attrs["bin"] = b
         elapsed = time.perf_counter() - start
         field = result["field_parallel"].values
         error = result["field_parallel_error"].values
@@ -147,6 +160,5 @@ class LiveMapper:
         success = result["success"].values.astype(bool)
         field = np.where(success, field, np.nan)
         error = np.where(success, error, np.nan)
-        spectra = bin_pixels(cube.astype(np.float64), self.binning)
         return LiveMap(field, error, success, self.binning, n_sweeps, elapsed, result,
-                       self.frequency, spectra[:field.shape[0], :field.shape[1]])
+                       self.frequency, spectra)

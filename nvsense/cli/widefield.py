@@ -68,6 +68,10 @@ def _register_measure(commands: Any) -> None:
                    help="the sweep, e.g. 2.79GHz:2.95GHz:101 (default; at least 8 points)")
     p.add_argument("--sweeps", type=int, metavar="N", help="number of sweeps (default 10)")
     p.add_argument("--exposure", metavar="TIME", help="camera exposure per frame (default 5ms)")
+    p.add_argument("--frame-period", dest="frame_period", metavar="TIME",
+                   help="time from one frame's start to the next, e.g. 10ms for 100 frames/s "
+                        "(one list step each; at least the exposure; default: as fast as the "
+                        "camera reads out)")
     p.add_argument("--bin", dest="binning", type=int, metavar="N",
                    help="camera binning, N×N pixels summed at readout (default 1)")
     p.add_argument("--reference", choices=("every", "none"),
@@ -92,6 +96,7 @@ def _register_measure(commands: Any) -> None:
 
 #: The option of each widefield setting, for error messages.
 MEASURE_OPTIONS = {"range": "--range", "sweeps": "--sweeps", "exposure": "--exposure",
+                   "frame_period": "--frame-period",
                    "binning": "--bin", "reference": "--reference", "mw_power": "--power",
                    "live_binning": "--live-bin", "n_lines": "--lines"}
 
@@ -102,7 +107,8 @@ def _measure_settings(args: argparse.Namespace) -> Any:
 
     values: dict[str, Any] = {}
     for key, value in (("range", args.range), ("sweeps", args.sweeps),
-                       ("exposure", args.exposure), ("binning", args.binning),
+                       ("exposure", args.exposure), ("frame_period", args.frame_period),
+                       ("binning", args.binning),
                        ("reference", args.reference), ("mw_power", args.power),
                        ("live_binning", args.live_binning), ("n_lines", args.lines)):
         if value is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -112,3 +113,48 @@ def test_a_bench_without_a_camera_exits_2(tmp_path, connects, capsys):
                  str(tmp_path / "x.nc")])
     err = capsys.readouterr().err
     assert code == 2 and "camera" in err and not connects
+
+
+def test_frame_period_sets_the_frame_rate(tmp_path, bench_file, capsys):
+    out = tmp_path / "wire.nc"
+    code = main(["widefield", "measure", "--bench", bench_file, "--range",
+                 "2.79GHz:2.95GHz:41", "--sweeps", "1", "--exposure", "2ms",
+                 "--frame-period", "7ms", "--live-bin", "0", "--out", str(out), "--json",
+                 "--data-dir", str(tmp_path / "data")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert json.loads(captured.out)["frame_period"] == pytest.approx(7e-3)
+    ds = open_widefield_run(out, sweeps=True)
+    assert ds.attrs["param_frame_period"] == pytest.approx(7e-3)
+    assert ds.attrs["result_frame_period"] == pytest.approx(7e-3)
+    # the camera's timestamps: one frame every 7 ms
+    assert np.allclose(np.diff(ds["frame_time"].values[0]), 7e-3, atol=2e-6)
+    assert "frame period" not in captured.err
+
+
+def test_a_frame_period_the_camera_cannot_reach_is_reported(tmp_path, bench_file, capsys):
+    # 5 ms exposure + the readout of 32 rows (4.87 µs each): the camera needs 5.16 ms
+    code = main(["widefield", "measure", "--bench", bench_file, "--range",
+                 "2.79GHz:2.95GHz:41", "--sweeps", "1", "--exposure", "5ms",
+                 "--frame-period", "5ms", "--live-bin", "0", "--out", str(tmp_path / "w.nc"),
+                 "--json", "--data-dir", str(tmp_path / "data")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert json.loads(captured.out)["frame_period"] == pytest.approx(5e-3 + 32 * 4.87e-6)
+    assert "frame period of 5.156 ms, longer than the 5 ms asked" in captured.err
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("2ms", "--frame-period: 2 ms is shorter than the exposure (5 ms)"),
+    ("0s", "--frame-period: 0 s must be above 0 and at most 10 s"),
+    ("11s", "--frame-period: 11 s must be above 0"),
+    ("10Hz", "--frame-period: '10Hz'"),
+])
+def test_a_bad_frame_period_is_refused_before_anything_is_sent(tmp_path, bench_file, capsys,
+                                                               connects, value, message):
+    code = main(["widefield", "measure", "--bench", bench_file, "--exposure", "5ms",
+                 "--frame-period", value, "--out", str(tmp_path / "w.nc")])
+    err = capsys.readouterr().err
+    assert code == 2 and connects == []
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "w.nc").exists()

@@ -269,3 +269,62 @@ def test_a_lost_frame_is_measured_again_in_cw_and_fills_its_point():
     # the repaired point (2812.9 MHz) is the one nearest the line (2814 MHz): the darkest
     profile = sweep.signal.reshape(8, -1).mean(axis=1)
     assert profile.argmin() == 3 and profile[3] < 0.985 * profile[[0, 7]].mean()
+
+
+def test_in_real_time_the_camera_makes_its_frames_without_a_reader():
+    """Like hardware, the camera renders each frame when it is read out, in a thread of its
+    own: a reader that comes later only copies finished frames; and the frames are the ones
+    the same seed gives when the reader renders them (fast pace): the same physics and noise,
+    drawn in the same frame order."""
+    import threading
+    import time
+
+    def frames(pace):
+        bench = small_bench()
+        bench.sample.pace = pace
+        cam = bench.camera
+        cam.frame_period = 2e-3
+        freqs = np.linspace(2.80e9, 2.94e9, 8)
+        run_list(bench, freqs)
+        renderers: list[str] = []
+        render = cam._frame
+
+        def frame(*args):
+            renderers.append(threading.current_thread().name)
+            return render(*args)
+
+        cam._frame = frame
+        cam.start(buffer_frames=100)
+        if pace == "realtime":
+            deadline = time.monotonic() + 60
+            while cam.frames_produced < 8 and time.monotonic() < deadline:
+                time.sleep(0.01)  # nobody reads: the producer renders on its own
+            block = cam.read_frames(min_frames=8, max_frames=8, timeout=60)
+            assert renderers[:8] == ["nvsense-camera-frames"] * 8
+        else:
+            block = cam.read_frames(min_frames=8, max_frames=8, timeout=1.0)
+            assert renderers == [threading.current_thread().name] * 8
+        cam.stop()
+        bench.close()
+        return block
+
+    fast, real = frames("fast"), frames("realtime")
+    assert list(real.frame_number) == list(fast.frame_number) == list(range(8))
+    np.testing.assert_array_equal(real.frames, fast.frames)
+
+
+def test_stopping_ends_the_frame_producer():
+    import threading
+
+    bench = small_bench()
+    bench.sample.pace = "realtime"
+    cam = bench.camera
+    before = {t.name for t in threading.enumerate()}
+    cam.start(buffer_frames=10)
+    assert any(t.name == "nvsense-camera-frames" for t in threading.enumerate())
+    cam.stop()
+    assert not any(t.name == "nvsense-camera-frames" for t in threading.enumerate()
+                   if t.name not in before)
+    with pytest.raises(InstrumentError, match="not acquiring"):
+        cam.read_frames()
+    bench.close()

@@ -28,9 +28,13 @@ steps a running microwave list (frame *k* sees list entry *k*, ``mw_trigger_lead
 to both) starts a frame and steps the list on every edge (``mw_trigger_lead`` = 1), and an edge
 that arrives while the camera still reads out is missed: the list steps, no frame is taken.
 Frames go to a ring buffer; frames not read before it wraps are lost (a gap in the frame
-counter).  :class:`CameraFaults` injects lost transfers, repeated frames and missed
-triggers for tests.  The log :attr:`SimulatedCamera.frame_log` holds the truth of every
-delivered frame (microwave frequency, list entry, drift).
+counter).  In real-time pace the camera makes its frames as hardware does, on its own: a
+producer thread renders each frame when it is read out, whether or not anyone reads, so the
+cost of the simulation does not fall on the reader (which copies finished frames out of the
+ring buffer, and renders any the producer has not reached yet).  :class:`CameraFaults`
+injects lost transfers, repeated frames and missed triggers for tests.  The log
+:attr:`SimulatedCamera.frame_log` holds the truth of every delivered frame (microwave
+frequency, list entry, drift).
 
 Speed: the field and the per-pixel line frequencies are computed once per drift step (the
 Hamiltonian is never diagonalised per frame); a frame costs a few vectorised passes over
@@ -39,7 +43,9 @@ the image: about 4 ms for 256×256 pixels and eight lines on one core.
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 import time as _time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -71,6 +77,8 @@ from .field_sources import FieldMap, FieldSource, as_field_map
 from .sample import SimulatedSample
 
 __all__ = ["CameraFaults", "FrameTruth", "SimulatedCamera"]
+
+log = logging.getLogger(__name__)
 
 #: Above this many expected electrons a pixel's Poisson noise is drawn as its Gaussian limit
 #: (relative error of the variance below 0.1 %, and five times faster).
@@ -132,6 +140,19 @@ class _Render:
     brightness: NDArray[np.float32]  # (rows, cols) NV-layer brightness × laser spot
 
 
+@dataclass(slots=True)
+class _Exposed:
+    """A frame read out of the sensor into the ring buffer (its image made once rendered)."""
+
+    number: int
+    t_start: float  # exposure start, simulated s
+    triggers: int  # trigger count before it
+    entry: int  # list entry during the exposure
+    image: NDArray[np.uint16] | None = None
+    frequency: float = math.nan
+    drift: tuple[float, float] = (0.0, 0.0)
+
+
 @dataclass
 class _Acquisition:
     t0: float  # simulated time of start()
@@ -142,10 +163,13 @@ class _Acquisition:
     next_frame: int = 0  # frame number of the next frame to be exposed
     next_edge: int = 0  # external mode: next trigger edge to examine
     busy_until: float = -math.inf  # external mode: end of the current readout
-    pending: deque[tuple[int, float, int, int]] = field(default_factory=deque)
-    # (frame number, exposure start, trigger count before it, list entry) of exposed frames
-    # not yet rendered
+    pending: deque[_Exposed] = field(default_factory=deque)  # the ring buffer, oldest first
+    rendered: int = 0  # frames at the front of ``pending`` whose image is made
+    last_image: tuple[int, NDArray[np.uint16]] | None = None  # for a repeated frame
     lost: int = 0
+    halted: threading.Event = field(default_factory=threading.Event)
+    producer: threading.Thread | None = None
+    made: threading.Condition = field(default_factory=threading.Condition)  # a frame rendered
 
 
 class SimulatedCamera(SimulatedInstrument):
@@ -286,9 +310,17 @@ class SimulatedCamera(SimulatedInstrument):
         self._binning = 1
         self._trigger_mode = TriggerMode.INTERNAL
         self._acq: _Acquisition | None = None
+        # guards the acquisition (ring buffer, frame counters, list steps) and the rendering
+        # state between the reader and the producer thread of real-time pace
+        self._lock = threading.RLock()
         self._render: _Render | None = None
         #: Truth of every delivered frame, in delivery order.
         self.frame_log: list[FrameTruth] = []
+        #: Frames rendered and the wall-clock seconds that took (the simulation's own cost),
+        #: and how many of them the producer thread of real-time pace rendered.
+        self.frames_rendered = 0
+        self.render_seconds = 0.0
+        self.frames_produced = 0
 
     # --- protocol: identity, limits, settings ------------------------------------------
 
@@ -303,12 +335,12 @@ class SimulatedCamera(SimulatedInstrument):
     def connect(self) -> None:
         """Connect; the camera is idle with internal trigger."""
         super().connect()
-        self._acq = None
+        self._halt()
         self._trigger_mode = TriggerMode.INTERNAL
 
     def close(self) -> None:
         """Stop acquiring and disconnect (idempotent)."""
-        self._acq = None
+        self._halt()
         super().close()
 
     @property
@@ -403,11 +435,12 @@ class SimulatedCamera(SimulatedInstrument):
     def frames_exposed(self) -> int:
         """Frames the sensor has exposed since :meth:`start`, as of now (simulation truth:
         delivered, waiting in the ring buffer, or lost)."""
-        acq = self._acq
-        if acq is None:
-            return 0
-        self._expose_until(self.sample.now())
-        return acq.next_frame
+        with self._lock:
+            acq = self._acq
+            if acq is None:
+                return 0
+            self._expose_until(self.sample.now())
+            return acq.next_frame
 
     # --- acquisition ---------------------------------------------------------------------
 
@@ -418,21 +451,61 @@ class SimulatedCamera(SimulatedInstrument):
         # camera then misses the edges that arrive while it reads out.
         self._require_idle("START")
         mw = self.sample.mw
-        with self.sample.lock:
-            self._acq = _Acquisition(
+        with self._lock, self.sample.lock:
+            acq = _Acquisition(
                 t0=self.sample.now(), buffer=n, list_index0=mw.list_index,
-                list_active=bool(mw.list_active and mw.list_frequencies is not None))
+                list_active=bool(mw.list_active and mw.list_frequencies is not None),
+                made=threading.Condition(self._lock))
+            self._acq = acq
+            if self.sample.pace == "realtime":
+                acq.producer = threading.Thread(target=self._produce, args=(acq,),
+                                                name=f"nvsense-{self.name}-frames", daemon=True)
+                acq.producer.start()
 
     def stop(self) -> None:
         """Stop acquiring; unread frames are discarded."""
         self._require("STOP")
-        self._acq = None
+        self._halt()
 
     def safe(self) -> None:
         """Stop acquiring and return to internal trigger (exposure output off)."""
         self._require("STOP")
-        self._acq = None
+        self._halt()
         self._trigger_mode = TriggerMode.INTERNAL
+
+    def _halt(self) -> None:
+        """End the acquisition and its producer thread (a frame it renders finishes first)."""
+        with self._lock:
+            acq, self._acq = self._acq, None
+            if acq is not None:
+                acq.made.notify_all()
+        if acq is None:
+            return
+        acq.halted.set()
+        if acq.producer is not None and acq.producer is not threading.current_thread():
+            acq.producer.join(timeout=5.0)
+
+    def _produce(self, acq: _Acquisition) -> None:
+        """Real-time pace: read frames out of the sensor into the ring buffer as the clock
+        reaches them, rendering each, until the acquisition ends."""
+        try:
+            while not acq.halted.is_set():
+                with self._lock:
+                    if self._acq is not acq:
+                        return
+                    now = self.sample.now()
+                    self._expose_until(now)
+                    if self._render_next(acq):
+                        self.frames_produced += 1
+                        acq.made.notify_all()
+                        continue  # the lock is let go between frames: the reader gets in
+                    wait = self._ready_time(1) - now
+                acq.halted.wait(min(max(wait, 1e-3), 0.1))
+        except Exception:  # the reader renders what is left itself (and meets the error)
+            log.exception("%s: the frame producer stopped", self.name)
+        finally:
+            with self._lock:
+                acq.made.notify_all()
 
     def read_frames(self, min_frames: int = 1, max_frames: int | None = None,
                     timeout: float = 1.0) -> FrameBlock:
@@ -451,23 +524,55 @@ class SimulatedCamera(SimulatedInstrument):
         if not (math.isfinite(timeout) and timeout >= 0):
             raise ValueError(f"timeout must be a number of seconds ≥ 0, not {timeout!r}")
         sample = self.sample
-        now = sample.now()
-        deadline = now + timeout
-        self._expose_until(now)
+        with self._lock:
+            if self._acq is not acq:
+                raise InstrumentError(self.name, "read frames", "the acquisition was stopped")
+            now = sample.now()
+            deadline = now + timeout
+            self._expose_until(now)
+            unread = self._unread()
+            ready = self._ready_time(int(min_frames) - unread) if unread < min_frames else now
         # wait until min_frames are there (lost or dropped frames never arrive: keep going)
-        while self._unread() < int(min_frames) and now < deadline:
-            ready = min(self._ready_time(int(min_frames) - self._unread()), deadline)
+        while unread < int(min_frames) and now < deadline:
+            ready = min(ready, deadline)
             if ready > now:
                 if sample.pace == "realtime":
                     self._sleep(ready - now)
                 else:
                     sample.advance(ready - now)
-            now = sample.now()
-            if sample.pace != "realtime":
-                now = max(now, ready)  # the clock may round a hair below the ready time
-            self._expose_until(now)
+            with self._lock:
+                if self._acq is not acq:
+                    raise InstrumentError(self.name, "read frames",
+                                          "the acquisition was stopped")
+                now = sample.now()
+                if sample.pace != "realtime":
+                    now = max(now, ready)  # the clock may round a hair below the ready time
+                self._expose_until(now)
+                unread = self._unread()
+                if unread < min_frames:
+                    ready = self._ready_time(int(min_frames) - unread)
         self._require("READ", at=now)
-        return self._deliver(max_frames)
+        with self._lock:
+            if self._acq is not acq:
+                raise InstrumentError(self.name, "read frames", "the acquisition was stopped")
+            if self._producing(acq):
+                # frames arrive once the camera has made them (its producer thread): wait
+                # for those read out, the rest of the timeout at most
+                want = min(int(min_frames), len(acq.pending))
+                acq.made.wait_for(lambda: acq.rendered >= want or self._acq is not acq
+                                  or not self._producing(acq),
+                                  timeout=max(deadline - sample.now(), 0.0))
+                if self._acq is not acq:
+                    raise InstrumentError(self.name, "read frames",
+                                          "the acquisition was stopped")
+                if self._producing(acq):
+                    return self._deliver(acq.rendered if max_frames is None
+                                         else min(acq.rendered, int(max_frames)))
+            return self._deliver(max_frames)
+
+    @staticmethod
+    def _producing(acq: _Acquisition) -> bool:
+        return acq.producer is not None and acq.producer.is_alive()
 
     # --- the simulated truth -------------------------------------------------------------
 
@@ -601,11 +706,12 @@ class SimulatedCamera(SimulatedInstrument):
                                             self.rng.random() < self.faults.drop_probability):
                 continue
             entry = self._list_entry(triggers)
-            acq.pending.append((k, t_start, triggers, entry))
+            acq.pending.append(_Exposed(k, t_start, triggers, entry))
             if k in self.faults.duplicated:
-                acq.pending.append((k, t_start, triggers, entry))
+                acq.pending.append(_Exposed(k, t_start, triggers, entry))
         while len(acq.pending) > acq.buffer:  # the ring buffer wraps: the oldest are lost
             acq.pending.popleft()
+            acq.rendered = max(acq.rendered - 1, 0)
             acq.lost += 1
 
     def _list_entry(self, triggers: int) -> int:
@@ -626,23 +732,42 @@ class SimulatedCamera(SimulatedInstrument):
         lost, acq.lost = acq.lost, 0
         if n == 0:
             return FrameBlock.empty(shape, lost)
+        while acq.rendered < n:  # frames the producer has not reached (or no producer)
+            self._render_next(acq)
         frames = np.empty((n, *shape), np.uint16)
         numbers = np.empty(n, np.int64)
         stamps = np.empty(n, np.float64)
-        previous: tuple[int, NDArray[np.uint16]] | None = None
         for i in range(n):
-            k, t_start, triggers, entry = acq.pending.popleft()
-            if previous is not None and previous[0] == k:  # a repeated frame: same data
-                frames[i] = previous[1]
-            else:
-                frames[i] = self._frame(t_start, entry)
-            previous = (k, frames[i])
-            numbers[i] = k
-            stamps[i] = round((t_start - acq.t0) * 1e6) / 1e6  # µs clock, like DCAM
-            self.frame_log.append(FrameTruth(
-                k, triggers, entry, self._frequency(entry), t_start,
-                self._render.drift if self._render is not None else (0.0, 0.0)))
+            item = acq.pending.popleft()
+            assert item.image is not None
+            frames[i] = item.image
+            numbers[i] = item.number
+            stamps[i] = round((item.t_start - acq.t0) * 1e6) / 1e6  # µs clock, like DCAM
+            self.frame_log.append(FrameTruth(item.number, item.triggers, item.entry,
+                                             item.frequency, item.t_start, item.drift))
+        acq.rendered -= n
         return FrameBlock(frames, numbers, stamps, lost)
+
+    def _render_next(self, acq: _Acquisition) -> bool:
+        """Make the image of the oldest frame in the ring buffer still without one (in frame
+        order: the noise is drawn in the same order whoever renders); False if none."""
+        if acq.rendered >= len(acq.pending):
+            return False
+        item = acq.pending[acq.rendered]
+        last = acq.last_image
+        if last is not None and last[0] == item.number:  # a repeated frame: the same data
+            item.image = last[1]
+        else:
+            start = _time.perf_counter()
+            item.image = self._frame(item.t_start, item.entry)
+            self.render_seconds += _time.perf_counter() - start
+            self.frames_rendered += 1
+        assert self._render is not None
+        item.drift = self._render.drift
+        item.frequency = self._frequency(item.entry)
+        acq.last_image = (item.number, item.image)
+        acq.rendered += 1
+        return True
 
     # --- internals: physics and optics -----------------------------------------------------
 

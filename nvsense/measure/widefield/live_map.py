@@ -114,11 +114,11 @@ class LiveMapProcessor:
 
 
 class BackgroundLiveMap:
-    """A :class:`LiveMapProcessor` in a thread of its own, for runs in real time: the
-    measurement thread hands over each sweep's cube and goes back to the camera at once; the
-    fit works on the newest cube handed over (older ones it had no time for are skipped), and
-    the measurement thread publishes each finished map at its next sweep (every document
-    still comes from the measurement thread, in order).
+    """A :class:`LiveMapProcessor` in a thread of its own, for runs in real time: the thread
+    that records the sweeps (the sweep pipeline's) hands over each sweep's cube and goes on at
+    once; the fit works on the newest cube handed over (older ones it had no time for are
+    skipped), and that thread publishes each finished map at its next sweep (every document of
+    the run's sweeps comes from one thread, in order).
 
     Parameters
     ----------

@@ -4,7 +4,11 @@ The camera is the master clock: its exposure output steps the microwave list
 (:attr:`~nvsense.instruments.camera.TriggerMode.EXPOSURE_OUT`), so every frame belongs to one
 list entry, and :class:`~nvsense.instruments.frame_sync.SweepAssembler` assigns each frame to
 its sweep and frequency point from the camera's frame counter — never from the order frames
-arrive in.  For each sweep the assembler hands over:
+arrive in.  The measurement thread only reads the camera's ring buffer in blocks, assigns frames and
+repairs sweeps (steps 1 below); each finished sweep then goes to the
+:class:`~.sweep_pipeline.SweepPipeline`, a thread of its own in real time, which does steps 2
+to 4 one sweep at a time, in order, so that the camera is read while the last sweep is
+written.  For each sweep the assembler hands over:
 
 1. frames that did not arrive (lost in transfer, rejected) are **measured again** — the
    hardware sequence is paused, the microwave set to the point's frequency and one frame
@@ -20,7 +24,10 @@ arrive in.  For each sweep the assembler hands over:
 4. the accumulated cube is binned and fitted, and the live map published as a
    :class:`~nvsense.measure.documents.WidefieldMap`.
 
-A stop request ends the run at once: the sweep under way is incomplete and not recorded.
+A stop request ends the run at once: the sweep under way is incomplete and not recorded;
+sweeps already handed to the pipeline are written before the run is closed.  A failure to
+write (disk full, a file error) stops the run with that error, the bench left safe; every
+sweep before it is in the file.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import logging
 import math
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +49,7 @@ from ..settings import SettingsError
 from .live_map import BackgroundLiveMap, LiveMapProcessor, live_binning
 from .result import WidefieldResult
 from .settings import PARAMETER_UNITS, WidefieldSettings
+from .sweep_pipeline import SweepPipeline
 
 __all__ = ["KIND", "WidefieldMeasurement", "check_widefield"]
 
@@ -61,6 +70,19 @@ MAX_SKIPPED_IN_A_ROW = 10
 #: A camera that delivers no frame for this many frame periods (and at least 10 s) has
 #: stalled: the run ends as aborted.
 STALL_PERIODS = 100
+#: The measurement thread reads the camera's ring buffer in blocks of about this long, s.
+READ_BLOCK_S = 0.05
+
+
+@dataclass(frozen=True)
+class _SweepJob:
+    """A finished sweep on its way to the pipeline."""
+
+    sweep: Any
+    index: int
+    elapsed: float
+    missing: int
+    remeasured: int
 
 
 def check_widefield(bench: Any, settings: WidefieldSettings) -> None:
@@ -100,7 +122,8 @@ class WidefieldMeasurement(Measurement):
     kind = KIND
     parameter_units = PARAMETER_UNITS
 
-    def __init__(self, settings: WidefieldSettings, out: str | Path | None = None) -> None:
+    def __init__(self, settings: WidefieldSettings, out: str | Path | None = None, *,
+                 threaded: bool | None = None) -> None:
         from ...instruments.frame_sync import SweepPlan
 
         super().__init__(settings)
@@ -117,7 +140,8 @@ class WidefieldMeasurement(Measurement):
         self.full_scale = 65535   # ADU at which counts are clipped (set once connected)
         self.pixel_size: float | None = None
         # the run so far
-        self.n_sweeps = 0
+        self.n_sweeps = 0            # sweeps handed to the pipeline
+        self.sweeps_written = 0      # sweeps in the file
         self.frames = 0              # frames received from the camera (all sequences)
         self.dropped_frames = 0      # triggers without a usable frame (lost, missed, rejected)
         self.duplicated_frames = 0
@@ -128,11 +152,16 @@ class WidefieldMeasurement(Measurement):
         self.live_thread: BackgroundLiveMap | None = None
         self.sweeps_with_data = 0
         self.skipped_sweeps = 0      # sweeps of which no frame arrived (not written)
+        self.frame_period = math.nan  # the camera's, s, once set
+        self.restarts = 0            # sequences started afresh after a sweep mostly lost
         self.saturated = 0           # frame pixels at the camera's full scale
         self._assembler: Any = None
         self._tracker: Any = None
         self._shift: tuple[float, float] = (0.0, 0.0)
         self._running = False
+        #: Process finished sweeps in a thread of their own (``None``: in real time only).
+        self.threaded = threaded
+        self.pipeline: SweepPipeline | None = None
 
     # -- the kind -------------------------------------------------------------------------
 
@@ -308,6 +337,10 @@ class WidefieldMeasurement(Measurement):
             cam.frame_period = s.frame_period
         cam.binning = s.binning
         cam.trigger_mode = "exposure_out"
+        self.frame_period = float(cam.frame_period)
+        if s.frame_period is not None and self.frame_period > s.frame_period * (1 + 1e-6):
+            log.warning("%s: frame period %.4g ms instead of the %.4g ms asked (exposure plus "
+                        "readout)", cam.name, 1e3 * self.frame_period, 1e3 * s.frame_period)
         if s.laser_power is not None:
             bench.laser.power = s.laser_power
         bench.laser.on = True
@@ -322,6 +355,13 @@ class WidefieldMeasurement(Measurement):
             sample = getattr(bench, "sample", None)
             if sample is None or getattr(sample, "pace", "realtime") != "fast":
                 self.live_thread = BackgroundLiveMap(self.live)
+        threaded = self.threaded
+        if threaded is None:  # a simulated clock that waits for the computer: inline
+            threaded = getattr(getattr(bench, "sample", None), "pace", "realtime") != "fast"
+        self.pipeline = SweepPipeline(lambda job: self._process(run, job), threaded=threaded)
+        pipeline = self.pipeline
+        if hasattr(run.writer, "defer_cube"):  # behind the camera: pl with the last waiting
+            run.writer.defer_cube = lambda: pipeline.waiting > 0
         bench.mw.power = s.mw_power
         bench.mw.load_list(self.plan.hardware_list(self.frequencies, self.reference_frequency,
                                                    cam.mw_trigger_lead), s.mw_power)
@@ -331,12 +371,20 @@ class WidefieldMeasurement(Measurement):
         idle = 0.0
         skipped_in_a_row = 0
         stall = max(10.0, STALL_PERIODS * cam.frame_period)
+        # in real time, blocks of ~50 ms of frames: few wake-ups, and the ring buffer is
+        # emptied long before it wraps (it holds seconds); a simulated clock that waits for
+        # the computer goes frame by frame (and stops at the last frame of the run)
+        block_frames = 1 if not threaded else int(
+            min(self.plan.entries, max(1, READ_BLOCK_S // max(cam.frame_period, 1e-9))))
         while self.sweeps_with_data < s.sweeps:
             if run.stop_requested:
+                self.pipeline.finish()
                 return
+            self.pipeline.check()
             if not self._running:
                 self._start_sequence(bench)
-            block = cam.read_frames(min_frames=1, max_frames=self.plan.entries, timeout=0.5)
+            block = cam.read_frames(min_frames=block_frames, max_frames=self.plan.entries,
+                                    timeout=0.5)
             self.frames += len(block)
             if len(block) == 0:
                 idle += 0.5
@@ -360,14 +408,16 @@ class WidefieldMeasurement(Measurement):
                             "in the file")
                 else:
                     skipped_in_a_row = 0
-                    self._record(run, sweep, run.clock() - t0, missing, remeasured)
+                    self._submit(sweep, run.clock() - t0, missing, remeasured)
                 if missing > self.plan.entries // 2 and self._running:
                     # most of the sweep lost: the computer fell behind the camera and its
                     # ring buffer overflowed; start afresh rather than record fragments
                     self._pause(bench)
+                    self.restarts += 1
                     self.skipped_sweeps += len(done) - k - 1
                     break
         self._pause(bench)
+        self.pipeline.finish()  # every sweep written
         if self.live_thread is not None:  # the map of every sweep, before the run ends
             for doc in self.live_thread.wait(timeout=60.0):
                 run.publish(doc)
@@ -451,9 +501,28 @@ class WidefieldMeasurement(Measurement):
                 taken += 1
         return taken
 
-    def _record(self, run: Run, sweep: Any, elapsed: float, missing: int = 0,
+    def _submit(self, sweep: Any, elapsed: float, missing: int, remeasured: int) -> None:
+        """Count the sweep and hand it to the pipeline (measurement thread)."""
+        assert self.pipeline is not None
+        index = self.n_sweeps
+        self.n_sweeps += 1
+        self.sweeps_with_data += bool(sweep.valid.any())
+        self.pipeline.submit(_SweepJob(sweep, index, elapsed, missing, remeasured))
+
+    def _process(self, run: Run, job: _SweepJob) -> None:
+        """The pipeline's work on one sweep; a failure ends the run with one clear error."""
+        try:
+            self._record(run, job.sweep, job.index, job.elapsed, job.missing, job.remeasured)
+        except Exception as exc:
+            where = run.file or "the run file"
+            raise RunAborted(f"sweep {job.index + 1} could not be written to {where} "
+                             f"({type(exc).__name__}: {exc}); the run was stopped and every "
+                             "sweep before it is in the file", error=exc) from exc
+
+    def _record(self, run: Run, sweep: Any, index: int, elapsed: float, missing: int = 0,
                 remeasured: int = 0) -> None:
-        """Register the sweep, publish its record (written first), then the live map."""
+        """Register the sweep, publish its record (written first), then the live map (the
+        pipeline's thread, one sweep at a time)."""
         from ...storage.cube_writer import applied_shift, sweep_record
 
         valid = sweep.valid
@@ -476,40 +545,42 @@ class WidefieldMeasurement(Measurement):
         if saturated and not self.saturated:
             log.warning("%s: %d pixel(s) of sweep %d at full scale or full well (%d ADU): their "
                         "counts are clipped; shorten the exposure", self.camera.name, saturated,
-                        self.n_sweeps + 1, self.full_scale)
+                        index + 1, self.full_scale)
         self.saturated += saturated
-        index = self.n_sweeps
         run.publish(WidefieldSweep(
             run_id=run.run_id or "", index=index, frequencies=self.frequencies,
             elapsed=elapsed, drift=(float(drift[0]), float(drift[1])),
             shift=(float(shift[0]), float(shift[1])), drift_confidence=float(confidence),
             sweeps_planned=self.settings.sweeps, missing=missing,
             remeasured=remeasured, marked=marked, saturated=saturated, values=values))
-        self.n_sweeps += 1
-        self.sweeps_with_data += bool(valid.any())
+        self.sweeps_written += 1
         if np.all(np.isfinite(drift)):
             self.drift_px = (float(drift[0]), float(drift[1]))
         if self.live_thread is not None:
             for doc in self.live_thread.finished():
                 run.publish(doc)
-            self.live_thread.submit(run.run_id or "", index, self.n_sweeps,
+            if self.pipeline is not None and self.pipeline.waiting:
+                return  # behind the camera: the next sweep brings a newer cube to map
+            self.live_thread.submit(run.run_id or "", index, index + 1,
                                     run.writer.accumulated())
         elif self.live is not None:
-            run.publish(self.live.update(run.run_id or "", index, self.n_sweeps,
+            run.publish(self.live.update(run.run_id or "", index, index + 1,
                                          run.writer.accumulated()))
 
     def stop(self, run: Run) -> None:
-        if self.live_thread is not None:
-            self.live_thread.close()
         if self.camera is not None and self._running:
             try:
                 self._pause(run.bench)
             except InstrumentError as exc:
                 log.warning("could not stop the camera's sequence: %s", exc)
+        if self.pipeline is not None:  # the sweeps handed over are written before the end
+            self.pipeline.close()
+        if self.live_thread is not None:
+            self.live_thread.close()
         self._collect_report()
 
     def conclude(self, run: Run, status: str, reason: str | None) -> Conclusion:
-        results: dict[str, Any] = {"sweeps": self.n_sweeps, "frames": self.frames,
+        results: dict[str, Any] = {"sweeps": self.sweeps_written, "frames": self.frames,
                                    "dropped_frames": self.dropped_frames,
                                    "remeasured_frames": self.remeasured,
                                    "marked_points": self.marked_points,
@@ -518,6 +589,8 @@ class WidefieldMeasurement(Measurement):
         units = {"sweeps": "1", "frames": "1", "dropped_frames": "1",
                  "remeasured_frames": "1", "marked_points": "1", "saturated_pixels": "1",
                  "skipped_sweeps": "1"}
+        if math.isfinite(self.frame_period):
+            results["frame_period"], units["frame_period"] = self.frame_period, "s"
         if np.all(np.isfinite(self.drift_px)):
             results["drift_y"], results["drift_x"] = self.drift_px
             units["drift_y"] = units["drift_x"] = "pixel"
@@ -533,10 +606,11 @@ class WidefieldMeasurement(Measurement):
         return WidefieldResult(
             run_id=outcome.run_id, file=outcome.file, status=outcome.status,
             reason=outcome.reason, settings=self.settings, frequencies=self.frequencies,
-            sweeps=self.n_sweeps, frames=self.frames, dropped_frames=self.dropped_frames,
+            sweeps=self.sweeps_written, frames=self.frames, dropped_frames=self.dropped_frames,
             duplicated_frames=self.duplicated_frames, remeasured_frames=self.remeasured,
             marked_points=self.marked_points, drift_px=self.drift_px,
             saturated_pixels=self.saturated, skipped_sweeps=self.skipped_sweeps,
             live_map=self.live.last if self.live is not None else None,
+            frame_period=self.frame_period,
             safe_report=outcome.safe_report, error=error)
 

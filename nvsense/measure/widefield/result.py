@@ -19,7 +19,7 @@ __all__ = ["JSON_KEYS", "WidefieldResult"]
 #: The keys of ``nvsense widefield measure --json``, in order.
 JSON_KEYS = ("run_id", "file", "status", "reason", "frames", "dropped_frames", "sweeps",
              "drift_px", "duplicated_frames", "remeasured_frames", "marked_points",
-             "saturated_pixels", "skipped_sweeps", "live_success_fraction")
+             "saturated_pixels", "skipped_sweeps", "live_success_fraction", "frame_period")
 
 
 @dataclass
@@ -47,6 +47,9 @@ class WidefieldResult:
         The last registered drift (dy, dx) against the first sweep, pixels (NaN: none).
     live_map
         The last live map document, if any.
+    frame_period
+        The camera's frame period during the run, s (as asked with ``frame_period``, or the
+        camera's own: exposure plus readout); NaN if the run never started the camera.
     error
         The instrument fault that aborted the run, if any (the CLI exits 1 for it).
     """
@@ -67,6 +70,7 @@ class WidefieldResult:
     saturated_pixels: int = 0
     skipped_sweeps: int = 0
     live_map: WidefieldMap | None = None
+    frame_period: float = math.nan
     safe_report: list[str] = field(default_factory=list)
     error: Exception | None = None
 
@@ -79,6 +83,11 @@ class WidefieldResult:
                        "full well: "
                        "their counts are clipped and the field there is wrong; shorten the "
                        "exposure (or bin less)")
+        asked = self.settings.frame_period
+        if asked is not None and self.frame_period > asked * (1 + 1e-6):
+            out.append(f"the camera ran at a frame period of {self.frame_period * 1e3:.4g} ms, "
+                       f"longer than the {asked * 1e3:.4g} ms asked: its exposure plus readout "
+                       "take that long (shorten the exposure or the region)")
         if self.sweeps and self.marked_points:
             out.append(f"{self.marked_points} frequency point(s) of some sweeps are left out "
                        "of the cube (frames lost and not measured again)")
@@ -105,6 +114,7 @@ class WidefieldResult:
             "saturated_pixels": self.saturated_pixels,
             "skipped_sweeps": self.skipped_sweeps,
             "live_success_fraction": success,
+            "frame_period": _num(self.frame_period),
         }
 
 

@@ -10,7 +10,10 @@ the path the user asked for (``--out``) or in the data folder, catalogued either
   declares (frequencies, frame shape), the camera's conversion from its attributes
   (``electrons_per_adu``, ``offset_adu``, ``reference_frames``, ``shift_method``);
 - :class:`~nvsense.measure.documents.WidefieldSweep` appends the sweep's record (flushed: the
-  sweep is safe from here on), adds it to the accumulated cube and rewrites ``pl``;
+  sweep is safe from here on), adds it to the accumulated cube and rewrites ``pl`` — unless
+  :attr:`WidefieldFileWriter.defer_cube` says more sweeps are waiting, when ``pl`` is brought
+  up to date with the last of them (its ``pl_sweeps`` attribute tells readers, who rebuild it
+  from the records meanwhile);
 - :class:`~nvsense.measure.documents.RunFinished` closes the file with its status, and the
   catalogue row follows.
 """
@@ -18,6 +21,7 @@ the path the user asked for (``--out``) or in the data folder, catalogued either
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +51,9 @@ class WidefieldFileWriter(RunFileWriter):
         super().__init__(catalog)
         self.path = Path(path) if path is not None else None
         self.cube: Any = None
+        #: Called before ``pl`` is rewritten for a sweep: True skips the rewrite (more sweeps
+        #: are waiting, and the writer is behind the camera); the last sweep always writes it.
+        self.defer_cube: Callable[[], bool] = lambda: False
 
     def reserve(self, kind: str, start_time: Any = None) -> tuple[str, Path]:
         from ...storage.errors import RunFileError
@@ -63,11 +70,16 @@ class WidefieldFileWriter(RunFileWriter):
         if isinstance(document, WidefieldSweep):
             cube = self._open_writer(document)
             cube.append_values(document.values)   # the record first: crash-safe from here
-            cube.update_cube()
+            if not self.defer_cube():
+                cube.update_cube()
         elif isinstance(document, VariablesAdded):
             raise RuntimeError("a widefield run's layout is fixed when it starts")
         else:
             super().__call__(document)
+
+    def _cube_current(self) -> bool:
+        cached = getattr(self.cube, "_cube", None)
+        return cached is not None and cached[0] == self.cube.accumulator.n_sweeps
 
     def accumulated(self) -> NDArray[np.float32]:
         """The current accumulated cube (rows, columns, points) from memory (for live maps)."""
@@ -115,5 +127,11 @@ class WidefieldFileWriter(RunFileWriter):
         catalog._index_quietly(self.cube.path)
 
     def _finish(self, doc: RunFinished) -> None:
+        if self.cube is not None and self.cube.n_sweeps and self.cube.accumulator.n_sweeps \
+                and not self._cube_current():
+            try:
+                self.cube.update_cube()
+            except Exception:  # the records are in the file: readers rebuild pl from them
+                log.exception("could not bring pl of %s up to date", self.cube.path)
         super()._finish(doc)
         self.cube = None

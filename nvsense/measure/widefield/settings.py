@@ -7,7 +7,15 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..settings import (
     FrequencyRange,
@@ -52,8 +60,10 @@ class WidefieldSettings(BaseModel):
     exposure
         Camera exposure per frame, s.
     frame_period
-        Time between frame starts, s (the frame rate's inverse: one list step each); ``None``:
-        as fast as the camera reads out.
+        Time between frame starts, s (the frame rate's inverse: one list step each), at least
+        the exposure and at most 10 s; ``None``: as fast as the camera reads out (exposure plus
+        readout).  A camera that cannot go as fast as asked runs at its own shortest period
+        (the result's ``frame_period`` and warnings say so).
     binning
         Camera binning (square; pixels summed at readout), one of the camera's.
     reference
@@ -126,6 +136,23 @@ class WidefieldSettings(BaseModel):
                              "2.79GHz:2.95GHz:101")
         return value
 
+    @field_validator("frame_period")
+    @classmethod
+    def _period_fits_exposure(cls, value: float | None, info: ValidationInfo) -> float | None:
+        from ...units import format_quantity
+
+        if value is None:
+            return value
+        if not (np.isfinite(value) and 0 < value <= 10):
+            raise ValueError(f"{value:g} s must be above 0 and at most 10 s, e.g. \"10 ms\"")
+        exposure = info.data.get("exposure")
+        if exposure is not None and np.isfinite(exposure) and value < exposure:
+            raise ValueError(f"{format_quantity(value, 's', 4)} is shorter than the exposure "
+                             f"({format_quantity(exposure, 's', 4)}): each exposure must fit "
+                             "within a frame period; give a longer frame period or a shorter "
+                             "exposure")
+        return value
+
     @field_validator("n_lines")
     @classmethod
     def _pairs(cls, value: int | None) -> int | None:
@@ -139,10 +166,6 @@ class WidefieldSettings(BaseModel):
         if not (np.isfinite(self.exposure) and 0 < self.exposure <= 10):
             raise ValueError(f"exposure {self.exposure:g} s must be above 0 and at most 10 s, "
                              'e.g. "5 ms"')
-        if self.frame_period is not None and not (np.isfinite(self.frame_period)
-                                                  and self.exposure <= self.frame_period <= 10):
-            raise ValueError(f"frame_period {self.frame_period:g} s must be at least the "
-                             f"exposure ({self.exposure:g} s) and at most 10 s")
         if not np.isfinite(self.mw_power):
             raise ValueError("mw_power must be a finite power, e.g. -10dBm")
         if self.laser_power is not None and not (np.isfinite(self.laser_power)
