@@ -12,13 +12,18 @@ would be on an idle one (start-up is single-threaded), so the targets are read a
 2. ``nvsense odmr --sweeps 1`` (the default simulated bench, 8 lines found from the first
    sweeps, the PNG saved), with numba's cache in a temporary folder (``NUMBA_CACHE_DIR``):
 
-   - *no cache*: the cache empty, every kernel the run uses is compiled (a fresh clone that
-     skipped ``make install``'s precompile step, or ``pip install`` without it);
-   - *install step*: ``python -m nvsense.fitting.precompile``, as ``make install`` runs it;
+   - *no cache*: the cache empty and no ahead-of-time kernels (``NVSENSE_AOT_DIR`` is an
+     empty temporary folder), every kernel the run uses is compiled by numba (a fresh clone
+     that skipped ``make install``'s precompile step, or ``pip install`` without it);
+   - *install step*: ``python -m nvsense.fitting.precompile``, as ``make install`` runs it
+     (numba's cache of every model, and the ahead-of-time modules of
+     :mod:`nvsense.fitting.aot`, in three processes);
    - *first run after install*: the first run with the cache that step filled;
    - *warm*: later runs.
 
-   and the same warm run with ``--no-plot``, which shows the cost of the figure.
+   and the same warm run with ``--no-plot``, which shows the cost of the figure, and with
+   ``NVSENSE_AOT=0`` (numba's build of the kernels, as before the ahead-of-time modules: its
+   set-up costs ≈ 0.6 s of CPU in every process).
 
    The PNG is drawn by a second process (``nvsense.measure.figures.FigureProcess``) that
    imports matplotlib on the other core while the run measures: the CPU column counts both
@@ -82,7 +87,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         cache = Path(tmp) / "numba-cache"
-        env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "NVSENSE_DATA_DIR": str(data)}
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "NVSENSE_DATA_DIR": str(data),
+               "NVSENSE_AOT_DIR": str(Path(tmp) / "aot")}
+        # as in a user's shell: Python writes the bytecode of nvsense's modules once and
+        # reads it afterwards (with PYTHONDONTWRITEBYTECODE set, as in some sandboxes and CI
+        # runners, every run compiles ~100 modules again: +0.3 s)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         print("nvsense start-up, each run in a fresh process")
         row("python -c pass (the interpreter)", series([sys.executable, "-c", "pass"],
                                                         args.repeat))
@@ -97,6 +107,8 @@ def main() -> None:
         row("first run after install", [timed(odmr, env)], "target ≤ 5 s")
         row("warm", series(odmr, args.repeat, env), "target ≤ 1.5 s")
         row("warm, --no-plot", series([*odmr, "--no-plot"], args.repeat, env))
+        jit_only = {**env, "NVSENSE_AOT": "0"}
+        row("warm, numba's build only (NVSENSE_AOT=0)", series(odmr, args.repeat, jit_only))
 
         runs = [*NVSENSE, "runs"]
         print(f"nvsense runs ({len(list(data.rglob('*.nc')))} runs in the catalogue)")

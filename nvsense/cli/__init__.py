@@ -141,10 +141,31 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return None
 
 
+#: Commands that draw a figure in a second process: the console script starts it first.
+_DRAWING_COMMANDS = {"odmr"}
+_NO_DRAWING = {"--no-plot", "-h", "--help"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nvsense`` console script; returns the exit code."""
+    console_script = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command_of(argv)
+    if console_script and command in _DRAWING_COMMANDS and not _NO_DRAWING & set(argv):
+        # (only from the console script: in-process callers, such as tests, draw in-process
+        # or start the figure process when the run starts)
+        from ..measure.figures import start_early
+
+        start_early()
+    try:
+        return _main(argv, command)
+    finally:
+        figures = sys.modules.get("nvsense.measure.figures")
+        if figures is not None:  # a figure process started early that no command took
+            figures.cancel_early()
+
+
+def _main(argv: list[str], command: str | None) -> int:
     parser = build_parser([command] if command in COMMANDS else [])
     try:
         args = parser.parse_args(argv)

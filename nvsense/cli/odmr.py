@@ -185,8 +185,11 @@ def run(args: argparse.Namespace) -> int:
 def _figure_process() -> Any:
     """The process that will draw the PNG (:class:`nvsense.measure.figures.FigureProcess`),
     or None if it cannot start (then the PNG is drawn here, after the run)."""
-    from ..measure.figures import FigureProcess
+    from ..measure.figures import FigureProcess, take_early
 
+    early = take_early()  # started by the console script before this module's imports
+    if early is not None:
+        return early
     try:
         return FigureProcess()
     except OSError:

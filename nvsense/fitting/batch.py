@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from nvsense.physics import GAMMA_NV_HZ_PER_T
 
-from . import lm_kernel
+from . import kernel_layout
 from .errors import FitInputError
 from .inputs import (
     MHZ,
@@ -31,8 +31,9 @@ from .inputs import (
     weights_for,
 )
 from .jit import as_f8
+from .kernel_layout import axis_frames
+from .kernels import FIT_ROWS_HAMILTONIAN, FIT_ROWS_LINES
 from .models import ModelSpec, make_model
-from .nv_transitions import axis_frames
 from .parallel import run_rows
 from .parameters import Layout, resolve_bounds, resolve_fixed, resolve_seed
 from .plausibility import flag_implausible
@@ -198,15 +199,15 @@ def fit_batch(
     n_eff = np.zeros(N, dtype=np.int64)
     offs = as_f8(spec.offsets / MHZ)
     n_lines = (2 * spec.n_axes if spec.is_hamiltonian else spec.n_lines) * spec.offsets.size
-    scratch = partial(lm_kernel.scratch, sweep.n, P, n_lines,
+    scratch = partial(kernel_layout.fit_scratch, sweep.n, P, n_lines,
                       spec.n_axes if spec.is_hamiltonian else 0)
     if spec.is_hamiltonian:
-        kernel = lm_kernel.fit_rows_hamiltonian
+        kernel = FIT_ROWS_HAMILTONIAN
         model_args: tuple[Any, ...] = (spec.shape_code, spec.n_base, offs,
                                        axis_frames(spec.axes), _GAMMA_MHZ_PER_MT,
                                        sweep.f_ref / MHZ, int(spec.additive))
     else:
-        kernel = lm_kernel.fit_rows_lines
+        kernel = FIT_ROWS_LINES
         model_args = (spec.shape_code, spec.n_base, spec.n_lines, offs, int(spec.additive))
     fit = partial(_run_kernel, kernel, model_args, sweep, vary, int(max_iter), float(ftol),
                   float(xtol), bool(scale_covar), scratch)
@@ -263,7 +264,7 @@ def fit_batch(
             saved = status[idx]
             flag_implausible(status, Pc, Y, sweep, spec, layout)
             status[idx] = saved
-            per_row = wmode == lm_kernel.WEIGHTS_PER_ROW
+            per_row = wmode == kernel_layout.WEIGHTS_PER_ROW
             pending.append((start + idx, Y[idx], W[idx] if per_row else W, LO[idx], HI[idx],
                             P0[idx]))
             if sum(len(item[0]) for item in pending) >= chunk_size:
@@ -287,7 +288,7 @@ def _refit(pending: list[tuple[Any, ...]], fit: Any, wmode: int, outputs: tuple[
 
     idx = np.concatenate([item[0] for item in pending])
     Yi = np.concatenate([item[1] for item in pending])
-    Wi = (np.concatenate([item[2] for item in pending]) if wmode == lm_kernel.WEIGHTS_PER_ROW
+    Wi = (np.concatenate([item[2] for item in pending]) if wmode == kernel_layout.WEIGHTS_PER_ROW
           else pending[0][2])
     LOi, HIi, P0i = (np.concatenate([item[k] for item in pending]) for k in (3, 4, 5))
     refit_rows(fit, idx, Yi, Wi, wmode, LOi, HIi, outputs, sweep, spec, layout, vary, P0i,
@@ -319,13 +320,13 @@ def kernel_weights(sigma: Any, Y: NDArray[np.float64], sweep: Sweep, rows: slice
     n = Y.shape[1]
     if is_poisson(sigma):
         if counts == 1.0:
-            return np.zeros((1, n)), lm_kernel.WEIGHTS_POISSON
-        return as_f8(weights_for(sigma, Y, sweep, None, counts)), lm_kernel.WEIGHTS_PER_ROW
+            return np.zeros((1, n)), kernel_layout.WEIGHTS_POISSON
+        return as_f8(weights_for(sigma, Y, sweep, None, counts)), kernel_layout.WEIGHTS_PER_ROW
     shape = () if sigma is None or isinstance(sigma, str) else (
         getattr(sigma, "shape", None) or np.shape(sigma))
     if len(shape) < 2:
-        return as_f8(weights_for(sigma, Y[:1], sweep)), lm_kernel.WEIGHTS_SHARED
-    return as_f8(weights_for(sigma, Y, sweep, rows)), lm_kernel.WEIGHTS_PER_ROW
+        return as_f8(weights_for(sigma, Y[:1], sweep)), kernel_layout.WEIGHTS_SHARED
+    return as_f8(weights_for(sigma, Y, sweep, rows)), kernel_layout.WEIGHTS_PER_ROW
 
 
 def model_for(model: str, n_lines: int | None, baseline: str = "constant",

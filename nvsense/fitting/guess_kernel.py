@@ -24,13 +24,13 @@ import math
 import numpy as np
 
 from .jit import entry, helper
+from .kernel_layout import SMOOTHING_KERNEL, SMOOTHING_NOISE_GAIN
+from .kernel_layout import guess_scratch as scratch
 from .lm_kernel import line_shape
 
-__all__ = ["guess_one", "guess_rows", "scratch"]
+__all__ = ["SMOOTHING_NOISE_GAIN", "guess_one", "guess_rows", "scratch"]
 
-_KERNEL = np.array([1.0, 4.0, 6.0, 4.0, 1.0])
-#: Noise gain of the smoothing kernel: std of smoothed white noise / std of the noise.
-SMOOTHING_NOISE_GAIN = math.sqrt(float(np.sum(_KERNEL**2))) / float(np.sum(_KERNEL))
+_KERNEL = SMOOTHING_KERNEL
 
 
 @helper()
@@ -243,11 +243,6 @@ def guess_one(shape, n_base, n_groups, offs, x, y, preset, min_w, max_w, p, h, y
             for k in range(n):
                 s, _ = line_shape((x[k] - co) * inv_w, shape)
                 d[k] -= a * s
-
-
-def scratch(n: int) -> tuple[np.ndarray]:
-    """Work array for one thread of :func:`guess_rows`."""
-    return (np.empty((3, n)),)
 
 
 @entry("void(int64, int64, int64, float64[::1], float64[::1], float64[:, ::1], float64[:, ::1], "

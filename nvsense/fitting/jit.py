@@ -25,6 +25,15 @@ every model into the cache, in parallel processes, so that the first ``nvsense o
 installing loads them instead (:func:`precompile`).
 Nothing compiles in the background: a run that finds the cache empty compiles what it uses,
 then and there, and caches it.
+
+Short fits without numba
+------------------------
+Loading even a cached kernel costs numba's one-time set-up (importing numba, which imports
+SciPy's linear algebra for its BLAS check, and registering its typing and lowering tables):
+about 0.6 s of CPU, more than the fits of a one-sweep ODMR run.  The same step also builds the
+entry kernels into an extension module ahead of time (:mod:`nvsense.fitting.aot`, numba's
+AOT compiler), which loads in a millisecond and needs no numba at run time: fits of a few
+rows use it until numba's kernels are loaded anyway (:mod:`nvsense.fitting.kernels`).
 """
 
 from __future__ import annotations
@@ -34,8 +43,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
+
+from .kernel_layout import as_f8
 
 __all__ = ["FAST", "JIT_OPTIONS", "MODELS", "as_f8", "entry", "helper", "precompile", "ready"]
 
@@ -59,6 +69,8 @@ JIT_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "num
 def helper(**options: Any) -> Callable[[Callable[..., Any]], Any]:
     """Decorator for kernel helpers (typed and compiled by the entry kernel that calls them;
     no Python-callable wrapper is built for them)."""
+    from numba import njit
+
     return njit(**{**JIT_OPTIONS, "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
                    **options})
 
@@ -67,6 +79,8 @@ def entry(signature: str, **options: Any) -> Callable[[Callable[..., Any]], Any]
     """Decorator for an entry kernel with one ``signature`` (compiled on first use)."""
 
     def wrap(fn: Callable[..., Any]) -> Any:
+        from numba import njit
+
         dispatcher = njit(**{**JIT_OPTIONS, **options})(fn)
         dispatcher.nvsense_signature = signature
         return dispatcher
@@ -109,16 +123,6 @@ def _without_numba_extensions() -> Iterator[None]:
         yield
     finally:
         entrypoints._already_initialized = False
-
-
-def as_f8(a: Any, ndim: int | None = None) -> NDArray[np.float64]:
-    """``a`` as a writeable C-contiguous float64 array (the kernels' one array type)."""
-    out = np.ascontiguousarray(a, dtype=np.float64)
-    if ndim is not None and out.ndim != ndim:
-        raise ValueError(f"expected a {ndim}-D array, got shape {out.shape}")
-    if not out.flags.writeable:
-        out = out.copy()
-    return out
 
 
 def _example(model: str) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:

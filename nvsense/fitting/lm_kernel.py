@@ -44,9 +44,12 @@ import numpy as np
 from numba.extending import overload
 
 from .jit import FAST, entry, helper
+from .kernel_layout import WEIGHTS_PER_ROW, WEIGHTS_POISSON, WEIGHTS_SHARED
+from .kernel_layout import fit_scratch as scratch
 from .nv_transitions import crystal_transitions
 
-__all__ = ["DISPERSIVE_SCALE", "fit_rows_hamiltonian", "fit_rows_lines", "line_shape", "scratch"]
+__all__ = ["DISPERSIVE_SCALE", "WEIGHTS_PER_ROW", "WEIGHTS_POISSON", "WEIGHTS_SHARED",
+           "fit_rows_hamiltonian", "fit_rows_lines", "line_shape", "scratch"]
 
 # Kernel status codes; nvsense.fitting.status.FitStatus gives their meaning.
 OK = 0
@@ -55,10 +58,6 @@ BAD_INPUT = 2
 SINGULAR = 4
 NUMERICAL = 6
 
-# Weights: 0 one row of W per spectrum, 1 one row shared by all, 2 Poisson (σ = √counts).
-WEIGHTS_PER_ROW = 0
-WEIGHTS_SHARED = 1
-WEIGHTS_POISSON = 2
 
 _FOUR_LN2 = 4.0 * math.log(2.0)
 #: The dispersive (Lorentzian-derivative) shape is −K·u/(1 + 4u²)², K = 32/(3√3): the slope of
@@ -88,17 +87,6 @@ def line_shape(u: float, shape: int):
             1.0 - 12.0 * u * u)
     s = math.exp(-_FOUR_LN2 * u * u)
     return s, -2.0 * _FOUR_LN2 * u * s
-
-
-def scratch(n: int, P: int, n_lines: int, n_axes: int = 0) -> tuple[np.ndarray, ...]:
-    """Work arrays for one thread (n points, P parameters, n_lines lines in all): (V, SB, JW,
-    MAT, VEC, FROZEN) and, for the Hamiltonian model (n_axes > 0), the transitions and their
-    derivatives (t, dt).  The kernels allocate nothing themselves."""
-    out = (np.empty((4, n)), np.empty(n_lines * n), np.empty((P + 1, n)), np.zeros((6, P, P)),
-           np.empty((3, P)), np.zeros(P, dtype=np.bool_))
-    if n_axes:
-        out += (np.empty((n_axes, 2)), np.empty((n_axes, 2, 5)))
-    return out
 
 
 @helper(inline="always")

@@ -25,21 +25,14 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from nvsense.physics import GAMMA_NV_HZ_PER_T, NV_AXES, ZFS_HZ, axis_frame
+from nvsense.physics import GAMMA_NV_HZ_PER_T, NV_AXES, ZFS_HZ
 
-from .jit import as_f8, entry, helper, ready
+from .jit import entry, helper, ready
+from .kernel_layout import as_f8, axis_frames
 
 __all__ = ["axis_frames", "crystal_transitions", "transitions_closed_form", "transitions_into"]
 
 _TWO_PI_3 = 2.0 * math.pi / 3.0
-
-
-def axis_frames(axes: ArrayLike = NV_AXES) -> NDArray[np.float64]:
-    """NV frames (rows x, y, z in crystal coordinates) of ``axes``, shape (n_axes, 3, 3)."""
-    axes = np.atleast_2d(np.asarray(axes, dtype=float))
-    if axes.ndim != 2 or axes.shape[1] != 3 or not np.all(np.isfinite(axes)):
-        raise ValueError(f"axes must be finite 3-vectors of shape (n_axes, 3), got {axes.shape}")
-    return as_f8(np.stack([axis_frame(a) for a in axes]))
 
 
 @helper()

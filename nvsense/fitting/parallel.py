@@ -16,16 +16,15 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numba
+from .kernels import resolve
 
-from .jit import ready
-
-__all__ = ["default_threads", "run_rows"]
+__all__ = ["default_threads", "max_threads", "run_rows"]
 
 #: Blocks per thread and chunk (more gives better balance, fewer less call overhead).
 BLOCKS_PER_THREAD = 8
@@ -39,15 +38,29 @@ _pool_pid = 0
 _pool_lock = threading.Lock()
 
 
+def max_threads() -> int:
+    """numba's ``NUMBA_NUM_THREADS``: the environment variable, else the cores this process
+    may run on.  Read as numba reads it, without importing numba when it is not loaded."""
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        return int(numba.config.NUMBA_NUM_THREADS)
+    text = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    if text:
+        return max(1, int(text))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def default_threads() -> int:
     """numba's thread setting: ``numba.set_num_threads`` if the process has started numba's
     threading layer, else ``NUMBA_NUM_THREADS`` (all cores by default).  Asking numba would
     start its threading layer, which these kernels do not need."""
-    from numba.np.ufunc import parallel as numba_parallel
-
-    if getattr(numba_parallel, "_is_initialized", False):
-        return int(numba.get_num_threads())
-    return int(numba.config.NUMBA_NUM_THREADS)
+    numba_parallel = sys.modules.get("numba.np.ufunc.parallel")
+    if numba_parallel is not None and getattr(numba_parallel, "_is_initialized", False):
+        return int(sys.modules["numba"].get_num_threads())
+    return max_threads()
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -56,7 +69,7 @@ def _executor() -> ThreadPoolExecutor:
     global _pool, _pool_pid
     with _pool_lock:
         if _pool is None or _pool_pid != os.getpid():
-            _pool = ThreadPoolExecutor(max_workers=max(numba.config.NUMBA_NUM_THREADS - 1, 1),
+            _pool = ThreadPoolExecutor(max_workers=max(max_threads() - 1, 1),
                                        thread_name_prefix="nvsense-fit")
             _pool_pid = os.getpid()
         return _pool
@@ -67,17 +80,18 @@ def run_rows(kernel: Callable[..., Any], n_rows: int, *args: Any,
              n_threads: int | None = None) -> None:
     """Call ``kernel(*args, *scratch(), i0, i1)`` over blocks covering rows ``0 .. n_rows``.
 
-    ``scratch`` makes one thread's work arrays (each thread gets its own); ``n_threads``
-    threads at most (default :func:`default_threads`).  The kernel is compiled (or loaded from
-    the cache) for its one signature first.
+    ``kernel`` is a :class:`~nvsense.fitting.kernels.KernelRef` (the build that runs is
+    chosen by :func:`~nvsense.fitting.kernels.resolve`: the ahead-of-time one for a few rows
+    on one thread) or a numba dispatcher.  ``scratch`` makes one thread's work arrays (each
+    thread gets its own); ``n_threads`` threads at most (default :func:`default_threads`).
+    numba's build is compiled (or loaded from the cache) for its one signature first.
     """
     if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, int)
                                   or n_threads < 1):
         raise ValueError(f"n_threads must be a positive whole number, got {n_threads!r}")
-    kernel = ready(kernel)
     threads = default_threads() if n_threads is None else n_threads
-    threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS,
-                         math.ceil(n_rows / MIN_BLOCK)))
+    threads = max(1, min(threads, max_threads(), math.ceil(n_rows / MIN_BLOCK)))
+    kernel = resolve(kernel, n_rows, threads)
     if threads == 1:
         if n_rows > 0:
             kernel(*args, *scratch(), 0, n_rows)

@@ -343,7 +343,7 @@ def refit_doubtful(fit: Callable[..., None], Y: NDArray[np.float64], W: NDArray[
     status OK when the lowest of all is not clearly better than it (by ``CLEARLY`` reduced-χ²
     units): a spurious feature (a glitch) that a line at its bound fits barely better does
     not displace a real line.  Returns the number of rows retried."""
-    from .lm_kernel import WEIGHTS_PER_ROW
+    from .kernel_layout import WEIGHTS_PER_ROW
 
     P, _, _, _, chi2, _, status, n_eff = outputs
     n_vary = int(np.count_nonzero(vary))

@@ -20,10 +20,10 @@ from nvsense.physics import NV_AXES, ZFS_HZ, transition_frequencies
 
 from .errors import FitInputError
 from .field_guess import field_from_lines
-from .guess_kernel import SMOOTHING_NOISE_GAIN, guess_rows
-from .guess_kernel import scratch as guess_scratch
 from .inputs import MHZ, Sweep
 from .jit import as_f8
+from .kernel_layout import SMOOTHING_NOISE_GAIN, guess_scratch
+from .kernels import GUESS_ROWS
 from .models import ModelSpec, make_model
 from .parallel import run_rows
 from .parameters import MT, Layout, SeedArrays
@@ -71,7 +71,7 @@ def guess_lines_internal(
     H = np.empty((n, n_groups))
     view = dip_view(Y, sweep, spec)
     shape = 0 if spec.signal == "derivative" else spec.shape_code
-    run_rows(guess_rows, n, shape, spec.n_base, n_groups, as_f8(spec.offsets / MHZ),
+    run_rows(GUESS_ROWS, n, shape, spec.n_base, n_groups, as_f8(spec.offsets / MHZ),
              sweep.x, as_f8(view.Y), as_f8(preset), 0.5 * sweep.step_mhz, sweep.span_mhz, P0, H,
              scratch=partial(guess_scratch, sweep.n), n_threads=n_threads)
     return from_dip_view(P0, view, spec, n_groups), H

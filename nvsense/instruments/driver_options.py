@@ -80,7 +80,7 @@ Amperes = quantity("A", '"1.5 A"', positive=True)
 class DriverOptions(BaseModel):
     """Base of the option models: unknown options are errors; values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     def driver_kwargs(self) -> dict[str, Any]:
         """The options the bench file gave, validated (SI floats), as keyword arguments for

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FigureProcess", "draw_spectrum_figure", "save_spectrum_figure",
-           "spectrum_figure_data"]
+__all__ = ["FigureProcess", "cancel_early", "draw_spectrum_figure", "save_spectrum_figure",
+           "spectrum_figure_data", "start_early", "take_early"]
 
 
 def save_spectrum_figure(path: str | Path, frequencies: np.ndarray, average: np.ndarray,
@@ -141,6 +141,35 @@ class FigureProcess:
         self._proc.wait()
         if self._proc.stderr is not None:
             self._proc.stderr.close()
+
+
+_early: FigureProcess | None = None
+
+
+def start_early() -> None:
+    """Start the figure process now, before the command's own imports (the console script
+    does this for ``nvsense odmr``): matplotlib's import then overlaps them too.  The command
+    takes it with :func:`take_early`; :func:`cancel_early` ends it if nothing took it."""
+    global _early
+    if _early is None:
+        try:
+            _early = FigureProcess()
+        except OSError:  # no process: the command draws in its own process
+            _early = None
+
+
+def take_early() -> FigureProcess | None:
+    """The process :func:`start_early` started (now the caller's), or None."""
+    global _early
+    process, _early = _early, None
+    return process
+
+
+def cancel_early() -> None:
+    """End the process :func:`start_early` started, if no command took it."""
+    process = take_early()
+    if process is not None:
+        process.cancel()
 
 
 def _serve() -> int:

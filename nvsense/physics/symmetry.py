@@ -43,16 +43,17 @@ def _symmetries(key: bytes, n: int) -> NDArray[np.float64]:
     signed = np.concatenate([axes, -axes])  # index j: axis j % n, sign by j // n
     found = [np.eye(3), -np.eye(3)]
     basis, images = _basis_and_images(axes, signed)
-    for image in images:
-        m = image @ np.linalg.inv(basis)
-        if not np.allclose(m @ m.T, np.eye(3), atol=1e-9):
-            continue
-        mapped = axes @ m.T
+    if images:  # (every candidate at once: ~1300 for the four NV axes)
+        m = np.stack(images) @ np.linalg.inv(basis)  # (K, 3, 3)
+        orthogonal = np.all(np.isclose(m @ np.swapaxes(m, 1, 2), np.eye(3), atol=1e-9),
+                            axis=(1, 2))
+        mapped = axes @ np.swapaxes(m, 1, 2)  # (K, n, 3)
+        distance = np.linalg.norm(mapped[:, :, None] - signed[None, None], axis=-1)
         # every axis must land on ± some axis
-        if not np.all(np.min(np.linalg.norm(mapped[:, None] - signed[None], axis=-1), 1) < 1e-9):
-            continue
-        if not any(np.allclose(m, f, atol=1e-9) for f in found):
-            found.append(m)
+        onto = np.all(np.min(distance, axis=2) < 1e-9, axis=1)
+        for candidate in m[orthogonal & onto]:
+            if not any(np.allclose(candidate, f, atol=1e-9) for f in found):
+                found.append(candidate)
     result = np.stack(found)
     result.setflags(write=False)
     return result

@@ -84,3 +84,61 @@ def test_a_run_that_fails_to_start_ends_its_figure_process(tmp_path, monkeypatch
     assert len(started) == 1 and started[0]._proc.returncode is not None  # ended
     # and drew nothing
     assert not list(tmp_path.rglob("*.png"))
+
+
+def _record_started(monkeypatch) -> list[FigureProcess]:
+    import nvsense.measure.figures as figures
+
+    started: list[FigureProcess] = []
+
+    class Recorded(FigureProcess):
+        def __init__(self) -> None:
+            super().__init__()
+            started.append(self)
+
+    monkeypatch.setattr(figures, "FigureProcess", Recorded)
+    return started
+
+
+def test_the_console_script_starts_the_figure_process_first_and_the_run_uses_it(
+        tmp_path, monkeypatch):
+    import sys
+
+    from nvsense.cli import main
+
+    started = _record_started(monkeypatch)
+    monkeypatch.setattr(sys, "argv", ["nvsense", "odmr", "--sweeps", "1", "--data-dir",
+                                      str(tmp_path)])
+    assert main() == 0
+    assert len(started) == 1  # one process, started before the command's imports, used
+    assert started[0]._proc.returncode == 0
+    assert len(list(tmp_path.rglob("*.png"))) == 1
+
+
+@pytest.mark.parametrize("argv", [["odmr", "--sweeps", "0"], ["odmr", "--bogus"],
+                                  ["odmr", "--no-plot", "--sweeps", "0"], ["odmr", "--help"],
+                                  ["runs", "--json"]])
+def test_the_console_script_ends_an_unused_figure_process(tmp_path, monkeypatch, capsys,
+                                                          argv):
+    import sys
+
+    import nvsense.measure.figures as figures
+    from nvsense.cli import main
+
+    started = _record_started(monkeypatch)
+    monkeypatch.setenv("NVSENSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["nvsense", *argv])
+    main()
+    expected = 1 if argv[0] == "odmr" and not {"--no-plot", "--help"} & set(argv) else 0
+    assert len(started) == expected
+    assert all(p._proc.returncode is not None for p in started)  # ended
+    assert figures.take_early() is None
+    assert not list(tmp_path.rglob("*.png"))
+
+
+def test_in_process_callers_start_no_early_figure_process(tmp_path, monkeypatch):
+    from nvsense.cli import main
+
+    started = _record_started(monkeypatch)
+    assert main(["odmr", "--sweeps", "0", "--data-dir", str(tmp_path)]) == 2
+    assert started == []  # the bad value is found before the run would start one

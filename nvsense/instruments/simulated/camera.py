@@ -291,7 +291,7 @@ class SimulatedCamera(SimulatedInstrument):
         self.drift = (float(drift[0]), float(drift[1]))
         self.drift_walk = float(drift_walk)
         self.faults = faults or CameraFaults()
-        seed = self.sample.config.seed if seed is None else seed
+        seed = self.sample.seed if seed is None else seed
         self.rng = np.random.default_rng(seed)
         self._sleep = sleep
         extent = self.pixel_size * max(width, height)

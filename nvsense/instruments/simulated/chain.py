@@ -55,7 +55,7 @@ def photodiode_chain(sample: SimulatedSample) -> SimulatedPhotodiodeBench:
                 "source_coupling": 1.0 if i == 0 else cfg.far_source_coupling,
             }, name=name)
             for i, name in enumerate(cfg.sensors)]
-        seed = sample.config.seed
+        seed = sample.seed
         chain = SimulatedPhotodiodeBench(
             sensors, sample_rate=cfg.sample_rate,
             laser_noise=LaserNoise(white=cfg.rin, corner=cfg.rin_corner,

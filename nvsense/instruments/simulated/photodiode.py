@@ -315,7 +315,7 @@ class SimulatedPhotodiodeBench:
         self.test_source = test_source
         self.fm_drive = fm_drive
         if seed is None:
-            seed = self.sensors[0].sample.config.seed
+            seed = self.sensors[0].sample.seed
         self.seed = seed
         n_sensors = len(self.sensors)
         # generators: laser, then per sensor (signal shot, reference shot, amplifiers),

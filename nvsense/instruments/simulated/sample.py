@@ -161,8 +161,10 @@ class SimulatedSample:
         self.time = 0.0
         self.sweep_count = 0
         self.faults = FaultPlan(config.faults)
-        self.rng = np.random.default_rng(config.seed if config.seed is not None
-                                         else default_seed())
+        #: The seed of everything this sample simulates: the configured one, else
+        #: ``$NVSENSE_SIM_SEED`` (None: fresh noise every time).
+        self.seed = config.seed if config.seed is not None else default_seed()
+        self.rng = np.random.default_rng(self.seed)
         self.mw = MicrowaveState(power=config.mw_reference_power,
                                  list_power=config.mw_reference_power)
         self.laser = LaserState(power=config.laser_reference_power)
